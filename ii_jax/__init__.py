@@ -5,6 +5,11 @@ The public surface is re-exported here; implementation lives in modules named fo
 from ii_jax.binary import binarize
 from ii_jax.binary import pack_bits
 from ii_jax.binary import unpack_bits
+from ii_jax.distances import float_distances
+from ii_jax.distances import hamming_distances
+from ii_jax.imbalance import Imbalance
+from ii_jax.imbalance import imbalance_from_distances
+from ii_jax.imbalance import information_imbalance
 
 __version__ = "0.1.0"
 
@@ -12,4 +17,9 @@ __all__ = [
     "binarize",
     "pack_bits",
     "unpack_bits",
+    "float_distances",
+    "hamming_distances",
+    "Imbalance",
+    "imbalance_from_distances",
+    "information_imbalance",
 ]
