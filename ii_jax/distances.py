@@ -129,6 +129,33 @@ def check_floats(name: str, a) -> jax.Array:
     return a.astype(jnp.float32) if a.dtype != jnp.float32 else a
 
 
+def _x64_scope():
+    """A *scoped* 64-bit context (never a global flip): 64-bit words only inside our own kernels."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # older JAX
+
+    return enable_x64()
+
+
+def _hamming_tile64(xb: jax.Array, yt: jax.Array) -> jax.Array:
+    """:func:`hamming_tile` on ``uint64`` words (two packed words each): on CPUs without a vector popcount,
+    LLVM sums 64-bit lanes with one ``psadbw``, which is markedly cheaper than the 32-bit reduction."""
+    g = _WORD_GROUP
+    xg = _pad_axis(xb, 1, g).T.reshape(-1, g, xb.shape[0])
+    yg = _pad_axis(yt, 0, g).reshape(-1, g, yt.shape[1])
+
+    def step(acc, words):
+        xw, yw = words
+        return acc + jnp.sum(lax.population_count(xw[:, :, None] ^ yw[:, None, :]), axis=0), None
+
+    acc, _ = lax.scan(step, jnp.zeros((xb.shape[0], yt.shape[1]), jnp.uint64), (xg, yg))
+    return acc.astype(jnp.int32)
+
+
+_hamming_tile64_jit = jax.jit(_hamming_tile64)
+
+
 @functools.partial(jax.jit, static_argnames=("kernel",))
 def _hamming_block(xb, yt, kernel="popcount"):
     return hamming_matmul_tile(xb, yt) if kernel == "matmul" else hamming_tile(xb, yt)
@@ -144,7 +171,61 @@ def default_kernel() -> str:
     return "popcount" if jax.default_backend() == "cpu" else "matmul"
 
 
-def _assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.ndarray:
+KERNELS = ("popcount", "popcount32", "matmul")
+
+
+def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | None = None):
+    """A tile function ``(i0, i1, j0, j1) -> int32 [i1-i0, j1-j0]`` of Hamming distances ``a[i0:i1]`` vs ``b[j0:j1]``.
+
+    ``kernel``: ``"popcount"`` (64-bit words in a scoped x64 context; CPU default), ``"popcount32"`` (32-bit
+    words, no x64 at all) or ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default).
+    """
+    kernel = kernel or default_kernel()
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+    b = a if b is None else b
+    if kernel != "popcount":
+        bt = jnp.asarray(b).T
+
+        def tile(i0, i1, j0, j1):
+            return _hamming_block(a[i0:i1], bt[:, j0:j1], kernel="matmul" if kernel == "matmul" else "popcount")
+
+        return tile
+
+    def as_u64(words):
+        w = np.asarray(words)
+        if w.shape[1] % 2:
+            w = np.concatenate([w, np.zeros((w.shape[0], 1), np.uint32)], axis=1)
+        return np.ascontiguousarray(w).view(np.uint64)
+
+    a64 = as_u64(a)
+    b64t = np.ascontiguousarray(as_u64(b).T)
+    with _x64_scope():
+        a64, b64t = jnp.asarray(a64), jnp.asarray(b64t)
+
+    def tile(i0, i1, j0, j1):
+        with _x64_scope():
+            return _hamming_tile64_jit(a64[i0:i1], b64t[:, j0:j1])
+
+    return tile
+
+
+def float_tiles(a: jax.Array, b: jax.Array | None = None, *, metric: str):
+    """A tile function ``(i0, i1, j0, j1) -> float32`` of float distances (``a``, ``b`` already checked)."""
+    if metric == "cosine":
+        a = normalize_rows(a)
+        b = a if b is None else normalize_rows(b)
+    b = a if b is None else b
+    a_sq, b_sq = jnp.sum(a * a, axis=1), jnp.sum(b * b, axis=1)
+    bt = b.T
+
+    def tile(i0, i1, j0, j1):
+        return _float_block(a[i0:i1], bt[:, j0:j1], a_sq[i0:i1], b_sq[j0:j1], metric)
+
+    return tile
+
+
+def assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.ndarray:
     """Fill an ``[n, m]`` host matrix tile by tile; with ``symmetric`` only tiles on/above the diagonal."""
     out = np.empty((n, m), dtype=dtype)
     for i0 in range(0, n, block):
@@ -167,8 +248,8 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
       b: ``uint32`` ``[M, W]``, or ``None`` for ``a`` against itself (then only the upper triangle of tiles is
         computed and mirrored).
       block_size: tile edge (default 512).
-      kernel: ``"popcount"`` (XOR + popcount, the CPU route) or ``"matmul"`` (±1 int8 matmul, the accelerator
-        route); default by backend.
+      kernel: ``"popcount"`` (XOR + popcount, the CPU route), ``"popcount32"`` (the same on 32-bit words, without
+        the scoped 64-bit context) or ``"matmul"`` (±1 int8 matmul, the accelerator route); default by backend.
 
     Returns:
       ``int32`` ``[N, M]``.
@@ -187,16 +268,8 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
     b = a if symmetric else check_words("b", b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same number of words, got {a.shape[1]} and {b.shape[1]}.")
-    kernel = kernel or default_kernel()
-    if kernel not in ("popcount", "matmul"):
-        raise ValueError(f"kernel must be 'popcount' or 'matmul', got {kernel!r}.")
-    block = int(block_size or 512)
-    bt = b.T
-
-    def tile(i0, i1, j0, j1):
-        return _hamming_block(a[i0:i1], bt[:, j0:j1], kernel=kernel)
-
-    return jnp.asarray(_assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.int32))
+    tile = hamming_tiles(a, None if symmetric else b, kernel=kernel)
+    return jnp.asarray(assemble(a.shape[0], b.shape[0], int(block_size or 512), symmetric, tile, np.int32))
 
 
 def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | None = None) -> jax.Array:
@@ -225,14 +298,5 @@ def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | N
     b = a if symmetric else check_floats("b", b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}.")
-    if metric == "cosine":
-        a, b = normalize_rows(a), (None if symmetric else normalize_rows(b))
-        b = a if symmetric else b
-    a_sq, b_sq = jnp.sum(a * a, axis=1), jnp.sum(b * b, axis=1)
-    bt = b.T
-    block = int(block_size or 1024)
-
-    def tile(i0, i1, j0, j1):
-        return _float_block(a[i0:i1], bt[:, j0:j1], a_sq[i0:i1], b_sq[j0:j1], metric)
-
-    return jnp.asarray(_assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.float32))
+    tile = float_tiles(a, None if symmetric else b, metric=metric)
+    return jnp.asarray(assemble(a.shape[0], b.shape[0], int(block_size or 1024), symmetric, tile, np.float32))

@@ -153,20 +153,6 @@ def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
     return jnp.stack([_direction(dx, dy, px, py, **opts), _direction(dy, dx, py, px, **opts)])
 
 
-@functools.partial(jax.jit, static_argnames=("metric", "kernel", "n_valid", "k", "ties", "n_cand"))
-def _stream_block_stats(xb, xt, yb, yt, x_sq, y_sq, xb_sq, yb_sq, row_ids, px, py, *, metric, kernel, n_valid, k,
-                        ties, n_cand):
-    """Fused pass for one row block: both distance blocks from the features, then both directions' statistics."""
-    if metric == "hamming":
-        tile = _dist.hamming_matmul_tile if kernel == "matmul" else _dist.hamming_tile
-        dx, dy = tile(xb, xt), tile(yb, yt)
-    else:
-        m = "sqeuclidean" if metric == "euclidean" else metric  # same order, no sqrt ties
-        dx = _dist.float_tile(xb, xt, xb_sq, x_sq, m)
-        dy = _dist.float_tile(yb, yt, yb_sq, y_sq, m)
-    return _block_stats.__wrapped__(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Host side: validation, the block loop, and the exact float64 finish.
 
@@ -317,19 +303,38 @@ def _prepare(name: str, a, metric: str):
             raise TypeError(f"{name} is a float array but metric='hamming' expects packed uint32 words [N, W]: "
                             f"use pack_bits(binarize({name})), or a float metric ('euclidean', 'cosine').")
         return _dist.check_words(name, a)
-    a = _dist.check_floats(name, a)
-    return _dist.normalize_rows(a) if metric == "cosine" else a
+    return _dist.check_floats(name, a)
+
+
+def _row_source(a, n: int, metric: str, kernel: str, cached: bool, tile_edge: int, col_chunk: int):
+    """``rows(i0, i1) -> [i1 - i0, N]`` distances from the features: either slices of a full matrix built once
+    from symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    if metric == "hamming":
+        tile, dtype = _dist.hamming_tiles(a, kernel=kernel), np.int32
+    else:  # Euclidean ranks by squared distance: same order, and no ties made by a square root.
+        tile, dtype = _dist.float_tiles(a, metric="cosine" if metric == "cosine" else "sqeuclidean"), np.float32
+    if cached:
+        mat = _dist.assemble(n, n, tile_edge, True, tile, dtype)
+        return lambda i0, i1: mat[i0:i1]
+
+    def rows(i0, i1):
+        parts = [np.asarray(tile(i0, i1, j0, min(j0 + col_chunk, n))) for j0 in range(0, n, col_chunk)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    return rows
 
 
 def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: str = "average", key=None,
                           block_size: int | None = None, kernel: str | None = None, progress: bool | None = None,
-                          _n_cand: int | None = None) -> Imbalance:
+                          max_cache_bytes: int = 2**31, _n_cand: int | None = None) -> Imbalance:
     r"""Information Imbalance Δ(X→Y) and Δ(Y→X) between two representations of the same N points.
 
     .. math:: \Delta(X \to Y) = \frac{2}{N-1}\,\frac{1}{N k} \sum_i \sum_j w^X_{ij}\, r^Y_{ij}
 
     with mid-ranks :math:`r^Y` and tie-shared neighbour weights :math:`w^X` (see the module docstring).
-    Computed in row blocks straight from the features: memory ``O(N · block)``, never an ``N × N`` matrix.
+    Both directions come from one pass over row blocks. When both ``N × N`` distance matrices fit in
+    ``max_cache_bytes`` they are built once from symmetric tiles (half the distance work); otherwise every block of
+    rows is computed on the fly and memory stays ``O(N · block)``.
 
     Args:
       x: for ``metric="hamming"``, packed ``uint32`` ``[N, Wx]`` (``pack_bits(binarize(acts))``); for the float
@@ -340,9 +345,10 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
       ties: ``"average"`` (default), ``"min"`` or ``"random"`` (needs ``key``).
       key: PRNG key for ``ties="random"``.
       block_size: query rows per block (default: chosen from N).
-      kernel: Hamming kernel, ``"popcount"`` (CPU default) or ``"matmul"`` (±1 int8 with int32 accumulation,
-        the accelerator default).
+      kernel: Hamming kernel: ``"popcount"`` (CPU default), ``"popcount32"`` or ``"matmul"`` (±1 int8 with int32
+        accumulation, the accelerator default).
       progress: show a progress bar (default: only for large N).
+      max_cache_bytes: memory allowed for the two cached distance matrices (0 forces the streaming pass).
 
     Returns:
       :class:`Imbalance` ``(x_to_y, y_to_x)`` of Python floats. References: Glielmo et al., "Ranking the
@@ -368,25 +374,19 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
         raise ValueError(f"x and y must hold the same N points (rows), got N={n} and N={y.shape[0]}.")
     _check_options(n, k, ties, key)
     kernel = kernel or _dist.default_kernel()
-    if kernel not in ("popcount", "matmul"):
-        raise ValueError(f"kernel must be 'popcount' or 'matmul', got {kernel!r}.")
+    if kernel not in _dist.KERNELS:
+        raise ValueError(f"kernel must be one of {_dist.KERNELS}, got {kernel!r}.")
     block = int(block_size or _default_block(n))
-    xt, yt = x.T, y.T
-    xp, yp = _dist._pad_axis(x, 0, block), _dist._pad_axis(y, 0, block)
-    if metric == "hamming":
-        x_sq = y_sq = xp_sq = yp_sq = jnp.zeros(0, jnp.float32)
-    else:
-        x_sq, y_sq = jnp.sum(x * x, axis=1), jnp.sum(y * y, axis=1)
-        xp_sq, yp_sq = _dist._pad_axis(x_sq, 0, block), _dist._pad_axis(y_sq, 0, block)
+    cached = 2 * n * n * 4 <= max_cache_bytes
+    src = dict(n=n, metric=metric, kernel=kernel, cached=cached, tile_edge=256, col_chunk=2048)
+    rows_x, rows_y = _row_source(x, **src), _row_source(y, **src)
     px, py = _priorities(n, ties, key)
     n_cand = int(_n_cand or _n_candidates(n, k))
-    blocked = metric != "hamming"
 
     def stats_fn(i0, row_ids):
-        sl = functools.partial(lax.dynamic_slice_in_dim, start_index=i0, slice_size=block)
-        return _stream_block_stats(
-            sl(xp), xt, sl(yp), yt, x_sq, y_sq, sl(xp_sq) if blocked else xp_sq, sl(yp_sq) if blocked else yp_sq,
-            row_ids, px, py, metric=metric, kernel=kernel, n_valid=n, k=k, ties=ties, n_cand=n_cand)
+        i1 = min(i0 + block, n)
+        dx, dy = (_dist._pad_axis(jnp.asarray(r(i0, i1)), 0, block) for r in (rows_x, rows_y))
+        return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})")
     return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))

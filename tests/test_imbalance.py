@@ -25,15 +25,16 @@ def _close(got, want):
 @pytest.mark.parametrize("ties", ["average", "min"])
 @pytest.mark.parametrize("k", [1, 2, 5])
 @pytest.mark.parametrize("n_cand", [None, "k"])  # "k": every tied row takes the exact sort path
-@pytest.mark.parametrize("kernel", ["popcount", "matmul"])
-def test_hamming_matches_reference_with_many_ties(rng, ties, k, n_cand, kernel):
+@pytest.mark.parametrize("kernel", ["popcount", "popcount32", "matmul"])
+@pytest.mark.parametrize("cache", [0, 2**31])
+def test_hamming_matches_reference_with_many_ties(rng, ties, k, n_cand, kernel, cache):
     n, dx_bits, dy_bits = 45, 7, 10  # few bits: ties everywhere
     bx, by = _binary(rng, n, dx_bits), _binary(rng, n, dy_bits)
     dx, dy = ref.hamming_matrix(bx), ref.hamming_matrix(by)
     want = ref.imbalance(dx, dy, k, ties), ref.imbalance(dy, dx, k, ties)
     nc = k if n_cand == "k" else None
     _close(information_imbalance(pack_bits(bx), pack_bits(by), k=k, ties=ties, kernel=kernel, _n_cand=nc,
-                                 block_size=16), want)
+                                 block_size=16, max_cache_bytes=cache), want)
     _close(imbalance_from_distances(dx, dy, k=k, ties=ties, _n_cand=nc, block_size=16), want)
 
 
@@ -82,7 +83,7 @@ def test_float_metrics_match_reference_on_same_distances(rng, metric, ties):
     for k in (1, 4):
         want = ref.imbalance(dx, dy, k, ties), ref.imbalance(dy, dx, k, ties)
         _close(imbalance_from_distances(dx, dy, k=k, ties=ties), want)
-        got = information_imbalance(x, y, metric=metric, k=k, ties=ties, block_size=16)
+        got = information_imbalance(x, y, metric=metric, k=k, ties=ties, block_size=16, max_cache_bytes=0)
         # The fused pass computes the same float32 distances; order-flips would show as differences of 1/N^2.
         assert abs(got[0] - want[0]) < 1e-5 and abs(got[1] - want[1]) < 1e-5
 
@@ -96,7 +97,7 @@ def test_float_with_exact_ties(rng):
     for k in (1, 3):
         want = ref.imbalance(dx, dy, k), ref.imbalance(dy, dx, k)
         _close(information_imbalance(x, y, metric="euclidean", k=k), want)
-        _close(information_imbalance(x, y, metric="sqeuclidean", k=k, _n_cand=k), want)
+        _close(information_imbalance(x, y, metric="sqeuclidean", k=k, _n_cand=k, max_cache_bytes=0), want)
 
 
 def test_distance_matrices_match_numpy(rng):
@@ -105,6 +106,8 @@ def test_distance_matrices_match_numpy(rng):
     np.testing.assert_array_equal(hamming_distances(pack_bits(b), block_size=8), ref.hamming_matrix(b))
     np.testing.assert_array_equal(hamming_distances(pack_bits(b), pack_bits(c)), ref.hamming_matrix(b, c))
     np.testing.assert_array_equal(hamming_distances(pack_bits(b), kernel="matmul"), ref.hamming_matrix(b))
+    np.testing.assert_array_equal(hamming_distances(pack_bits(b), kernel="popcount32"), ref.hamming_matrix(b))
+    np.testing.assert_array_equal(hamming_distances(pack_bits(b[:, :64]), block_size=5), ref.hamming_matrix(b[:, :64]))
     x = rng.normal(size=(23, 5)).astype(np.float32)
     np.testing.assert_allclose(float_distances(x, metric="sqeuclidean", block_size=8), ref.sq_euclidean_matrix(x),
                                rtol=1e-4, atol=1e-4)
@@ -122,7 +125,7 @@ def test_property_shapes_and_blocks(n, wx, wy, block, k, seed):
     bx, by = rng.random((n, 32 * wx)) < 0.5, rng.random((n, 32 * wy)) < 0.5
     x, y = pack_bits(bx), pack_bits(by)
     got = information_imbalance(x, y, k=k, block_size=block)
-    want = information_imbalance(x, y, k=k, block_size=n)
+    want = information_imbalance(x, y, k=k, block_size=n, max_cache_bytes=0)
     assert got == want
     # Joint permutation of the points changes nothing (ties are shared, not broken by index).
     perm = rng.permutation(n)
