@@ -15,7 +15,7 @@ Semantics (DESIGN.md §3). Points ``i = 1..N`` are the same items in two spaces 
   and per space, drawn from ``key``: one draw of the random tie-breaking that ``"average"`` averages over.
 
 How it is computed: for each block of ``B`` query rows, the two ``[B, N]`` distance blocks, the ``k``-th smallest
-distance per row, a few nearest candidates (``lax.top_k``), and their ranks *by counting* (comparisons against
+distance per row, a few nearest candidates (repeated ``argmin``), and their ranks *by counting* (comparisons against
 the row, no argsort). Rows whose tie group at the ``k``-th distance is larger than the candidate set fall back
 to an exact sort-based count for that block. Per-row results are exact integers; the final sum is done in
 float64 on the host, so the value is exact to rounding of the last division.
@@ -69,88 +69,132 @@ def _mask_self(d: jax.Array, row_ids: jax.Array, n_valid: int) -> jax.Array:
     return jnp.where(bad, _sentinel(d.dtype), d)
 
 
+def _smallest(d: jax.Array, c: int) -> tuple[jax.Array, jax.Array]:
+    """The ``c`` smallest entries of each row, ascending, with their column indices (lowest index first among
+    equals): ``[B, M] -> ([B, c], [B, c])``. Repeated argmin, O(c·M) a row: XLA's CPU ``top_k`` is a full sort
+    and costs two orders of magnitude more for the few candidates needed here."""
+    big = _sentinel(d.dtype)
+    rows = jnp.arange(d.shape[0])
+
+    def body(t, carry):
+        cur, vals, idx = carry
+        j = jnp.argmin(cur, axis=1).astype(jnp.int32)
+        v = cur[rows, j]
+        return cur.at[rows, j].set(big), vals.at[:, t].set(v), idx.at[:, t].set(j)
+
+    init = (d, jnp.zeros((d.shape[0], c), d.dtype), jnp.zeros((d.shape[0], c), jnp.int32))
+    _, vals, idx = lax.fori_loop(0, c, body, init)
+    return vals, idx
+
+
 def _split_sum(mask: jax.Array, two_r: jax.Array) -> tuple[jax.Array, jax.Array]:
     m = mask.astype(jnp.int32)
     return (jnp.sum(m * (two_r >> _SPLIT), axis=-1), jnp.sum(m * (two_r & ((1 << _SPLIT) - 1)), axis=-1))
 
 
-def _direction(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
-    """Row statistics for Δ(A→B) on a block: neighbours in A, ranks in B.
+def _neighbour_classes(da, dk):
+    less = da < dk[:, None]
+    eq = da == dk[:, None]
+    return less, eq, jnp.sum(less, axis=1, dtype=jnp.int32), jnp.sum(eq, axis=1, dtype=jnp.int32)
+
+
+def _direction_fast(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
+    """Row statistics for Δ(A→B) on a block by counting: neighbours in A, ranks in B.
 
     Args:
       da, db: ``[B, M]`` distances with sentinels at self and padding.
       pa, pb: ``int32`` ``[M]`` tie-breaking priorities (used by ``ties="random"`` only).
 
     Returns:
-      ``int32`` ``[5, B]``: the strict-neighbour sum of ``2·rank``, the tied-neighbour sum split in (hi, lo), the number
-      of strictly-closer points ``m_less`` and the size of the tie group ``m_eq`` at the ``k``-th distance.
+      ``(stats, overflow)``: ``int32`` ``[5, B]`` — the strict-neighbour sum of ``2·rank``, the tied-neighbour sum
+      split in (hi, lo), the number of strictly-closer points ``m_less`` and the size ``m_eq`` of the tie group at
+      the ``k``-th distance — and ``bool`` ``[B]``, the rows whose neighbour set is larger than the ``n_cand``
+      candidates (their stats are invalid here and come from :func:`_direction_exact`).
     """
-    neg, idx = lax.top_k(-da, n_cand)
-    cand_a = -neg  # [B, C] ascending
+    cand_a, idx = _smallest(da, n_cand)  # [B, C] ascending
     dk = cand_a[:, k - 1]
-    less = da < dk[:, None]
-    eq = da == dk[:, None]
-    m_less = jnp.sum(less, axis=1, dtype=jnp.int32)
-    m_eq = jnp.sum(eq, axis=1, dtype=jnp.int32)
+    _, _, m_less, m_eq = _neighbour_classes(da, dk)
     overflow = m_less + m_eq > n_cand
     cand_b = jnp.take_along_axis(db, idx, axis=1)  # [B, C]
     strict_c = cand_a < dk[:, None]
     tied_c = cand_a == dk[:, None]
     zeros = jnp.zeros_like(m_less)
-
     if ties == "random":
-        k_left = k - m_less  # how many of the tied group are taken
+        k_left = k - m_less  # how many of the tied group are taken, by smallest priority
         cand_pa, cand_pb = pa[idx], pb[idx]
         order = jnp.sum(tied_c[:, None, :] & (cand_pa[:, None, :] < cand_pa[:, :, None]), axis=-1)
         chosen_c = strict_c | (tied_c & (order < k_left[:, None]))
         before = (db[:, None, :] < cand_b[:, :, None]) | (
             (db[:, None, :] == cand_b[:, :, None]) & (pb[None, None, :] < cand_pb[:, :, None]))
         two_r = 2 * jnp.sum(before, axis=-1, dtype=jnp.int32) + 2
-        fast = jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1])
-
-        def exact():
-            # The (k - m_less) smallest priorities among the tied group complete the neighbour set.
-            low = jnp.iinfo(jnp.int32).min + 1
-            top_p = -lax.top_k(jnp.where(eq, -pa[None, :], low), k)[0]  # [B, k] ascending priorities
-            thr = jnp.take_along_axis(top_p, jnp.maximum(k_left - 1, 0)[:, None], axis=1)
-            chosen = less | (eq & (pa[None, :] <= thr))
-            pb_row = jnp.broadcast_to(pb[None, :], db.shape)
-            _, _, chosen_s = lax.sort((db, pb_row, chosen.astype(jnp.int32)), dimension=1, num_keys=2)
-            pos2 = 2 * jnp.arange(db.shape[1], dtype=jnp.int32) + 2
-            return jnp.stack([jnp.sum(chosen_s * pos2, axis=1), zeros, zeros, zeros + k, zeros + 1])
+        return jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1]), overflow
+    if ties == "average":
+        # 2·#{d < v} + #{d == v} = Σ (1 + sign(v - d)) in one pass; sentinels (d > every v) add 0.
+        two_r = jnp.sum(1 + jnp.sign(cand_b[:, :, None] - db[:, None, :]).astype(jnp.int32), axis=-1) + 1
     else:
-        f_less = jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-        if ties == "average":
-            f_eq = jnp.sum(db[:, None, :] == cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-            two_r = 2 * f_less + f_eq + 1
-        else:
-            two_r = 2 * f_less + 2
-        hi, lo = _split_sum(tied_c, two_r)
-        fast = jnp.stack([jnp.sum(strict_c * two_r, axis=1), hi, lo, m_less, m_eq])
+        two_r = 2 * jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32) + 2
+    hi, lo = _split_sum(tied_c, two_r)
+    return jnp.stack([jnp.sum(strict_c * two_r, axis=1), hi, lo, m_less, m_eq]), overflow
 
-        def exact():
-            # Sort B's row carrying the neighbour classes; mid-ranks from the run boundaries of equal values.
-            s, less_s, eq_s = lax.sort((db, less.astype(jnp.int32), eq.astype(jnp.int32)), dimension=1, num_keys=1)
-            pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
-            is_start = jnp.concatenate([jnp.ones_like(s[:, :1], bool), s[:, 1:] != s[:, :-1]], axis=1)
-            is_end = jnp.concatenate([s[:, 1:] != s[:, :-1], jnp.ones_like(s[:, :1], bool)], axis=1)
-            start = lax.cummax(jnp.where(is_start, pos, 0), axis=1)
-            end = lax.cummin(jnp.where(is_end, pos, s.shape[1]), axis=1, reverse=True)
-            two_r_s = start + end + 2 if ties == "average" else 2 * start + 2
-            hi_s, lo_s = _split_sum(eq_s, two_r_s)
-            return jnp.stack([jnp.sum(less_s * two_r_s, axis=1), hi_s, lo_s, m_less, m_eq])
 
-    ex = lax.cond(jnp.any(overflow), exact, lambda: fast)
-    return jnp.where(overflow[None, :], ex, fast)
+def _direction_exact(da, db, pa, pb, *, k: int, ties: str):
+    """The same statistics as :func:`_direction_fast` for any size of tie group, by sorting B's rows."""
+    dk = _smallest(da, k)[0][:, k - 1]
+    less, eq, m_less, m_eq = _neighbour_classes(da, dk)
+    zeros = jnp.zeros_like(m_less)
+    if ties == "random":
+        # The (k - m_less) smallest priorities among the tied group complete the neighbour set.
+        top_p = _smallest(jnp.where(eq, pa[None, :], jnp.iinfo(jnp.int32).max), k)[0]  # [B, k] ascending
+        thr = jnp.take_along_axis(top_p, jnp.maximum(k - m_less - 1, 0)[:, None], axis=1)
+        chosen = less | (eq & (pa[None, :] <= thr))
+        pb_row = jnp.broadcast_to(pb[None, :], db.shape)
+        _, _, chosen_s = lax.sort((db, pb_row, chosen.astype(jnp.int32)), dimension=1, num_keys=2)
+        pos2 = 2 * jnp.arange(db.shape[1], dtype=jnp.int32) + 2
+        return jnp.stack([jnp.sum(chosen_s * pos2, axis=1), zeros, zeros, zeros + k, zeros + 1])
+    # Sort B's row carrying the neighbour classes; mid-ranks from the run boundaries of equal values.
+    s, less_s, eq_s = lax.sort((db, less.astype(jnp.int32), eq.astype(jnp.int32)), dimension=1, num_keys=1)
+    pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
+    is_start = jnp.concatenate([jnp.ones_like(s[:, :1], bool), s[:, 1:] != s[:, :-1]], axis=1)
+    is_end = jnp.concatenate([s[:, 1:] != s[:, :-1], jnp.ones_like(s[:, :1], bool)], axis=1)
+    start = lax.cummax(jnp.where(is_start, pos, 0), axis=1)
+    end = lax.cummin(jnp.where(is_end, pos, s.shape[1]), axis=1, reverse=True)
+    two_r = start + end + 2 if ties == "average" else 2 * start + 2
+    hi, lo = _split_sum(eq_s, two_r)
+    return jnp.stack([jnp.sum(less_s * two_r, axis=1), hi, lo, m_less, m_eq])
 
 
 @functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties", "n_cand"))
-def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
-    """Both directions' row statistics for one block of distance rows ``[B, M]`` -> ``int32`` ``[2, 5, B]``."""
-    dx = _mask_self(dx, row_ids, n_valid)
-    dy = _mask_self(dy, row_ids, n_valid)
-    opts = dict(k=k, ties=ties, n_cand=n_cand)
-    return jnp.stack([_direction(dx, dy, px, py, **opts), _direction(dy, dx, py, px, **opts)])
+def _block_fast(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
+    """Both directions for one block of distance rows ``[B, M]`` -> (``int32`` ``[2, 5, B]``, ``bool`` ``[2, B]``)."""
+    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
+    (sxy, oxy), (syx, oyx) = (_direction_fast(dx, dy, px, py, k=k, ties=ties, n_cand=n_cand),
+                              _direction_fast(dy, dx, py, px, k=k, ties=ties, n_cand=n_cand))
+    return jnp.stack([sxy, syx]), jnp.stack([oxy, oyx])
+
+
+@functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties"))
+def _block_exact(dx, dy, row_ids, px, py, *, n_valid, k, ties):
+    """Both directions by sorting, for blocks with large tie groups -> ``int32`` ``[2, 5, B]``."""
+    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
+    return jnp.stack([_direction_exact(dx, dy, px, py, k=k, ties=ties), _direction_exact(dy, dx, py, px, k=k, ties=ties)])
+
+
+_EXACT_ROWS = 8  # rows per call of the exact kernel (one compiled shape)
+
+
+def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
+    """Row statistics of one block, ``[2, 5, B]``: counting, and the exact sort only for the rows whose tie group
+    overflows the candidates. The choice is made here on the host: inside ``lax.cond`` XLA may hoist the sort and
+    always pay for it."""
+    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
+    stats, overflow = np.array(stats), np.asarray(overflow).any(axis=0)
+    rows = np.flatnonzero(overflow)
+    for r0 in range(0, len(rows), _EXACT_ROWS):
+        sel = rows[r0:r0 + _EXACT_ROWS]
+        take = np.pad(sel, (0, _EXACT_ROWS - len(sel)), mode="edge")
+        exact = np.asarray(_block_exact(dx[take], dy[take], row_ids[take], px, py, n_valid=n_valid, k=k, ties=ties))
+        stats[:, :, sel] = exact[:, :, : len(sel)]
+    return stats
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -306,20 +350,24 @@ def _prepare(name: str, a, metric: str):
     return _dist.check_floats(name, a)
 
 
-def _row_source(a, n: int, metric: str, kernel: str, cached: bool, tile_edge: int, col_chunk: int):
+def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
     """``rows(i0, i1) -> [i1 - i0, N]`` distances from the features: either slices of a full matrix built once
     from symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    edge = _dist.tile_edge(n)
+    col_chunk = max(edge, 2048 if n > 4096 else edge)  # columns per streamed tile: accumulator stays in cache
+    pad_to = math.lcm(block, col_chunk)  # every tile requested below lies on this grid
     if metric == "hamming":
-        tile, dtype = _dist.hamming_tiles(a, kernel=kernel), np.int32
+        tile, dtype = _dist.hamming_tiles(a, kernel=kernel, pad_to=pad_to), np.int32
     else:  # Euclidean ranks by squared distance: same order, and no ties made by a square root.
-        tile, dtype = _dist.float_tiles(a, metric="cosine" if metric == "cosine" else "sqeuclidean"), np.float32
+        m = "cosine" if metric == "cosine" else "sqeuclidean"
+        tile, dtype = _dist.float_tiles(a, metric=m, pad_to=pad_to), np.float32
     if cached:
-        mat = _dist.assemble(n, n, tile_edge, True, tile, dtype)
-        return lambda i0, i1: mat[i0:i1]
+        mat = _dist.assemble(n, n, edge, True, tile, dtype)
+        return lambda i0: mat[i0:i0 + block]
 
-    def rows(i0, i1):
-        parts = [np.asarray(tile(i0, i1, j0, min(j0 + col_chunk, n))) for j0 in range(0, n, col_chunk)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    def rows(i0):  # whole tiles (one compiled shape); the padding is cut off
+        parts = [np.asarray(tile(i0, i0 + block, j0, j0 + col_chunk)) for j0 in range(0, n, col_chunk)]
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))[:, :n]
 
     return rows
 
@@ -378,14 +426,14 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
         raise ValueError(f"kernel must be one of {_dist.KERNELS}, got {kernel!r}.")
     block = int(block_size or _default_block(n))
     cached = 2 * n * n * 4 <= max_cache_bytes
-    src = dict(n=n, metric=metric, kernel=kernel, cached=cached, tile_edge=256, col_chunk=2048)
+    src = dict(n=n, metric=metric, kernel=kernel, cached=cached, block=block)
     rows_x, rows_y = _row_source(x, **src), _row_source(y, **src)
     px, py = _priorities(n, ties, key)
     n_cand = int(_n_cand or _n_candidates(n, k))
 
     def stats_fn(i0, row_ids):
         i1 = min(i0 + block, n)
-        dx, dy = (_dist._pad_axis(jnp.asarray(r(i0, i1)), 0, block) for r in (rows_x, rows_y))
+        dx, dy = (_dist._pad_axis(jnp.asarray(r(i0)[: i1 - i0]), 0, block) for r in (rows_x, rows_y))
         return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})")
