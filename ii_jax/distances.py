@@ -160,8 +160,10 @@ def _slices(a, bt, i0, j0, rows, cols):
 # Tile kernels take the whole (padded) arrays and the tile's offsets, and slice inside the jit: one compiled
 # program per tile shape, whatever the offset.
 @functools.partial(jax.jit, static_argnames=("rows", "cols"))
-def _hamming_block64(a, bt, i0, j0, *, rows, cols):
-    return _hamming_tile64(*_slices(a, bt, i0, j0, rows, cols))
+def _hamming_block64(at, bt, i0, j0, *, rows, cols):
+    """Both operands word-major ``[W64, N]``: one layout serves rows and columns, so no second copy is kept."""
+    xb = lax.dynamic_slice_in_dim(at, i0, rows, 1).T
+    return _hamming_tile64(xb, lax.dynamic_slice_in_dim(bt, j0, cols, 1))
 
 
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "kernel"))
@@ -196,9 +198,10 @@ def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | Non
     kernel = kernel or default_kernel()
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
-    b = a if b is None else b
-    a, b = _pad_axis(jnp.asarray(a), 0, pad_to), _pad_axis(jnp.asarray(b), 0, pad_to)
+    symmetric = b is None
     if kernel != "popcount":
+        a = _pad_axis(jnp.asarray(a), 0, pad_to)
+        b = a if symmetric else _pad_axis(jnp.asarray(b), 0, pad_to)
         bt = b.T
 
         def tile(i0, i1, j0, j1):
@@ -207,20 +210,20 @@ def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | Non
 
         return tile
 
-    def as_u64(words):
+    def word_major_u64(words):  # [N, W] uint32 -> [ceil(W/2), N_pad] uint64, zero padded
         w = np.asarray(words)
-        if w.shape[1] % 2:
-            w = np.concatenate([w, np.zeros((w.shape[0], 1), np.uint32)], axis=1)
-        return np.ascontiguousarray(w).view(np.uint64)
+        n, nw = w.shape
+        out = np.zeros((-(-n // pad_to) * pad_to, nw + nw % 2), np.uint32)
+        out[:n, :nw] = w
+        return np.ascontiguousarray(out.view(np.uint64).T)
 
-    a64 = as_u64(a)
-    b64t = np.ascontiguousarray(as_u64(b).T)
     with _x64_scope():
-        a64, b64t = jnp.asarray(a64), jnp.asarray(b64t)
+        at = jnp.asarray(word_major_u64(a))
+        bt = at if symmetric else jnp.asarray(word_major_u64(b))
 
     def tile(i0, i1, j0, j1):
         with _x64_scope():
-            return _hamming_block64(a64, b64t, i0, j0, rows=i1 - i0, cols=j1 - j0)
+            return _hamming_block64(at, bt, i0, j0, rows=i1 - i0, cols=j1 - j0)
 
     return tile
 
