@@ -33,7 +33,8 @@ from jax import lax
 
 from ii_jax import distances as _dist
 
-__all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "TIES", "METRICS"]
+__all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "pointwise_imbalance",
+           "distance_matrix", "TIES", "METRICS"]
 
 TIES = ("average", "min", "random")
 METRICS = ("hamming",) + _dist.FLOAT_METRICS
@@ -201,12 +202,17 @@ def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.nda
 # Host side: validation, the block loop, and the exact float64 finish.
 
 
+def _pointwise(stats: np.ndarray, n: int, k: int) -> np.ndarray:
+    """``stats``: ``int`` ``[..., 5, N]`` -> float64 ``[..., N]`` per-point contributions whose mean is Δ."""
+    s_strict, hi, lo, m_less, m_eq = (stats[..., i, :].astype(np.float64) for i in range(5))
+    s_tied = hi * float(1 << _SPLIT) + lo
+    rows = 0.5 * (s_strict + (k - m_less) / m_eq * s_tied)  # Σ_j w_ij r_ij
+    return 2.0 / (n - 1) * rows / k
+
+
 def _finish(stats: np.ndarray, n: int, k: int) -> float:
     """``stats``: ``int`` ``[5, N]`` for one direction -> Δ."""
-    s_strict, hi, lo, m_less, m_eq = (stats[i].astype(np.float64) for i in range(5))
-    s_tied = hi * float(1 << _SPLIT) + lo
-    rows = 0.5 * (s_strict + (k - m_less) / m_eq * s_tied)
-    return float(2.0 / (n - 1) * rows.sum() / (n * k))
+    return float(_pointwise(stats, n, k).mean())
 
 
 def _check_options(n: int, k: int, ties: str, key) -> None:
@@ -318,6 +324,37 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
       >>> print(f"{r.x_to_y:.4f} {r.y_to_x:.4f}")
       1.4667 1.1000
     """
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, _n_cand=_n_cand)
+    n = st.shape[-1]
+    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+
+
+def pointwise_imbalance(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,
+                        progress: bool | None = None) -> np.ndarray:
+    """Per-point contributions to the Information Imbalance, from two ``[N, N]`` distance matrices.
+
+    Args: as :func:`imbalance_from_distances`.
+
+    Returns:
+      float64 ``[2, N]``: row 0 for Δ(X→Y), row 1 for Δ(Y→X); ``.mean(axis=1)`` is the Imbalance. Point ``i``'s
+      value is ``2/(N-1)`` times the (weighted) mean rank in one space of its nearest neighbours in the other.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax import imbalance_from_distances, pointwise_imbalance
+      >>> t = np.array([0.0, 1.0, 3.0, 6.0, 10.0, 15.0])
+      >>> d = np.abs(t[:, None] - t[None, :])
+      >>> e = np.abs(np.sin(t)[:, None] - np.sin(t)[None, :])
+      >>> p = pointwise_imbalance(d, e)
+      >>> bool(np.allclose(p.mean(axis=1), imbalance_from_distances(d, e)))
+      True
+    """
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress)
+    return _pointwise(st, st.shape[-1], k)
+
+
+def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None) -> np.ndarray:
+    """Validated row statistics ``int64`` ``[2, 5, N]`` from two distance matrices."""
     dx = _as_distance_matrix("dx", dx)
     dy = _as_distance_matrix("dy", dy)
     n = dx.shape[0]
@@ -325,7 +362,6 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
         raise ValueError(f"dx and dy must describe the same N points, got N={n} and N={dy.shape[0]}.")
     _check_options(n, k, ties, key)
     block = int(block_size or _default_block(n))
-    n_pad = -(-n // block) * block
     dx = _dist._pad_axis(dx, 0, block)
     dy = _dist._pad_axis(dy, 0, block)
     px, py = _priorities(n, ties, key)
@@ -335,9 +371,7 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
         return _block_stats(lax.dynamic_slice_in_dim(dx, i0, block), lax.dynamic_slice_in_dim(dy, i0, block),
                             row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
-    del n_pad
-    st = _run_blocks(n, block, stats_fn, progress, "II")
-    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+    return _run_blocks(n, block, stats_fn, progress, "II")
 
 
 def _prepare(name: str, a, metric: str):
@@ -350,20 +384,46 @@ def _prepare(name: str, a, metric: str):
     return _dist.check_floats(name, a)
 
 
+def _tiles(a, metric: str, kernel: str | None, pad_to: int):
+    """Tile function and dtype for one space. Euclidean ranks by squared distance: same order, and no ties made
+    by a square root."""
+    if metric == "hamming":
+        return _dist.hamming_tiles(a, kernel=kernel, pad_to=pad_to), np.int32
+    m = "cosine" if metric == "cosine" else "sqeuclidean"
+    return _dist.float_tiles(a, metric=m, pad_to=pad_to), np.float32
+
+
+def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None) -> np.ndarray:
+    """The full ``[N, N]`` distance matrix of one space as a host array, from symmetric tiles (half the work).
+
+    Only the order within rows matters to the Imbalance: Euclidean comes back *squared*. For the resampling
+    routines, which reuse one matrix for many subsamples.
+
+    Args:
+      a: packed ``uint32`` ``[N, W]`` for ``"hamming"``, float ``[N, D]`` otherwise.
+      metric: one of :data:`METRICS`.
+
+    Returns:
+      ``int32`` (Hamming) or ``float32`` ``[N, N]``.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    a = _prepare("a", a, metric)
+    n = a.shape[0]
+    edge = _dist.tile_edge(n)
+    tile, dtype = _tiles(a, metric, kernel, edge)
+    return _dist.assemble(n, n, edge, True, tile, dtype)
+
+
 def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
-    """``rows(i0, i1) -> [i1 - i0, N]`` distances from the features: either slices of a full matrix built once
-    from symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    """``rows(i0) -> [block or fewer, N]`` distances from the features: slices of a full matrix built once from
+    symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    if cached:
+        mat = distance_matrix(a, metric=metric, kernel=kernel)
+        return lambda i0: mat[i0:i0 + block]
     edge = _dist.tile_edge(n)
     col_chunk = max(edge, 2048 if n > 4096 else edge)  # columns per streamed tile: accumulator stays in cache
-    pad_to = math.lcm(block, col_chunk)  # every tile requested below lies on this grid
-    if metric == "hamming":
-        tile, dtype = _dist.hamming_tiles(a, kernel=kernel, pad_to=pad_to), np.int32
-    else:  # Euclidean ranks by squared distance: same order, and no ties made by a square root.
-        m = "cosine" if metric == "cosine" else "sqeuclidean"
-        tile, dtype = _dist.float_tiles(a, metric=m, pad_to=pad_to), np.float32
-    if cached:
-        mat = _dist.assemble(n, n, edge, True, tile, dtype)
-        return lambda i0: mat[i0:i0 + block]
+    tile, _ = _tiles(a, metric, kernel, math.lcm(block, col_chunk))  # every request below lies on this grid
 
     def rows(i0):  # whole tiles (one compiled shape); the padding is cut off
         parts = [np.asarray(tile(i0, i0 + block, j0, j0 + col_chunk)) for j0 in range(0, n, col_chunk)]
