@@ -8,6 +8,8 @@ users who want them (and use the symmetry of ``a`` against itself).
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -252,21 +254,39 @@ def tile_edge(n: int, requested: int | None = None, largest: int = 512) -> int:
     return int(min(largest, 1 << max(0, (int(n) - 1).bit_length())))
 
 
+def tile_workers() -> int:
+    """Host threads that dispatch tiles concurrently. XLA:CPU runs one tile's scan on one core, and each call
+    releases the GIL, so independent tiles on separate threads use every core."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def parallel_map(fn, items: list) -> list:
+    """``[fn(i) for i in items]``, on :func:`tile_workers` threads when there is more than one item."""
+    if len(items) < 2 or tile_workers() < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(min(tile_workers(), len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.ndarray:
     """Fill an ``[n, m]`` host matrix tile by tile; with ``symmetric`` only tiles on/above the diagonal.
 
     Every call to ``tile_fn`` has the full ``block × block`` shape (the tile functions pad their inputs to whole
-    tiles), so one compilation serves the whole matrix; the padding is cut off here.
+    tiles), so one compilation serves the whole matrix; the padding is cut off here. Tiles run on
+    :func:`tile_workers` threads.
     """
     out = np.empty((n, m), dtype=dtype)
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
-        for j0 in range(i0 if symmetric else 0, m, block):
-            j1 = min(j0 + block, m)
-            t = np.asarray(tile_fn(i0, i0 + block, j0, j0 + block))[: i1 - i0, : j1 - j0]
-            out[i0:i1, j0:j1] = t
-            if symmetric and j0 != i0:
-                out[j0:j1, i0:i1] = t.T
+    jobs = [(i0, j0) for i0 in range(0, n, block) for j0 in range(i0 if symmetric else 0, m, block)]
+
+    def run(job):
+        i0, j0 = job
+        i1, j1 = min(i0 + block, n), min(j0 + block, m)
+        t = np.asarray(tile_fn(i0, i0 + block, j0, j0 + block))[: i1 - i0, : j1 - j0]
+        out[i0:i1, j0:j1] = t
+        if symmetric and j0 != i0:
+            out[j0:j1, i0:i1] = t.T
+
+    parallel_map(run, jobs)
     return out
 
 

@@ -425,8 +425,9 @@ def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
     col_chunk = max(edge, 2048 if n > 4096 else edge)  # columns per streamed tile: accumulator stays in cache
     tile, _ = _tiles(a, metric, kernel, math.lcm(block, col_chunk))  # every request below lies on this grid
 
-    def rows(i0):  # whole tiles (one compiled shape); the padding is cut off
-        parts = [np.asarray(tile(i0, i0 + block, j0, j0 + col_chunk)) for j0 in range(0, n, col_chunk)]
+    def rows(i0):  # whole tiles (one compiled shape), column chunks on every core; the padding is cut off
+        parts = _dist.parallel_map(lambda j0: np.asarray(tile(i0, i0 + block, j0, j0 + col_chunk)),
+                                   list(range(0, n, col_chunk)))
         return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))[:, :n]
 
     return rows
@@ -493,7 +494,8 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
 
     def stats_fn(i0, row_ids):
         i1 = min(i0 + block, n)
-        dx, dy = (_dist._pad_axis(jnp.asarray(r(i0)[: i1 - i0]), 0, block) for r in (rows_x, rows_y))
+        dx, dy = (_dist._pad_axis(jnp.asarray(r[: i1 - i0]), 0, block)
+                  for r in _dist.parallel_map(lambda src: src(i0), [rows_x, rows_y]))
         return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})")
