@@ -262,7 +262,7 @@ def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str) 
 
 
 def _default_block(n: int) -> int:
-    return int(min(256, max(8, 2 ** math.floor(math.log2(max(8, 2_000_000 // max(n, 1)))))))
+    return int(min(256, max(8, 2 ** math.floor(math.log2(max(8, 16_000_000 // max(n, 1)))))))
 
 
 def _ordinal_ranks(d: np.ndarray) -> np.ndarray:
@@ -422,7 +422,7 @@ def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
         mat = distance_matrix(a, metric=metric, kernel=kernel)
         return lambda i0: mat[i0:i0 + block]
     edge = _dist.tile_edge(n)
-    col_chunk = max(edge, 2048 if n > 4096 else edge)  # columns per streamed tile: accumulator stays in cache
+    col_chunk = max(edge, 1024 if n > 2048 else edge)  # columns per streamed tile: the accumulator stays in cache
     tile, _ = _tiles(a, metric, kernel, math.lcm(block, col_chunk))  # every request below lies on this grid
 
     def rows(i0):  # whole tiles (one compiled shape), column chunks on every core; the padding is cut off
