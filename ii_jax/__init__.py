@@ -5,6 +5,17 @@ The public surface is re-exported here; implementation lives in modules named fo
 from ii_jax.binary import binarize
 from ii_jax.binary import pack_bits
 from ii_jax.binary import unpack_bits
+from ii_jax.bid import BIDJackknife
+from ii_jax.bid import BIDProfile
+from ii_jax.bid import BIDResult
+from ii_jax.bid import bid
+from ii_jax.bid import bid_from_histogram
+from ii_jax.bid import bid_jackknife
+from ii_jax.bid import bid_profile
+from ii_jax.bid import bid_profile_store
+from ii_jax.bid import hamming_histogram
+from ii_jax.bid import plot_bid_profile
+from ii_jax.bid import subsample_histograms
 
 __version__ = "0.1.0"
 
@@ -12,4 +23,15 @@ __all__ = [
     "binarize",
     "pack_bits",
     "unpack_bits",
+    "BIDJackknife",
+    "BIDProfile",
+    "BIDResult",
+    "bid",
+    "bid_from_histogram",
+    "bid_jackknife",
+    "bid_profile",
+    "bid_profile_store",
+    "hamming_histogram",
+    "plot_bid_profile",
+    "subsample_histograms",
 ]
