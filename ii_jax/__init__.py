@@ -5,6 +5,11 @@ The public surface is re-exported here; implementation lives in modules named fo
 from ii_jax.binary import binarize
 from ii_jax.binary import pack_bits
 from ii_jax.binary import unpack_bits
+from ii_jax.distances import float_distances
+from ii_jax.distances import hamming_distances
+from ii_jax.imbalance import Imbalance
+from ii_jax.imbalance import imbalance_from_distances
+from ii_jax.imbalance import information_imbalance
 from ii_jax.bid import BIDJackknife
 from ii_jax.bid import BIDProfile
 from ii_jax.bid import BIDResult
@@ -23,6 +28,11 @@ __all__ = [
     "binarize",
     "pack_bits",
     "unpack_bits",
+    "float_distances",
+    "hamming_distances",
+    "Imbalance",
+    "imbalance_from_distances",
+    "information_imbalance",
     "BIDJackknife",
     "BIDProfile",
     "BIDResult",

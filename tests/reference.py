@@ -1,0 +1,73 @@
+"""Brute-force NumPy references: full matrices, explicit loops, float64. Slow on purpose; obviously right."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def hamming_matrix(bits_a: np.ndarray, bits_b: np.ndarray | None = None) -> np.ndarray:
+    """``[N, D]`` 0/1 arrays -> ``[N, M]`` int64 Hamming distances."""
+    bits_b = bits_a if bits_b is None else bits_b
+    a = np.asarray(bits_a, bool)
+    b = np.asarray(bits_b, bool)
+    return (a[:, None, :] != b[None, :, :]).sum(-1).astype(np.int64)
+
+
+def sq_euclidean_matrix(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, np.float64)
+    return ((a[:, None, :] - a[None, :, :]) ** 2).sum(-1)
+
+
+def _row_weights(d_row: np.ndarray, i: int, k: int) -> np.ndarray:
+    """Neighbour weights of point i: 1 strictly inside the k-th distance, the rest shared among the tied."""
+    n = len(d_row)
+    others = [j for j in range(n) if j != i]
+    dk = sorted(d_row[j] for j in others)[k - 1]
+    w = np.zeros(n)
+    less = [j for j in others if d_row[j] < dk]
+    tied = [j for j in others if d_row[j] == dk]
+    for j in less:
+        w[j] = 1.0
+    for j in tied:
+        w[j] = (k - len(less)) / len(tied)
+    return w
+
+
+def _rank(d_row: np.ndarray, i: int, j: int, ties: str) -> float:
+    n = len(d_row)
+    smaller = sum(1 for l in range(n) if l != i and d_row[l] < d_row[j])
+    equal = sum(1 for l in range(n) if l != i and d_row[l] == d_row[j])  # j included
+    return smaller + (equal + 1) / 2 if ties == "average" else smaller + 1.0
+
+
+def imbalance(dx: np.ndarray, dy: np.ndarray, k: int = 1, ties: str = "average") -> float:
+    """Δ(X→Y) by the definition (DESIGN.md §3) for ties 'average' or 'min'."""
+    n = dx.shape[0]
+    total = 0.0
+    for i in range(n):
+        w = _row_weights(dx[i], i, k)
+        for j in np.nonzero(w)[0]:
+            total += w[j] * _rank(dy[i], i, j, ties)
+    return 2.0 / (n - 1) * total / (n * k)
+
+
+def imbalance_ordered(dx, dy, px, py, k: int = 1) -> float:
+    """Δ(X→Y) with every tie broken by priorities: in X by ``px``, in Y by ``py`` (smaller first)."""
+    n = dx.shape[0]
+    total = 0.0
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        nbrs = sorted(others, key=lambda j: (dx[i, j], px[j]))[:k]
+        order_y = sorted(others, key=lambda j: (dy[i, j], py[j]))
+        rank = {j: r + 1 for r, j in enumerate(order_y)}
+        total += sum(rank[j] for j in nbrs)
+    return 2.0 / (n - 1) * total / (n * k)
+
+
+def imbalance_all_orderings(dx, dy, k: int = 1) -> float:
+    """Mean of :func:`imbalance_ordered` over *all* tie-breaking orders (tiny N only): the exact expectation."""
+    n = dx.shape[0]
+    perms = list(itertools.permutations(range(n)))
+    vals = [imbalance_ordered(dx, dy, np.array(px), np.array(py), k) for px in perms for py in perms]
+    return float(np.mean(vals))
