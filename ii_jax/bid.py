@@ -30,8 +30,9 @@ free of global JAX config and usable inside a caller's float32 ``jit``.
 
 The fit is parametrised by ``phi = log(d(r) - r)`` at the two ends of the range, which keeps ``d(r) > r``
 (the model's support) and removes the strong ``d0``-``d1`` correlation of the raw parameters.
-Convergence means a finite KL, a positive definite Hessian and a Newton step below ``1e-3`` in ``phi``
-(the fitted ``d(r) - r`` settled to 0.1%).
+Convergence means a finite KL, L-BFGS stopped before its iteration limit, a positive definite Hessian
+(central differences of the gradient) and a Newton step below ``1e-3`` in ``phi`` (the fitted
+``d(r) - r`` settled to 0.1%). It says the optimum was found, not that the model fits: check ``kl``.
 
 References:
   Acevedo, Rodriguez, Laio, "Unsupervised detection of semantic correlations in big data",
@@ -40,6 +41,7 @@ References:
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -67,8 +69,9 @@ __all__ = [
 
 _TILE = 128  # points per row/column tile of the streaming histogram: a 128x128 int32 block is 64 KiB.
 _MAX_ITER = 200
-_CHUNK = 8  # fits per vmapped call; batches are padded to a multiple of it (one compiled shape).
-_STEP_TOL = 1e-3  # Newton step in phi = log(d(r) - r) below which a fit counts as converged.
+_CHUNK = 4  # fits per vmapped call, single fits included: batches are padded to a multiple of it.
+_STEP_TOL = 1e-3
+_MIN_STEP = 1e-5  # L-BFGS stops when an iteration moves phi by less than this  # Newton step in phi = log(d(r) - r) below which a fit counts as converged.
 _QUANTILE_SLACK = 1e-10  # DADApy rounds probabilities to 10 digits before taking quantiles.
 _START_FRACTIONS = np.arange(1, 20) / 20.0  # DADApy's grid of d0 / L.
 
@@ -221,18 +224,20 @@ def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: 
     n_pad = -(-n // tile) * tile
     wt = np.zeros((n_w, n_pad), np.uint32)
     wt[:, :n] = words.T
-    mem = np.zeros((members.shape[0], n_pad), np.int32)
-    mem[:, :n] = members
+    n_rows = members.shape[0] if members.shape[0] == 1 else -(-members.shape[0] // 4) * 4  # fewer shapes
+    mem = np.zeros((n_rows, n_pad), np.int32)
+    mem[: members.shape[0], :n] = members
     wt_d, mem_d = jnp.asarray(wt), jnp.asarray(mem)
-    total = np.zeros((members.shape[0], n_bits + 1), np.int64)
+    n_bins = -(-(n_bits + 1) // 1024) * 1024  # a few static lengths, not one compilation per L
+    total = np.zeros((n_rows, n_bins), np.int64)
     pending = None
     for i0 in range(0, n_pad, tile):  # exact int64 totals on the host; one block in flight while we add.
-        block = _row_block_counts(wt_d, mem_d, i0, n_bins=n_bits + 1, tile=tile)
+        block = _row_block_counts(wt_d, mem_d, i0, n_bins=n_bins, tile=tile)
         if pending is not None:
             total += np.asarray(pending)
         pending = block
     total += np.asarray(pending)
-    return total
+    return total[: members.shape[0], : n_bits + 1]
 
 
 def hamming_histogram(words: jax.typing.ArrayLike, n_bits: int, *, block_size: int | None = None) -> np.ndarray:
@@ -413,7 +418,9 @@ def _lbfgs(fun, phi0, max_iter):
         phi, state, previous = carry
         count = optax.tree.get(state, "count")
         grad_norm = optax.tree.norm(optax.tree.get(state, "grad"))
-        moved = jnp.max(jnp.abs(phi - previous)) > 1e-7  # stalled line search: float32 noise floor reached
+        # Steps of a few float32 ulps (phi ~ 1..12, ulp <= 1e-6) are noise, not progress: stop there. The
+        # Newton check after the loop decides whether this point is an optimum.
+        moved = jnp.max(jnp.abs(phi - previous)) > _MIN_STEP
         return (count == 0) | ((count < max_iter) & (grad_norm > 1e-7) & moved & jnp.all(jnp.isfinite(phi)))
 
     phi, state, _ = lax.while_loop(keep_going, step, (phi0, opt.init(phi0), phi0 + 1.0))
@@ -434,13 +441,19 @@ def _fit_one(r, s_r, p, mask, r_lo, r_hi, p_log_p, candidates, *, n_starts, max_
     best = jnp.argmin(final)
     phi, kl, grad, g = phis[best], values[best, 0], grads[best, 0], grads[best]
     hess = jnp.stack([g[1] - g[2], g[3] - g[4]]) / (2 * h)
+    converged = _converged(kl, grad, hess, iters[best], max_iter) & (jnp.sum(mask) >= 3)
+    d0, d1 = _phi_to_d(phi, r_lo, r_hi)
+    return d0, d1, kl, converged, iters[best]
+
+
+def _converged(kl, grad, hess, n_iter, max_iter):
+    """Optimum reached: finite KL, L-BFGS stopped by itself, Hessian positive definite, Newton step small."""
     hess = 0.5 * (hess + hess.T)
     det = hess[0, 0] * hess[1, 1] - hess[0, 1] * hess[1, 0]
     newton = jnp.stack([hess[1, 1] * grad[0] - hess[0, 1] * grad[1], hess[0, 0] * grad[1] - hess[1, 0] * grad[0]]) / det
     positive = (hess[0, 0] > 0) & (det > 0)
-    converged = jnp.isfinite(kl) & positive & (jnp.max(jnp.abs(newton)) < _STEP_TOL) & (jnp.sum(mask) >= 3)
-    d0, d1 = _phi_to_d(phi, r_lo, r_hi)
-    return d0, d1, kl, converged, iters[best]
+    settled = (jnp.max(jnp.abs(newton)) < _STEP_TOL) & (n_iter < max_iter)
+    return jnp.isfinite(kl) & jnp.all(jnp.isfinite(grad)) & positive & settled
 
 
 @functools.partial(jax.jit, static_argnames=("n_starts", "max_iter"))
@@ -488,43 +501,46 @@ def _window(counts: np.ndarray, alpha_min: float, alpha_max: float) -> _Window:
 
 
 def _bucket(m: int) -> int:
-    """Static window length: 128, then powers of 4, so a process compiles the fit only a few times.
+    """Static window length: 512, then powers of 4, so a process compiles the fit only a few times.
 
-    The fit's compile time (optax L-BFGS with a zoom line search, ~250 XLA fusions: several seconds of
-    CPU) dwarfs its run time (milliseconds), so shapes come from a short list: windows padded to 128,
-    512, 2048, ... bins, and batches of 1 or of ``_CHUNK``.
+    The fit's compile time (optax L-BFGS with a zoom line search, ~250 XLA fusions: ~10 s of CPU) dwarfs
+    its run time (~0.1 s), so shapes come from a short list: windows padded to 512, 2048, 8192, ... bins,
+    and every batch, a single fit included, in chunks of ``_CHUNK``: one compilation per process.
     """
-    size = 128
+    size = 512
     while size < m:
         size *= 4
     return size
 
 
 def _candidates(win: _Window, n_bits: int, key: jax.Array | None, n_random: int) -> np.ndarray:
-    """Starting points ``[C, 2]`` in phi, DADApy's grid plus optional random ones; invalid ones are NaN."""
+    """Starting points ``[C, 2]`` in phi: DADApy's grid, then ``n_random`` random ones (NaN without a key).
+
+    Invalid starts (``d(r) <= r`` somewhere in the range) are NaN and never chosen.
+    """
     r_lo, r_hi = win.r[0], win.r[-1]
     d0 = np.concatenate([[r_hi], n_bits * _START_FRACTIONS])
     d1 = np.concatenate([[1.0], 2.0 - n_bits * _START_FRACTIONS / win.mean])
     gaps = np.stack([d0 + (d1 - 1.0) * r_lo, d0 + (d1 - 1.0) * r_hi], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         phi = np.where(gaps > 0, np.log(np.where(gaps > 0, gaps, 1.0)), np.nan)
-    if n_random:
+    extra = np.full((n_random, 2), np.nan)  # same shape with or without a key: one compiled fit
+    if key is not None:
         scale = np.log(max(2.0 * win.mean, 2.0))  # log-uniform gaps between 1 and 2 * mean distance
         extra = np.asarray(jax.random.uniform(key, (n_random, 2)), np.float64) * scale
-        phi = np.concatenate([phi, extra])
-    return phi
+    return np.concatenate([phi, extra])
 
 
 def _fit_windows(
     windows: Sequence[_Window], n_bits: int, key: jax.Array | None, *, n_starts: int = 4
 ) -> BIDResult:
     """Fit a batch of windows; windows with fewer than 3 bins come back NaN and not converged."""
-    n_random = 0 if key is None else 8
+    n_random = 8
     keys = [None] * len(windows) if key is None else list(jax.random.split(key, len(windows)))
     usable = np.array([len(w.r) >= 3 for w in windows])
     size = _bucket(max(len(w.r) for w in windows))
     n_cand = 1 + _START_FRACTIONS.size + n_random
-    chunk = 1 if len(windows) == 1 else _CHUNK
+    chunk = _CHUNK
     n_rows = -(-len(windows) // chunk) * chunk
     rr = np.zeros((n_rows, size), np.float32)
     pp = np.zeros_like(rr)
@@ -591,7 +607,8 @@ def bid_from_histogram(
       key: optional PRNG key: adds 8 random starts to the deterministic grid. None: deterministic.
 
     Returns:
-      :class:`BIDResult` (scalars, or ``[R]`` arrays for a batch).
+      :class:`BIDResult` (scalars, or ``[R]`` arrays for a batch). A single fit that does not converge
+      also emits a ``RuntimeWarning``.
 
     Raises:
       ValueError: bad alphas, negative counts, or (single histogram) fewer than 3 non-empty bins in range.
@@ -621,7 +638,17 @@ def bid_from_histogram(
             "Raise alpha_max, or use more points or more bits (L too small for this quantile range)."
         )
     result = _fit_windows(windows, n_bits, key)
-    return _first(result) if counts.ndim == 1 else result
+    if counts.ndim == 2:
+        return result
+    result = _first(result)
+    if not bool(result.converged):
+        warnings.warn(
+            f"bid: the KL fit did not converge (kl={float(result.kl):.3g}, {int(result.n_iter)} iterations); "
+            "d0 and d1 are not reliable (result.converged is False).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return result
 
 
 def bid(
