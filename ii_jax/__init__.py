@@ -10,6 +10,8 @@ from ii_jax.distances import hamming_distances
 from ii_jax.imbalance import Imbalance
 from ii_jax.imbalance import imbalance_from_distances
 from ii_jax.imbalance import information_imbalance
+from ii_jax.baselines import cka
+from ii_jax.baselines import mutual_knn
 from ii_jax.bid import BIDJackknife
 from ii_jax.bid import BIDProfile
 from ii_jax.bid import BIDResult
@@ -33,6 +35,8 @@ __all__ = [
     "Imbalance",
     "imbalance_from_distances",
     "information_imbalance",
+    "cka",
+    "mutual_knn",
     "BIDJackknife",
     "BIDProfile",
     "BIDResult",
