@@ -23,6 +23,7 @@ from ii_jax.bid import bid_profile_store
 from ii_jax.bid import hamming_histogram
 from ii_jax.bid import plot_bid_profile
 from ii_jax.bid import subsample_histograms
+from ii_jax import synthetic
 
 __version__ = "0.1.0"
 
@@ -48,4 +49,5 @@ __all__ = [
     "hamming_histogram",
     "plot_bid_profile",
     "subsample_histograms",
+    "synthetic",
 ]

@@ -194,3 +194,18 @@ def test_mutual_knn_bad_input():
         mutual_knn(x, x[:4])
     with pytest.raises(ValueError, match=r"must both be \[N, N\]"):
         mutual_knn_from_distances(np.zeros((4, 4)), np.zeros((4, 5)), k=1)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_from_grams_matches_features_and_subsamples(debiased, rng):
+    from ii_jax.baselines import cka_from_grams
+
+    x = rng.normal(size=(70, 6)).astype(np.float32)
+    y = (x[:, :2] @ rng.normal(size=(2, 9)) + rng.normal(size=(70, 9))).astype(np.float32)
+    gx, gy = x @ x.T, y @ y.T
+    np.testing.assert_allclose(float(cka_from_grams(gx, gy, debiased=debiased)), cka_ref(x, y, debiased), rtol=2e-4)
+    idx = rng.permutation(70)[:40]  # a subsample's Gram is a sub-block of the full Gram
+    np.testing.assert_allclose(
+        float(cka_from_grams(gx[np.ix_(idx, idx)], gy[np.ix_(idx, idx)], debiased=debiased)),
+        cka_ref(x[idx], y[idx], debiased), rtol=2e-4,
+    )
