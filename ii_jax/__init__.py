@@ -23,6 +23,7 @@ from ii_jax.bid import bid_profile_store
 from ii_jax.bid import hamming_histogram
 from ii_jax.bid import plot_bid_profile
 from ii_jax.bid import subsample_histograms
+from ii_jax import flax_capture
 from ii_jax import synthetic
 
 __version__ = "0.1.0"
@@ -49,5 +50,6 @@ __all__ = [
     "hamming_histogram",
     "plot_bid_profile",
     "subsample_histograms",
+    "flax_capture",
     "synthetic",
 ]
