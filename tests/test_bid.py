@@ -404,3 +404,23 @@ def test_plot_bid_profile(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_bid_profile(prof)
+
+
+def test_bid_cli(rng, tmp_path, capsys):
+    import argparse
+
+    from ii_jax.bid_cli import add_bid_parser, run_bid
+
+    parser = argparse.ArgumentParser(prog="ii-jax")
+    add_bid_parser(parser.add_subparsers(dest="command"))
+    store = FakeStore(rng)
+    out_json, out_png = tmp_path / "bid.json", tmp_path / "bid.png"
+    args = parser.parse_args(["bid", "somewhere", "--tokens", "2", "--n-reps", "2", "--n-samples", "150",
+                              "--json", str(out_json), "--plot", str(out_png)])
+    assert run_bid(args, open_store=lambda path: store) == 0
+    assert "last 2 tokens" in capsys.readouterr().out
+    data = json.loads(out_json.read_text())
+    assert data["profiles"]["2"]["n_converged"] == [2, 2, 2] and out_png.stat().st_size > 0
+    bad = parser.parse_args(["bid", "somewhere", "--tokens", "9"])
+    assert run_bid(bad, open_store=lambda path: store) == 2
+    assert "need 9 stored tokens" in capsys.readouterr().err
