@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench clean dadapy-venv clean-dadapy
 
 setup: $(STAMP)
 
@@ -33,3 +33,20 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# DADApy 0.3.4, the reference implementation, in its own venv: it pins jax==0.4.30 and numpy<2, so it
+# never enters .venv and no test target depends on it. Reached via benchmarks/dadapy_bridge.py.
+DADAPY_VENV  := .venv-dadapy
+DADAPY_STAMP := $(DADAPY_VENV)/.installed
+
+dadapy-venv: $(DADAPY_STAMP)
+
+$(DADAPY_STAMP): benchmarks/dadapy-requirements.txt benchmarks/dadapy-constraints.txt
+	$(PYTHON) -m venv $(DADAPY_VENV)
+	$(DADAPY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DADAPY_VENV)/bin/python -m pip install --quiet -r benchmarks/dadapy-requirements.txt -c benchmarks/dadapy-constraints.txt
+	$(DADAPY_VENV)/bin/python -c "import dadapy, dadapy.hamming, psutil, jax, numpy; assert numpy.__version__ < '2'"
+	touch $(DADAPY_STAMP)
+
+clean-dadapy:
+	rm -rf $(DADAPY_VENV)

@@ -10,6 +10,11 @@ from ii_jax.distances import hamming_distances
 from ii_jax.imbalance import Imbalance
 from ii_jax.imbalance import imbalance_from_distances
 from ii_jax.imbalance import information_imbalance
+from ii_jax.imbalance import pointwise_imbalance
+from ii_jax.resample import Estimate
+from ii_jax.resample import bootstrap
+from ii_jax.resample import jackknife
+from ii_jax.resample import shuffled_null
 from ii_jax.baselines import cka
 from ii_jax.baselines import mutual_knn
 from ii_jax.bid import BIDJackknife
@@ -37,6 +42,11 @@ __all__ = [
     "Imbalance",
     "imbalance_from_distances",
     "information_imbalance",
+    "pointwise_imbalance",
+    "Estimate",
+    "bootstrap",
+    "jackknife",
+    "shuffled_null",
     "cka",
     "mutual_knn",
     "BIDJackknife",

@@ -8,6 +8,8 @@ users who want them (and use the symmetry of ``a`` against itself).
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -153,17 +155,30 @@ def _hamming_tile64(xb: jax.Array, yt: jax.Array) -> jax.Array:
     return acc.astype(jnp.int32)
 
 
-_hamming_tile64_jit = jax.jit(_hamming_tile64)
+def _slices(a, bt, i0, j0, rows, cols):
+    return lax.dynamic_slice_in_dim(a, i0, rows, 0), lax.dynamic_slice_in_dim(bt, j0, cols, 1)
 
 
-@functools.partial(jax.jit, static_argnames=("kernel",))
-def _hamming_block(xb, yt, kernel="popcount"):
+# Tile kernels take the whole (padded) arrays and the tile's offsets, and slice inside the jit: one compiled
+# program per tile shape, whatever the offset.
+@functools.partial(jax.jit, static_argnames=("rows", "cols"))
+def _hamming_block64(at, bt, i0, j0, *, rows, cols):
+    """Both operands word-major ``[W64, N]``: one layout serves rows and columns, so no second copy is kept."""
+    xb = lax.dynamic_slice_in_dim(at, i0, rows, 1).T
+    return _hamming_tile64(xb, lax.dynamic_slice_in_dim(bt, j0, cols, 1))
+
+
+@functools.partial(jax.jit, static_argnames=("rows", "cols", "kernel"))
+def _hamming_block(a, bt, i0, j0, *, rows, cols, kernel="popcount"):
+    xb, yt = _slices(a, bt, i0, j0, rows, cols)
     return hamming_matmul_tile(xb, yt) if kernel == "matmul" else hamming_tile(xb, yt)
 
 
-@functools.partial(jax.jit, static_argnames=("metric",))
-def _float_block(xb, yt, x_sq, y_sq, metric):
-    return float_tile(xb, yt, x_sq, y_sq, metric)
+@functools.partial(jax.jit, static_argnames=("rows", "cols", "metric"))
+def _float_block(a, bt, a_sq, b_sq, i0, j0, *, rows, cols, metric):
+    xb, yt = _slices(a, bt, i0, j0, rows, cols)
+    return float_tile(xb, yt, lax.dynamic_slice_in_dim(a_sq, i0, rows), lax.dynamic_slice_in_dim(b_sq, j0, cols),
+                      metric)
 
 
 def default_kernel() -> str:
@@ -174,69 +189,104 @@ def default_kernel() -> str:
 KERNELS = ("popcount", "popcount32", "matmul")
 
 
-def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | None = None):
+def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | None = None, pad_to: int = 1):
     """A tile function ``(i0, i1, j0, j1) -> int32 [i1-i0, j1-j0]`` of Hamming distances ``a[i0:i1]`` vs ``b[j0:j1]``.
 
     ``kernel``: ``"popcount"`` (64-bit words in a scoped x64 context; CPU default), ``"popcount32"`` (32-bit
     words, no x64 at all) or ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default).
+    Rows are zero-padded to a multiple of ``pad_to``, so tiles requested on that grid past the last row keep their
+    full static shape (one compilation for the whole matrix); callers cut the padding off.
     """
     kernel = kernel or default_kernel()
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
-    b = a if b is None else b
+    symmetric = b is None
     if kernel != "popcount":
-        bt = jnp.asarray(b).T
+        a = _pad_axis(jnp.asarray(a), 0, pad_to)
+        b = a if symmetric else _pad_axis(jnp.asarray(b), 0, pad_to)
+        bt = b.T
 
         def tile(i0, i1, j0, j1):
-            return _hamming_block(a[i0:i1], bt[:, j0:j1], kernel="matmul" if kernel == "matmul" else "popcount")
+            return _hamming_block(a, bt, i0, j0, rows=i1 - i0, cols=j1 - j0,
+                                  kernel="matmul" if kernel == "matmul" else "popcount")
 
         return tile
 
-    def as_u64(words):
+    def word_major_u64(words):  # [N, W] uint32 -> [ceil(W/2), N_pad] uint64, zero padded
         w = np.asarray(words)
-        if w.shape[1] % 2:
-            w = np.concatenate([w, np.zeros((w.shape[0], 1), np.uint32)], axis=1)
-        return np.ascontiguousarray(w).view(np.uint64)
+        n, nw = w.shape
+        out = np.zeros((-(-n // pad_to) * pad_to, nw + nw % 2), np.uint32)
+        out[:n, :nw] = w
+        return np.ascontiguousarray(out.view(np.uint64).T)
 
-    a64 = as_u64(a)
-    b64t = np.ascontiguousarray(as_u64(b).T)
     with _x64_scope():
-        a64, b64t = jnp.asarray(a64), jnp.asarray(b64t)
+        at = jnp.asarray(word_major_u64(a))
+        bt = at if symmetric else jnp.asarray(word_major_u64(b))
 
     def tile(i0, i1, j0, j1):
         with _x64_scope():
-            return _hamming_tile64_jit(a64[i0:i1], b64t[:, j0:j1])
+            return _hamming_block64(at, bt, i0, j0, rows=i1 - i0, cols=j1 - j0)
 
     return tile
 
 
-def float_tiles(a: jax.Array, b: jax.Array | None = None, *, metric: str):
-    """A tile function ``(i0, i1, j0, j1) -> float32`` of float distances (``a``, ``b`` already checked)."""
+def float_tiles(a: jax.Array, b: jax.Array | None = None, *, metric: str, pad_to: int = 1):
+    """A tile function ``(i0, i1, j0, j1) -> float32`` of float distances (``a``, ``b`` already checked); rows
+    padded to a multiple of ``pad_to`` as in :func:`hamming_tiles`."""
     if metric == "cosine":
         a = normalize_rows(a)
         b = a if b is None else normalize_rows(b)
     b = a if b is None else b
+    a, b = _pad_axis(a, 0, pad_to), _pad_axis(b, 0, pad_to)
     a_sq, b_sq = jnp.sum(a * a, axis=1), jnp.sum(b * b, axis=1)
     bt = b.T
 
     def tile(i0, i1, j0, j1):
-        return _float_block(a[i0:i1], bt[:, j0:j1], a_sq[i0:i1], b_sq[j0:j1], metric)
+        return _float_block(a, bt, a_sq, b_sq, i0, j0, rows=i1 - i0, cols=j1 - j0, metric=metric)
 
     return tile
 
 
+def tile_edge(n: int, requested: int | None = None, largest: int = 512) -> int:
+    """Tile edge: the requested one, else the smallest power of two >= n, capped at ``largest``."""
+    if requested:
+        return int(requested)
+    return int(min(largest, 1 << max(0, (int(n) - 1).bit_length())))
+
+
+def tile_workers() -> int:
+    """Host threads that dispatch tiles concurrently. XLA:CPU runs one tile's scan on one core, and each call
+    releases the GIL, so independent tiles on separate threads use every core."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def parallel_map(fn, items: list) -> list:
+    """``[fn(i) for i in items]``, on :func:`tile_workers` threads when there is more than one item."""
+    if len(items) < 2 or tile_workers() < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(min(tile_workers(), len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.ndarray:
-    """Fill an ``[n, m]`` host matrix tile by tile; with ``symmetric`` only tiles on/above the diagonal."""
+    """Fill an ``[n, m]`` host matrix tile by tile; with ``symmetric`` only tiles on/above the diagonal.
+
+    Every call to ``tile_fn`` has the full ``block × block`` shape (the tile functions pad their inputs to whole
+    tiles), so one compilation serves the whole matrix; the padding is cut off here. Tiles run on
+    :func:`tile_workers` threads.
+    """
     out = np.empty((n, m), dtype=dtype)
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
-        j_start = i0 if symmetric else 0
-        for j0 in range(j_start, m, block):
-            j1 = min(j0 + block, m)
-            t = np.asarray(tile_fn(i0, i1, j0, j1))
-            out[i0:i1, j0:j1] = t
-            if symmetric and j0 != i0:
-                out[j0:j1, i0:i1] = t.T
+    jobs = [(i0, j0) for i0 in range(0, n, block) for j0 in range(i0 if symmetric else 0, m, block)]
+
+    def run(job):
+        i0, j0 = job
+        i1, j1 = min(i0 + block, n), min(j0 + block, m)
+        t = np.asarray(tile_fn(i0, i0 + block, j0, j0 + block))[: i1 - i0, : j1 - j0]
+        out[i0:i1, j0:j1] = t
+        if symmetric and j0 != i0:
+            out[j0:j1, i0:i1] = t.T
+
+    parallel_map(run, jobs)
     return out
 
 
@@ -247,7 +297,7 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
       a: ``uint32`` ``[N, W]`` packed bits (see :func:`ii_jax.pack_bits`).
       b: ``uint32`` ``[M, W]``, or ``None`` for ``a`` against itself (then only the upper triangle of tiles is
         computed and mirrored).
-      block_size: tile edge (default 512).
+      block_size: tile edge (default 512, or less for small inputs).
       kernel: ``"popcount"`` (XOR + popcount, the CPU route), ``"popcount32"`` (the same on 32-bit words, without
         the scoped 64-bit context) or ``"matmul"`` (±1 int8 matmul, the accelerator route); default by backend.
 
@@ -268,8 +318,9 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
     b = a if symmetric else check_words("b", b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same number of words, got {a.shape[1]} and {b.shape[1]}.")
-    tile = hamming_tiles(a, None if symmetric else b, kernel=kernel)
-    return jnp.asarray(assemble(a.shape[0], b.shape[0], int(block_size or 512), symmetric, tile, np.int32))
+    block = tile_edge(max(a.shape[0], b.shape[0]), block_size)
+    tile = hamming_tiles(a, None if symmetric else b, kernel=kernel, pad_to=block)
+    return jnp.asarray(assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.int32))
 
 
 def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | None = None) -> jax.Array:
@@ -279,7 +330,7 @@ def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | N
       a: float ``[N, D]``.
       b: float ``[M, D]``, or ``None`` for ``a`` against itself.
       metric: ``"euclidean"`` (default), ``"sqeuclidean"`` or ``"cosine"`` (``1 - cos``).
-      block_size: tile edge (default 1024).
+      block_size: tile edge (default 512, or less for small inputs).
 
     Returns:
       float32 ``[N, M]``.
@@ -298,5 +349,6 @@ def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | N
     b = a if symmetric else check_floats("b", b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}.")
-    tile = float_tiles(a, None if symmetric else b, metric=metric)
-    return jnp.asarray(assemble(a.shape[0], b.shape[0], int(block_size or 1024), symmetric, tile, np.float32))
+    block = tile_edge(max(a.shape[0], b.shape[0]), block_size)
+    tile = float_tiles(a, None if symmetric else b, metric=metric, pad_to=block)
+    return jnp.asarray(assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.float32))

@@ -15,7 +15,7 @@ Semantics (DESIGN.md §3). Points ``i = 1..N`` are the same items in two spaces 
   and per space, drawn from ``key``: one draw of the random tie-breaking that ``"average"`` averages over.
 
 How it is computed: for each block of ``B`` query rows, the two ``[B, N]`` distance blocks, the ``k``-th smallest
-distance per row, a few nearest candidates (``lax.top_k``), and their ranks *by counting* (comparisons against
+distance per row, a few nearest candidates (repeated ``argmin``), and their ranks *by counting* (comparisons against
 the row, no argsort). Rows whose tie group at the ``k``-th distance is larger than the candidate set fall back
 to an exact sort-based count for that block. Per-row results are exact integers; the final sum is done in
 float64 on the host, so the value is exact to rounding of the last division.
@@ -33,7 +33,8 @@ from jax import lax
 
 from ii_jax import distances as _dist
 
-__all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "TIES", "METRICS"]
+__all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "pointwise_imbalance",
+           "distance_matrix", "TIES", "METRICS"]
 
 TIES = ("average", "min", "random")
 METRICS = ("hamming",) + _dist.FLOAT_METRICS
@@ -69,100 +70,149 @@ def _mask_self(d: jax.Array, row_ids: jax.Array, n_valid: int) -> jax.Array:
     return jnp.where(bad, _sentinel(d.dtype), d)
 
 
+def _smallest(d: jax.Array, c: int) -> tuple[jax.Array, jax.Array]:
+    """The ``c`` smallest entries of each row, ascending, with their column indices (lowest index first among
+    equals): ``[B, M] -> ([B, c], [B, c])``. Repeated argmin, O(c·M) a row: XLA's CPU ``top_k`` is a full sort
+    and costs two orders of magnitude more for the few candidates needed here."""
+    big = _sentinel(d.dtype)
+    rows = jnp.arange(d.shape[0])
+
+    def body(t, carry):
+        cur, vals, idx = carry
+        j = jnp.argmin(cur, axis=1).astype(jnp.int32)
+        v = cur[rows, j]
+        return cur.at[rows, j].set(big), vals.at[:, t].set(v), idx.at[:, t].set(j)
+
+    init = (d, jnp.zeros((d.shape[0], c), d.dtype), jnp.zeros((d.shape[0], c), jnp.int32))
+    _, vals, idx = lax.fori_loop(0, c, body, init)
+    return vals, idx
+
+
 def _split_sum(mask: jax.Array, two_r: jax.Array) -> tuple[jax.Array, jax.Array]:
     m = mask.astype(jnp.int32)
     return (jnp.sum(m * (two_r >> _SPLIT), axis=-1), jnp.sum(m * (two_r & ((1 << _SPLIT) - 1)), axis=-1))
 
 
-def _direction(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
-    """Row statistics for Δ(A→B) on a block: neighbours in A, ranks in B.
+def _neighbour_classes(da, dk):
+    less = da < dk[:, None]
+    eq = da == dk[:, None]
+    return less, eq, jnp.sum(less, axis=1, dtype=jnp.int32), jnp.sum(eq, axis=1, dtype=jnp.int32)
+
+
+def _direction_fast(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
+    """Row statistics for Δ(A→B) on a block by counting: neighbours in A, ranks in B.
 
     Args:
       da, db: ``[B, M]`` distances with sentinels at self and padding.
       pa, pb: ``int32`` ``[M]`` tie-breaking priorities (used by ``ties="random"`` only).
 
     Returns:
-      ``int32`` ``[5, B]``: the strict-neighbour sum of ``2·rank``, the tied-neighbour sum split in (hi, lo), the number
-      of strictly-closer points ``m_less`` and the size of the tie group ``m_eq`` at the ``k``-th distance.
+      ``(stats, overflow)``: ``int32`` ``[5, B]`` — the strict-neighbour sum of ``2·rank``, the tied-neighbour sum
+      split in (hi, lo), the number of strictly-closer points ``m_less`` and the size ``m_eq`` of the tie group at
+      the ``k``-th distance — and ``bool`` ``[B]``, the rows whose neighbour set is larger than the ``n_cand``
+      candidates (their stats are invalid here and come from :func:`_direction_exact`).
     """
-    neg, idx = lax.top_k(-da, n_cand)
-    cand_a = -neg  # [B, C] ascending
+    cand_a, idx = _smallest(da, n_cand)  # [B, C] ascending
     dk = cand_a[:, k - 1]
-    less = da < dk[:, None]
-    eq = da == dk[:, None]
-    m_less = jnp.sum(less, axis=1, dtype=jnp.int32)
-    m_eq = jnp.sum(eq, axis=1, dtype=jnp.int32)
+    _, _, m_less, m_eq = _neighbour_classes(da, dk)
     overflow = m_less + m_eq > n_cand
     cand_b = jnp.take_along_axis(db, idx, axis=1)  # [B, C]
     strict_c = cand_a < dk[:, None]
     tied_c = cand_a == dk[:, None]
     zeros = jnp.zeros_like(m_less)
-
     if ties == "random":
-        k_left = k - m_less  # how many of the tied group are taken
+        k_left = k - m_less  # how many of the tied group are taken, by smallest priority
         cand_pa, cand_pb = pa[idx], pb[idx]
         order = jnp.sum(tied_c[:, None, :] & (cand_pa[:, None, :] < cand_pa[:, :, None]), axis=-1)
         chosen_c = strict_c | (tied_c & (order < k_left[:, None]))
         before = (db[:, None, :] < cand_b[:, :, None]) | (
             (db[:, None, :] == cand_b[:, :, None]) & (pb[None, None, :] < cand_pb[:, :, None]))
         two_r = 2 * jnp.sum(before, axis=-1, dtype=jnp.int32) + 2
-        fast = jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1])
-
-        def exact():
-            # The (k - m_less) smallest priorities among the tied group complete the neighbour set.
-            low = jnp.iinfo(jnp.int32).min + 1
-            top_p = -lax.top_k(jnp.where(eq, -pa[None, :], low), k)[0]  # [B, k] ascending priorities
-            thr = jnp.take_along_axis(top_p, jnp.maximum(k_left - 1, 0)[:, None], axis=1)
-            chosen = less | (eq & (pa[None, :] <= thr))
-            pb_row = jnp.broadcast_to(pb[None, :], db.shape)
-            _, _, chosen_s = lax.sort((db, pb_row, chosen.astype(jnp.int32)), dimension=1, num_keys=2)
-            pos2 = 2 * jnp.arange(db.shape[1], dtype=jnp.int32) + 2
-            return jnp.stack([jnp.sum(chosen_s * pos2, axis=1), zeros, zeros, zeros + k, zeros + 1])
+        return jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1]), overflow
+    if ties == "average":
+        # 2·#{d < v} + #{d == v} = Σ (1 + sign(v - d)) in one pass; sentinels (d > every v) add 0.
+        two_r = jnp.sum(1 + jnp.sign(cand_b[:, :, None] - db[:, None, :]).astype(jnp.int32), axis=-1) + 1
     else:
-        f_less = jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-        if ties == "average":
-            f_eq = jnp.sum(db[:, None, :] == cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-            two_r = 2 * f_less + f_eq + 1
-        else:
-            two_r = 2 * f_less + 2
-        hi, lo = _split_sum(tied_c, two_r)
-        fast = jnp.stack([jnp.sum(strict_c * two_r, axis=1), hi, lo, m_less, m_eq])
+        two_r = 2 * jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32) + 2
+    hi, lo = _split_sum(tied_c, two_r)
+    return jnp.stack([jnp.sum(strict_c * two_r, axis=1), hi, lo, m_less, m_eq]), overflow
 
-        def exact():
-            # Sort B's row carrying the neighbour classes; mid-ranks from the run boundaries of equal values.
-            s, less_s, eq_s = lax.sort((db, less.astype(jnp.int32), eq.astype(jnp.int32)), dimension=1, num_keys=1)
-            pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
-            is_start = jnp.concatenate([jnp.ones_like(s[:, :1], bool), s[:, 1:] != s[:, :-1]], axis=1)
-            is_end = jnp.concatenate([s[:, 1:] != s[:, :-1], jnp.ones_like(s[:, :1], bool)], axis=1)
-            start = lax.cummax(jnp.where(is_start, pos, 0), axis=1)
-            end = lax.cummin(jnp.where(is_end, pos, s.shape[1]), axis=1, reverse=True)
-            two_r_s = start + end + 2 if ties == "average" else 2 * start + 2
-            hi_s, lo_s = _split_sum(eq_s, two_r_s)
-            return jnp.stack([jnp.sum(less_s * two_r_s, axis=1), hi_s, lo_s, m_less, m_eq])
 
-    ex = lax.cond(jnp.any(overflow), exact, lambda: fast)
-    return jnp.where(overflow[None, :], ex, fast)
+def _direction_exact(da, db, pa, pb, *, k: int, ties: str):
+    """The same statistics as :func:`_direction_fast` for any size of tie group, by sorting B's rows."""
+    dk = _smallest(da, k)[0][:, k - 1]
+    less, eq, m_less, m_eq = _neighbour_classes(da, dk)
+    zeros = jnp.zeros_like(m_less)
+    if ties == "random":
+        # The (k - m_less) smallest priorities among the tied group complete the neighbour set.
+        top_p = _smallest(jnp.where(eq, pa[None, :], jnp.iinfo(jnp.int32).max), k)[0]  # [B, k] ascending
+        thr = jnp.take_along_axis(top_p, jnp.maximum(k - m_less - 1, 0)[:, None], axis=1)
+        chosen = less | (eq & (pa[None, :] <= thr))
+        pb_row = jnp.broadcast_to(pb[None, :], db.shape)
+        _, _, chosen_s = lax.sort((db, pb_row, chosen.astype(jnp.int32)), dimension=1, num_keys=2)
+        pos2 = 2 * jnp.arange(db.shape[1], dtype=jnp.int32) + 2
+        return jnp.stack([jnp.sum(chosen_s * pos2, axis=1), zeros, zeros, zeros + k, zeros + 1])
+    # Sort B's row carrying the neighbour classes; mid-ranks from the run boundaries of equal values.
+    s, less_s, eq_s = lax.sort((db, less.astype(jnp.int32), eq.astype(jnp.int32)), dimension=1, num_keys=1)
+    pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
+    is_start = jnp.concatenate([jnp.ones_like(s[:, :1], bool), s[:, 1:] != s[:, :-1]], axis=1)
+    is_end = jnp.concatenate([s[:, 1:] != s[:, :-1], jnp.ones_like(s[:, :1], bool)], axis=1)
+    start = lax.cummax(jnp.where(is_start, pos, 0), axis=1)
+    end = lax.cummin(jnp.where(is_end, pos, s.shape[1]), axis=1, reverse=True)
+    two_r = start + end + 2 if ties == "average" else 2 * start + 2
+    hi, lo = _split_sum(eq_s, two_r)
+    return jnp.stack([jnp.sum(less_s * two_r, axis=1), hi, lo, m_less, m_eq])
 
 
 @functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties", "n_cand"))
-def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
-    """Both directions' row statistics for one block of distance rows ``[B, M]`` -> ``int32`` ``[2, 5, B]``."""
-    dx = _mask_self(dx, row_ids, n_valid)
-    dy = _mask_self(dy, row_ids, n_valid)
-    opts = dict(k=k, ties=ties, n_cand=n_cand)
-    return jnp.stack([_direction(dx, dy, px, py, **opts), _direction(dy, dx, py, px, **opts)])
+def _block_fast(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
+    """Both directions for one block of distance rows ``[B, M]`` -> (``int32`` ``[2, 5, B]``, ``bool`` ``[2, B]``)."""
+    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
+    (sxy, oxy), (syx, oyx) = (_direction_fast(dx, dy, px, py, k=k, ties=ties, n_cand=n_cand),
+                              _direction_fast(dy, dx, py, px, k=k, ties=ties, n_cand=n_cand))
+    return jnp.stack([sxy, syx]), jnp.stack([oxy, oyx])
+
+
+@functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties"))
+def _block_exact(dx, dy, row_ids, px, py, *, n_valid, k, ties):
+    """Both directions by sorting, for blocks with large tie groups -> ``int32`` ``[2, 5, B]``."""
+    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
+    return jnp.stack([_direction_exact(dx, dy, px, py, k=k, ties=ties), _direction_exact(dy, dx, py, px, k=k, ties=ties)])
+
+
+_EXACT_ROWS = 8  # rows per call of the exact kernel (one compiled shape)
+
+
+def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
+    """Row statistics of one block, ``[2, 5, B]``: counting, and the exact sort only for the rows whose tie group
+    overflows the candidates. The choice is made here on the host: inside ``lax.cond`` XLA may hoist the sort and
+    always pay for it."""
+    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
+    stats, overflow = np.array(stats), np.asarray(overflow).any(axis=0)
+    rows = np.flatnonzero(overflow)
+    for r0 in range(0, len(rows), _EXACT_ROWS):
+        sel = rows[r0:r0 + _EXACT_ROWS]
+        take = np.pad(sel, (0, _EXACT_ROWS - len(sel)), mode="edge")
+        exact = np.asarray(_block_exact(dx[take], dy[take], row_ids[take], px, py, n_valid=n_valid, k=k, ties=ties))
+        stats[:, :, sel] = exact[:, :, : len(sel)]
+    return stats
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Host side: validation, the block loop, and the exact float64 finish.
 
 
+def _pointwise(stats: np.ndarray, n: int, k: int) -> np.ndarray:
+    """``stats``: ``int`` ``[..., 5, N]`` -> float64 ``[..., N]`` per-point contributions whose mean is Δ."""
+    s_strict, hi, lo, m_less, m_eq = (stats[..., i, :].astype(np.float64) for i in range(5))
+    s_tied = hi * float(1 << _SPLIT) + lo
+    rows = 0.5 * (s_strict + (k - m_less) / m_eq * s_tied)  # Σ_j w_ij r_ij
+    return 2.0 / (n - 1) * rows / k
+
+
 def _finish(stats: np.ndarray, n: int, k: int) -> float:
     """``stats``: ``int`` ``[5, N]`` for one direction -> Δ."""
-    s_strict, hi, lo, m_less, m_eq = (stats[i].astype(np.float64) for i in range(5))
-    s_tied = hi * float(1 << _SPLIT) + lo
-    rows = 0.5 * (s_strict + (k - m_less) / m_eq * s_tied)
-    return float(2.0 / (n - 1) * rows.sum() / (n * k))
+    return float(_pointwise(stats, n, k).mean())
 
 
 def _check_options(n: int, k: int, ties: str, key) -> None:
@@ -212,7 +262,7 @@ def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str) 
 
 
 def _default_block(n: int) -> int:
-    return int(min(256, max(8, 2 ** math.floor(math.log2(max(8, 2_000_000 // max(n, 1)))))))
+    return int(min(256, max(8, 2 ** math.floor(math.log2(max(8, 16_000_000 // max(n, 1)))))))
 
 
 def _ordinal_ranks(d: np.ndarray) -> np.ndarray:
@@ -274,6 +324,37 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
       >>> print(f"{r.x_to_y:.4f} {r.y_to_x:.4f}")
       1.4667 1.1000
     """
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, _n_cand=_n_cand)
+    n = st.shape[-1]
+    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+
+
+def pointwise_imbalance(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,
+                        progress: bool | None = None) -> np.ndarray:
+    """Per-point contributions to the Information Imbalance, from two ``[N, N]`` distance matrices.
+
+    Args: as :func:`imbalance_from_distances`.
+
+    Returns:
+      float64 ``[2, N]``: row 0 for Δ(X→Y), row 1 for Δ(Y→X); ``.mean(axis=1)`` is the Imbalance. Point ``i``'s
+      value is ``2/(N-1)`` times the (weighted) mean rank in one space of its nearest neighbours in the other.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax import imbalance_from_distances, pointwise_imbalance
+      >>> t = np.array([0.0, 1.0, 3.0, 6.0, 10.0, 15.0])
+      >>> d = np.abs(t[:, None] - t[None, :])
+      >>> e = np.abs(np.sin(t)[:, None] - np.sin(t)[None, :])
+      >>> p = pointwise_imbalance(d, e)
+      >>> bool(np.allclose(p.mean(axis=1), imbalance_from_distances(d, e)))
+      True
+    """
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress)
+    return _pointwise(st, st.shape[-1], k)
+
+
+def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None) -> np.ndarray:
+    """Validated row statistics ``int64`` ``[2, 5, N]`` from two distance matrices."""
     dx = _as_distance_matrix("dx", dx)
     dy = _as_distance_matrix("dy", dy)
     n = dx.shape[0]
@@ -281,7 +362,6 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
         raise ValueError(f"dx and dy must describe the same N points, got N={n} and N={dy.shape[0]}.")
     _check_options(n, k, ties, key)
     block = int(block_size or _default_block(n))
-    n_pad = -(-n // block) * block
     dx = _dist._pad_axis(dx, 0, block)
     dy = _dist._pad_axis(dy, 0, block)
     px, py = _priorities(n, ties, key)
@@ -291,9 +371,7 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
         return _block_stats(lax.dynamic_slice_in_dim(dx, i0, block), lax.dynamic_slice_in_dim(dy, i0, block),
                             row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
-    del n_pad
-    st = _run_blocks(n, block, stats_fn, progress, "II")
-    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+    return _run_blocks(n, block, stats_fn, progress, "II")
 
 
 def _prepare(name: str, a, metric: str):
@@ -306,20 +384,51 @@ def _prepare(name: str, a, metric: str):
     return _dist.check_floats(name, a)
 
 
-def _row_source(a, n: int, metric: str, kernel: str, cached: bool, tile_edge: int, col_chunk: int):
-    """``rows(i0, i1) -> [i1 - i0, N]`` distances from the features: either slices of a full matrix built once
-    from symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+def _tiles(a, metric: str, kernel: str | None, pad_to: int):
+    """Tile function and dtype for one space. Euclidean ranks by squared distance: same order, and no ties made
+    by a square root."""
     if metric == "hamming":
-        tile, dtype = _dist.hamming_tiles(a, kernel=kernel), np.int32
-    else:  # Euclidean ranks by squared distance: same order, and no ties made by a square root.
-        tile, dtype = _dist.float_tiles(a, metric="cosine" if metric == "cosine" else "sqeuclidean"), np.float32
-    if cached:
-        mat = _dist.assemble(n, n, tile_edge, True, tile, dtype)
-        return lambda i0, i1: mat[i0:i1]
+        return _dist.hamming_tiles(a, kernel=kernel, pad_to=pad_to), np.int32
+    m = "cosine" if metric == "cosine" else "sqeuclidean"
+    return _dist.float_tiles(a, metric=m, pad_to=pad_to), np.float32
 
-    def rows(i0, i1):
-        parts = [np.asarray(tile(i0, i1, j0, min(j0 + col_chunk, n))) for j0 in range(0, n, col_chunk)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None) -> np.ndarray:
+    """The full ``[N, N]`` distance matrix of one space as a host array, from symmetric tiles (half the work).
+
+    Only the order within rows matters to the Imbalance: Euclidean comes back *squared*. For the resampling
+    routines, which reuse one matrix for many subsamples.
+
+    Args:
+      a: packed ``uint32`` ``[N, W]`` for ``"hamming"``, float ``[N, D]`` otherwise.
+      metric: one of :data:`METRICS`.
+
+    Returns:
+      ``int32`` (Hamming) or ``float32`` ``[N, N]``.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    a = _prepare("a", a, metric)
+    n = a.shape[0]
+    edge = _dist.tile_edge(n)
+    tile, dtype = _tiles(a, metric, kernel, edge)
+    return _dist.assemble(n, n, edge, True, tile, dtype)
+
+
+def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
+    """``rows(i0) -> [block or fewer, N]`` distances from the features: slices of a full matrix built once from
+    symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    if cached:
+        mat = distance_matrix(a, metric=metric, kernel=kernel)
+        return lambda i0: mat[i0:i0 + block]
+    edge = _dist.tile_edge(n)
+    col_chunk = max(edge, 1024 if n > 2048 else edge)  # columns per streamed tile: the accumulator stays in cache
+    tile, _ = _tiles(a, metric, kernel, math.lcm(block, col_chunk))  # every request below lies on this grid
+
+    def rows(i0):  # whole tiles (one compiled shape), column chunks on every core; the padding is cut off
+        parts = _dist.parallel_map(lambda j0: np.asarray(tile(i0, i0 + block, j0, j0 + col_chunk)),
+                                   list(range(0, n, col_chunk)))
+        return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1))[:, :n]
 
     return rows
 
@@ -378,14 +487,15 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
         raise ValueError(f"kernel must be one of {_dist.KERNELS}, got {kernel!r}.")
     block = int(block_size or _default_block(n))
     cached = 2 * n * n * 4 <= max_cache_bytes
-    src = dict(n=n, metric=metric, kernel=kernel, cached=cached, tile_edge=256, col_chunk=2048)
+    src = dict(n=n, metric=metric, kernel=kernel, cached=cached, block=block)
     rows_x, rows_y = _row_source(x, **src), _row_source(y, **src)
     px, py = _priorities(n, ties, key)
     n_cand = int(_n_cand or _n_candidates(n, k))
 
     def stats_fn(i0, row_ids):
         i1 = min(i0 + block, n)
-        dx, dy = (_dist._pad_axis(jnp.asarray(r(i0, i1)), 0, block) for r in (rows_x, rows_y))
+        dx, dy = (_dist._pad_axis(jnp.asarray(r[: i1 - i0]), 0, block)
+                  for r in _dist.parallel_map(lambda src: src(i0), [rows_x, rows_y]))
         return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})")
