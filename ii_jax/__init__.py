@@ -15,6 +15,21 @@ from ii_jax.resample import Estimate
 from ii_jax.resample import bootstrap
 from ii_jax.resample import jackknife
 from ii_jax.resample import shuffled_null
+from ii_jax.baselines import cka
+from ii_jax.baselines import mutual_knn
+from ii_jax.bid import BIDJackknife
+from ii_jax.bid import BIDProfile
+from ii_jax.bid import BIDResult
+from ii_jax.bid import bid
+from ii_jax.bid import bid_from_histogram
+from ii_jax.bid import bid_jackknife
+from ii_jax.bid import bid_profile
+from ii_jax.bid import bid_profile_store
+from ii_jax.bid import hamming_histogram
+from ii_jax.bid import plot_bid_profile
+from ii_jax.bid import subsample_histograms
+from ii_jax import flax_capture
+from ii_jax import synthetic
 
 __version__ = "0.1.0"
 
@@ -32,4 +47,19 @@ __all__ = [
     "bootstrap",
     "jackknife",
     "shuffled_null",
+    "cka",
+    "mutual_knn",
+    "BIDJackknife",
+    "BIDProfile",
+    "BIDResult",
+    "bid",
+    "bid_from_histogram",
+    "bid_jackknife",
+    "bid_profile",
+    "bid_profile_store",
+    "hamming_histogram",
+    "plot_bid_profile",
+    "subsample_histograms",
+    "flax_capture",
+    "synthetic",
 ]
