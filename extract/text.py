@@ -8,7 +8,8 @@ and the last ``window`` of the remaining ones are kept, in order. A text with fe
 
 Batches are formed from texts sorted by length, padded on the *right* with an attention mask, so the
 real tokens keep positions ``0..n-1`` and (in causal models) never see padding; the window is gathered
-at the real token positions. All hidden states are returned: index 0 is the embedding layer.
+at the real token positions. Causal models are run only up to the last window token: later tokens cannot
+change earlier states under causal attention, so this is exact and saves the dropped tokens' work. All hidden states are returned: index 0 is the embedding layer.
 """
 from __future__ import annotations
 
@@ -101,6 +102,9 @@ def text_states(loaded, tokenized: TokenizedTexts, indices: Sequence[int], *, ba
         for start in range(0, len(indices), batch_size):
             batch = indices[start:start + batch_size]
             seqs = [tokenized.input_ids[i] for i in batch]
+            if loaded.kind == "causal":
+                # Causal attention: tokens after the window cannot change it, so they are not run.
+                seqs = [s[: int(tokenized.window_positions[i, -1]) + 1] for s, i in zip(seqs, batch)]
             width = max(len(s) for s in seqs)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
