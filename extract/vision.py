@@ -7,7 +7,10 @@ grid (e.g. 32 x 32), scales to [-1, 1] and maps each pixel to its nearest colour
 
 Token layout: ViT-like models return ``[CLS, patch_1, ..., patch_P]`` (patches in raster order) at every
 layer; all of them are kept unless ``window`` asks for the last k tokens. ImageGPT returns one token per
-pixel of its grid, in raster order. Index 0 of the layer axis is the embedding layer.
+pixel of its grid, in raster order. Index 0 of the layer axis is the embedding layer; index L is the last
+block's output as transformers returns it in ``hidden_states`` (for DINOv2/ViT/CLIP that is *before* the
+final LayerNorm of ``last_hidden_state``; for Gemma/Llama text models the last entry is after the final
+norm).
 """
 from __future__ import annotations
 
