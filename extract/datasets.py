@@ -472,12 +472,13 @@ def same_class_pairs(labels: Sequence, *, seed: int = 0) -> list[tuple[int, int]
     return sorted(pairs)
 
 
-def read_stamps(root: Path = STAMPS_DIR) -> list[dict]:
+def read_stamps(root: Path | None = None) -> list[dict]:
     """Photographic Tux Paint stamps: ``{"path", "id", "category", "captions": {lang: text}}``.
 
     Dropped: the ``symbols`` category, anything under a ``cartoon`` folder, ``*_mirror.png`` copies,
     stamps marked ``colorable``/``tintable`` (line art) and stamps without a caption file.
     """
+    root = Path(root) if root is not None else STAMPS_DIR
     if not root.is_dir():
         raise MissingDataError(f"stamps: {root} is missing; install it with: "
                                "apt-get install tuxpaint-stamps-default  (or: make data)")
@@ -640,7 +641,7 @@ def select_pairs(ds: PairDataset, *, tokenizer=None, min_tokens: int | None = No
             if max_tokens is not None:
                 keep &= counts <= max_tokens
     idx = np.flatnonzero(keep)
-    if log:
+    if log and tokenizer is not None and (min_tokens is not None or max_tokens is not None):
         log(f"{ds.name}: {len(idx)} of {len(ds)} pairs have {min_tokens}-{max_tokens} tokens on every text side")
     if n is not None:
         if n > len(idx):
