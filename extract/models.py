@@ -84,8 +84,11 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
     transformers.logging.set_verbosity_error()  # load reports about unused pooler weights are noise here
 
     source = assets.resolve_model(name, cache=cache, build=build)
+    # Read at call time (huggingface_hub reads HF_HUB_OFFLINE only at import): without a hub, setting it
+    # turns a minute of connection retries into an immediate error.
+    local = os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false", "no")
     try:
-        config = AutoConfig.from_pretrained(source)
+        config = AutoConfig.from_pretrained(source, local_files_only=local)
     except (OSError, ValueError) as err:
         raise ValueError(
             f"model {name!r} is neither a built-in ({', '.join(assets.ASSETS)}) nor loadable by transformers "
@@ -98,7 +101,7 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         from transformers import CLIPTextModel, CLIPVisionModel
 
         cls = CLIPVisionModel if modality == "image" else CLIPTextModel
-        module = cls.from_pretrained(source, dtype=torch.float32)
+        module = cls.from_pretrained(source, dtype=torch.float32, local_files_only=local)
         config = module.config
         mtype = config.model_type
     kind = "vision" if mtype in VISION_TYPES else ("causal" if _is_causal(config) else "encoder")
@@ -110,19 +113,19 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         kwargs = {}
         if mtype in ("bert", "roberta", "xlm-roberta"):
             kwargs["add_pooling_layer"] = False
-        module = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+        module = AutoModel.from_pretrained(source, dtype=torch.float32, local_files_only=local, **kwargs)
     module.eval()
     tokenizer = None
     preprocess = None
     if kind == "vision":
-        preprocess = _vision_preprocess(source, config)
+        preprocess = _vision_preprocess(source, config, local=local)
     else:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
         tokenizer.padding_side = "right"
     return LoadedModel(name, str(source), kind, module, tokenizer, config, preprocess)
 
 
-def _vision_preprocess(source: str, config) -> dict:
+def _vision_preprocess(source: str, config, *, local: bool = False) -> dict:
     """Resize/crop/normalise settings from ``preprocessor_config.json`` (with ImageNet defaults)."""
     import json
 
@@ -132,7 +135,7 @@ def _vision_preprocess(source: str, config) -> dict:
     raw = {}
     if path.exists():
         raw = json.loads(path.read_text())
-    else:
+    elif not local and not Path(source).exists():
         try:
             from huggingface_hub import hf_hub_download
 
