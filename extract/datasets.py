@@ -229,9 +229,7 @@ def load_hf(spec: str) -> PairDataset:
     if len(parts) < 2:
         raise ValueError(f"hf dataset spec {spec!r}: expected NAME[/CONFIG]:COL_A,COL_B[:SPLIT].")
     name, cols, split = parts[0], parts[1], parts[2] if len(parts) > 2 else "train"
-    repo, _, config = name.partition("/") if name.count("/") == 2 else (name, "", "")
-    if name.count("/") == 2:
-        repo, config = name.rsplit("/", 1)
+    repo, config = name.rsplit("/", 1) if name.count("/") == 2 else (name, "")
     col_a, col_b = cols.split(",")
     import datasets
 
@@ -514,10 +512,7 @@ def _parse_caption_file(path: Path) -> dict[str, str]:
 def load_stamps(kind: str, *, seed: int = 0) -> PairDataset:
     """``image-LANG``, ``LANG-LANG`` or ``image-image`` pairs of Tux Paint photo stamps."""
     stamps = read_stamps()
-    a, b = _split_pair("stamps", kind)
-    if (a, b) == ("image", "image"):
-        raise AssertionError("unreachable")  # _split_pair rejects equal sides
-    labels = [s["category"] for s in stamps]
+    a, b = _split_pair("stamps", kind)  # rejects image-image (equal sides): see load_stamps_image_pairs
     if a == "image" or b == "image":
         lang = b if a == "image" else a
         keep = [s for s in stamps if lang in s["captions"]]

@@ -9,7 +9,6 @@ verifies that before any comparison.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path

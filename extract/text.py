@@ -14,7 +14,7 @@ change earlier states under causal attention, so this is exact and saves the dro
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
