@@ -58,10 +58,12 @@ def _one(name: str, n: int | None, batch: int | None, threads: int | None) -> di
     else:
         from extract.text import batches_by_length, text_states, tokenize_texts
 
-        pairs = D.load_pairs("bible:en-es")
-        pairs = D.select_pairs(pairs.subset(range(len(pairs))), tokenizer=model.tokenizer, min_tokens=38,
-                               max_tokens=42, n=n, seed=0)
-        texts = pairs.items[0]
+        english = D.load_pairs("bible:en-es").items[0]
+        counts = D.content_token_counts(english, model.tokenizer)
+        pool = np.flatnonzero((counts >= 38) & (counts <= 42))
+        if len(pool) < n:
+            raise ValueError(f"only {len(pool)} English verses have 38-42 tokens under {name}; lower --n.")
+        texts = [english[i] for i in np.sort(np.random.default_rng(0).choice(pool, n, replace=False))]
 
         def run(idx):
             tok = tokenize_texts([texts[i] for i in idx], model.tokenizer, window=36, drop_last=2)

@@ -300,7 +300,8 @@ def read_bible(module: str, *, cache: str | os.PathLike | None = None) -> dict[s
     """All verses of a SWORD module, read with ``diatheke`` once and cached as JSON."""
     path = Path(cache or cache_dir()) / "data" / "bible" / f"{module}.json"
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        # a list of [reference, text] keeps the canonical verse order (JSON objects are written key-sorted)
+        return dict(json.loads(path.read_text(encoding="utf-8")))
     pkg = _BIBLE_PACKAGES.get(module, "the SWORD module's package")
     if shutil.which("diatheke") is None:
         raise MissingDataError(f"bible: the diatheke program is not installed; install it with: "
@@ -311,7 +312,7 @@ def read_bible(module: str, *, cache: str | os.PathLike | None = None) -> dict[s
     if proc.returncode != 0 or len(verses) < 1000:
         raise MissingDataError(f"bible: SWORD module {module} is not installed or unreadable; install it with: "
                                f"apt-get install {pkg}  (or: make data)")
-    atomic_write_json(path, verses)
+    atomic_write_json(path, [[ref, text] for ref, text in verses.items()])
     return verses
 
 

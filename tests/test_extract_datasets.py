@@ -37,6 +37,9 @@ def test_bible_english_spanish(tmp_path):
     i = ds.ids.index("John 3:16")
     assert "God so loved the world" in ds.items[0][i] and "amó Dios al mundo" in ds.items[1][i]
     assert (tmp_path / "data" / "bible" / "spaRV1909eb.json").exists()  # cached for next time
+    assert ds.ids[:2] == ["Genesis 1:1", "Genesis 1:2"] and ds.ids[-1] == "Revelation of John 22:21"
+    again = D.load_pairs("bible:en-es", cache=tmp_path)  # from the cache: same pairs, same order
+    assert again.ids == ds.ids and again.items == ds.items
     control = D.load_pairs("bible:web-kjv", cache=tmp_path)
     j = control.ids.index("John 3:16")
     assert control.items[0][j] != control.items[1][j] and "only begotten Son" in control.items[1][j]
