@@ -9,7 +9,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ii-jax", description="Information Imbalance between deep representations.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("demo", help="run the main job on the built-in data and models")
+    from extract.cli import register  # imported here; extract.cli imports torch only inside its handlers
+
+    register(sub)
     args = parser.parse_args(argv)
+    if hasattr(args, "handler"):
+        return args.handler(args)
     if args.command == "demo":
         print("ii-jax demo: not yet available (it lands with the analyses issue).", file=sys.stderr)
         return 2

@@ -1,0 +1,167 @@
+"""Loading models for extraction: built-in names, local folders or hub ids -> a torch module and its inputs.
+
+The loader decides what a model is from its config: vision towers (DINOv2, ViT, ImageGPT, CLIP's vision
+tower) read images; everything else reads text, as an encoder (BERT, XLM-R, CLIP's text tower) or a causal
+LM. Causal LMs are loaded as their *base* model (``AutoModel``), so the vocabulary head is never computed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from extract import assets
+
+__all__ = ["LoadedModel", "load_model", "model_revision", "VISION_TYPES"]
+
+VISION_TYPES = {"dinov2", "vit", "imagegpt", "clip_vision_model", "dinov2_with_registers", "deit", "beit"}
+CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A model ready for forward passes.
+
+    Attributes:
+      name: what the user asked for (built-in name, path or hub id).
+      source: the folder or hub id it was loaded from.
+      kind: ``"causal"``, ``"encoder"`` or ``"vision"``.
+      module: the torch module (eval mode).
+      tokenizer: for text models, else ``None``.
+      config: the model's (tower's) config.
+      preprocess: for vision models, the preprocessing settings (dict), else ``None``.
+    """
+
+    name: str
+    source: str
+    kind: str
+    module: object
+    tokenizer: object | None
+    config: object
+    preprocess: dict | None = None
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.config.num_hidden_layers) if hasattr(self.config, "num_hidden_layers") else int(self.config.n_layer)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(getattr(self.config, "hidden_size", None) or self.config.n_embd)
+
+
+def model_revision(loaded: LoadedModel) -> str | None:
+    """An identifier of the exact weights: the built folder's checksum digest, or the hub commit."""
+    src = Path(loaded.source)
+    sums = src / assets.CHECKSUM_FILE
+    if sums.exists():
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(sums.read_bytes()).hexdigest()
+    return getattr(loaded.config, "_commit_hash", None)
+
+
+def _is_causal(config) -> bool:
+    archs = getattr(config, "architectures", None) or []
+    return any(a.endswith(CAUSAL_SUFFIXES) for a in archs) or bool(getattr(config, "is_decoder", False))
+
+
+def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLike | None = None,
+               build: bool = True):
+    """Load ``name`` for extraction.
+
+    Args:
+      name: a built-in name (see :mod:`extract.assets`), a local model folder or a hub id.
+      modality: ``"text"`` or ``"image"`` to pick a tower of a two-tower model (CLIP); otherwise checked
+        against the model.
+
+    Raises:
+      ValueError: if ``name`` is neither built-in nor loadable, or does not read ``modality``.
+    """
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()  # load reports about unused pooler weights are noise here
+
+    source = assets.resolve_model(name, cache=cache, build=build)
+    # Read at call time (huggingface_hub reads HF_HUB_OFFLINE only at import): without a hub, setting it
+    # turns a minute of connection retries into an immediate error.
+    local = os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("", "0", "false", "no")
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=local)
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"model {name!r} is neither a built-in ({', '.join(assets.ASSETS)}) nor loadable by transformers "
+            f"as a hub id or local folder: {str(err).splitlines()[0]}") from err
+    mtype = config.model_type
+    module = None
+    if mtype == "clip":
+        if modality not in ("text", "image"):
+            raise ValueError(f"model {name!r} is CLIP: say which tower to run (text or image).")
+        from transformers import CLIPTextModel, CLIPVisionModel
+
+        cls = CLIPVisionModel if modality == "image" else CLIPTextModel
+        module = cls.from_pretrained(source, dtype=torch.float32, local_files_only=local)
+        config = module.config
+        mtype = config.model_type
+    kind = "vision" if mtype in VISION_TYPES else ("causal" if _is_causal(config) else "encoder")
+    if modality == "image" and kind != "vision":
+        raise ValueError(f"model {name!r} ({mtype}) reads text, but the side to extract holds images.")
+    if modality == "text" and kind == "vision":
+        raise ValueError(f"model {name!r} ({mtype}) reads images, but the side to extract holds text.")
+    if module is None:
+        kwargs = {}
+        if mtype in ("bert", "roberta", "xlm-roberta"):
+            kwargs["add_pooling_layer"] = False
+        module = AutoModel.from_pretrained(source, dtype=torch.float32, local_files_only=local, **kwargs)
+    module.eval()
+    tokenizer = None
+    preprocess = None
+    if kind == "vision":
+        preprocess = _vision_preprocess(source, config, local=local)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+        tokenizer.padding_side = "right"
+    return LoadedModel(name, str(source), kind, module, tokenizer, config, preprocess)
+
+
+def _vision_preprocess(source: str, config, *, local: bool = False) -> dict:
+    """Resize/crop/normalise settings from ``preprocessor_config.json`` (with ImageNet defaults)."""
+    import json
+
+    settings = {"shortest_edge": None, "crop": None, "size": None, "mean": [0.485, 0.456, 0.406],
+                "std": [0.229, 0.224, 0.225], "resample": 3, "clusters": None}
+    path = Path(source) / "preprocessor_config.json"
+    raw = {}
+    if path.exists():
+        raw = json.loads(path.read_text())
+    elif not local and not Path(source).exists():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            raw = json.loads(Path(hf_hub_download(source, "preprocessor_config.json")).read_text())
+        except Exception:  # noqa: BLE001 - no processor config: defaults from the model config
+            raw = {}
+    size = raw.get("size")
+    if isinstance(size, dict) and "shortest_edge" in size:
+        settings["shortest_edge"] = int(size["shortest_edge"])
+    elif isinstance(size, dict) and "height" in size:
+        settings["size"] = (int(size["height"]), int(size["width"]))
+    elif isinstance(size, int):
+        settings["shortest_edge"] = size
+    crop = raw.get("crop_size")
+    if raw.get("do_center_crop", crop is not None) and crop:
+        settings["crop"] = (int(crop["height"]), int(crop["width"])) if isinstance(crop, dict) else (crop, crop)
+    if raw.get("image_mean"):
+        settings["mean"], settings["std"] = list(raw["image_mean"]), list(raw["image_std"])
+    settings["resample"] = int(raw.get("resample", 3))
+    if config.model_type == "imagegpt":
+        side = int(round((config.n_positions) ** 0.5))
+        settings.update(size=(side, side), shortest_edge=None, crop=None, clusters=raw.get("clusters"))
+        if settings["clusters"] is None:
+            raise ValueError(f"{source}: an ImageGPT model needs the colour clusters of its preprocessor_config.json.")
+    if settings["shortest_edge"] is None and settings["size"] is None:
+        image = int(getattr(config, "image_size", 224))
+        image = 224 if config.model_type in ("dinov2",) else image
+        settings["size"] = (image, image)
+    return settings

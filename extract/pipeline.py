@@ -1,0 +1,178 @@
+"""One extraction: a model, one side of a paired dataset -> a shard store.
+
+:func:`extract_side` ties the pieces together: load the dataset, filter pairs by token count and draw a
+seeded subsample, load the model, tokenise (text) and plan length-sorted chunks, then hand the forward
+passes to :func:`extract.writer.write_store`. Both sides of a dataset extracted with the same dataset,
+filter and seed arguments hold the same item ids in the same order; :func:`ii_jax.shards.check_paired`
+verifies that before any comparison.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from extract import datasets as ds_mod
+from extract.writer import write_store
+
+__all__ = ["ExtractConfig", "extract_side", "library_versions"]
+
+
+@dataclasses.dataclass
+class ExtractConfig:
+    """Settings of one extraction (the CLI's options).
+
+    Attributes:
+      model: built-in name, local folder or hub id.
+      dataset: dataset spec (see :mod:`extract.datasets`).
+      side: which side of the pairs to run.
+      out: the store's folder.
+      n: pairs to keep (seeded subsample after filtering); ``None`` keeps all.
+      window: tokens stored per item (text default 40; vision default: all tokens).
+      drop_last: final content tokens dropped before the window (text only; default 2).
+      min_tokens, max_tokens: token filter on every text side (default ``window + drop_last`` .. 80);
+        ``max_tokens=0`` disables the upper bound.
+      filter_model: tokenizer used by the filter (default: ``model``; required to filter an image side).
+      seed: subsample and image-pairing seed.
+      batch_size, chunk_size: items per forward pass and per resumable chunk.
+      floats: also store float16 states.
+      prefix: text prepended to every text (e.g. ``"passage: "`` for e5), counted in the tokens.
+    """
+
+    model: str
+    dataset: str
+    side: str
+    out: str
+    n: int | None = None
+    window: int | None = None
+    drop_last: int = 2
+    min_tokens: int | None = None
+    max_tokens: int | None = 80
+    filter_model: str | None = None
+    seed: int = 0
+    batch_size: int = 16
+    chunk_size: int = 256
+    floats: bool = False
+    prefix: str = ""
+    overwrite: bool = False
+    cache: str | None = None
+
+
+def library_versions() -> dict:
+    from importlib import metadata
+
+    out = {"name": "ii-jax"}
+    for dist in ("ii-jax", "torch", "transformers", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    import ii_jax
+
+    out["version"] = ii_jax.__version__
+    return out
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progress_bar: bool = True) -> Path:
+    """Run one extraction; returns the store's folder. Re-running after an interruption resumes it."""
+    from extract.models import load_model, model_revision
+
+    pairs = ds_mod.load_pairs(cfg.dataset, seed=cfg.seed, cache=cfg.cache)
+    modality, _ = pairs.side(cfg.side)
+    if modality == "text" and cfg.window is None:
+        cfg = dataclasses.replace(cfg, window=40)
+    need = (cfg.window or 0) + cfg.drop_last if modality == "text" else None
+    has_text = "text" in pairs.modalities
+    min_tokens = cfg.min_tokens if cfg.min_tokens is not None else (
+        max(need, 1) if need else (1 if has_text else None))
+    max_tokens = cfg.max_tokens or None
+    t0 = time.perf_counter()
+    loaded = load_model(cfg.model, modality=modality, cache=cfg.cache)
+    log(f"loaded {cfg.model} ({loaded.kind}, {loaded.n_layers} layers, hidden {loaded.hidden_size}) "
+        f"in {time.perf_counter() - t0:.1f} s")
+    filter_tok = None
+    filter_name = None
+    if has_text:
+        if cfg.filter_model and cfg.filter_model != cfg.model:
+            from transformers import AutoTokenizer
+
+            from extract.assets import resolve_model
+
+            filter_tok = AutoTokenizer.from_pretrained(resolve_model(cfg.filter_model, cache=cfg.cache))
+            filter_name = cfg.filter_model
+        elif loaded.tokenizer is not None:
+            filter_tok, filter_name = loaded.tokenizer, cfg.model
+        elif cfg.min_tokens is not None or cfg.max_tokens:
+            log("note: no --filter-model given for an image side, so pairs are not filtered by caption length; "
+                "pass the caption side's model as --filter-model to select the same pairs on both sides")
+    pairs = ds_mod.select_pairs(pairs, tokenizer=filter_tok, min_tokens=min_tokens if filter_tok else None,
+                                max_tokens=max_tokens if filter_tok else None, n=cfg.n, seed=cfg.seed,
+                                prefix=cfg.prefix, log=log)
+    if len(pairs) == 0:
+        raise ValueError(f"{cfg.dataset}: no pairs left to extract after filtering.")
+    _, items = pairs.side(cfg.side)
+    layers = list(range(loaded.n_layers + 1))
+    header = {
+        "model": {"id": cfg.model, "source": loaded.source, "revision": model_revision(loaded),
+                  "kind": loaded.kind, "class": type(loaded.module).__name__,
+                  "model_type": loaded.config.model_type, "dtype": "float32", "n_layers": loaded.n_layers},
+        "dataset": {"spec": cfg.dataset, "side": cfg.side, "sides": list(pairs.sides), "modality": modality,
+                    "seed": cfg.seed, "n": cfg.n,
+                    "filter": {"tokenizer": filter_name, "min_tokens": min_tokens if filter_tok else None,
+                               "max_tokens": max_tokens if filter_tok else None, "prefix": cfg.prefix}},
+        "embedding_layer": 0,
+        "relative_depth": [layer / loaded.n_layers for layer in layers],
+        "library": library_versions(),
+        "labels": pairs.labels,
+    }
+    if modality == "text":
+        from extract.text import batches_by_length, text_states, tokenize_texts
+
+        max_len = getattr(loaded.config, "max_position_embeddings", None)
+        tok = tokenize_texts(items, loaded.tokenizer, window=cfg.window, drop_last=cfg.drop_last, prefix=cfg.prefix,
+                             ids=pairs.ids, max_length=max_len if max_len and max_len < 10**6 else None)
+        order = np.concatenate(batches_by_length([len(s) for s in tok.input_ids], len(pairs)))
+        counts = tok.content_counts
+        tokens = cfg.window
+        header["window"] = {"tokens": cfg.window, "drop_last": cfg.drop_last, "position": "last",
+                            "counts": "content tokens (special tokens excluded)", "layout": "text"}
+
+        def compute(idx):
+            return text_states(loaded, tok, idx, batch_size=cfg.batch_size)
+    else:
+        from extract.vision import n_tokens, vision_states
+
+        total = n_tokens(loaded)
+        tokens = total if cfg.window is None else cfg.window
+        order = np.arange(len(pairs))
+        counts = np.full(len(pairs), total, np.int64)
+        layout = "pixels (raster order)" if loaded.config.model_type == "imagegpt" else "cls+patches (raster order)"
+        header["window"] = {"tokens": tokens, "drop_last": 0, "position": "last", "counts": "tokens per image",
+                            "layout": layout, "preprocess": {k: v for k, v in loaded.preprocess.items()
+                                                             if k != "clusters"}}
+
+        def compute(idx):
+            return vision_states(loaded, items, idx, window=tokens, batch_size=cfg.batch_size, ids=pairs.ids)
+    chunks = [order[k:k + cfg.chunk_size] for k in range(0, len(order), cfg.chunk_size)]
+    bar = None
+    if progress_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pairs), unit="item", desc=f"{cfg.model} {cfg.dataset}:{cfg.side}", file=sys.stderr,
+                   dynamic_ncols=True)
+    try:
+        path = write_store(cfg.out, header=header, item_ids=pairs.ids, chunks=chunks, compute=compute, layers=layers,
+                           tokens=tokens, hidden=loaded.hidden_size, token_counts=counts, store_floats=cfg.floats,
+                           overwrite=cfg.overwrite, progress=bar.update if bar else None, log=log)
+    finally:
+        if bar:
+            bar.close()
+    return path

