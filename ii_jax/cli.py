@@ -12,6 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     from extract.cli import register  # imported here; extract.cli imports torch only inside its handlers
 
     register(sub)
+    from ii_jax.bid_cli import add_bid_parser
+
+    add_bid_parser(sub)
     args = parser.parse_args(argv)
     if hasattr(args, "handler"):
         return args.handler(args)
