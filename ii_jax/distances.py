@@ -7,9 +7,11 @@ users who want them (and use the symmetry of ``a`` against itself).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,28 +61,42 @@ def hamming_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
     return acc
 
 
-def hamming_matmul_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
-    """Hamming distances by a ±1 int8 matmul with int32 accumulation (the accelerator route).
+# Tensor-core friendly shapes: the unpacked bit axis is zero-extended to a multiple of _TC_K, row and column
+# counts to a multiple of _TC_MN (zeros in the ±1 encoding add nothing to a·b, and padded rows are cut off).
+_TC_K = 128
+_TC_MN = 16
+_BF16_EXACT_BITS = 1 << 24  # bf16 ±1 products summed in float32 are exact integers below 2^24 bits
 
-    For ±1 vectors of ``D`` bits, ``hamming = (D - a·b) / 2``; zero padding bits unpack to -1 on both sides and
-    so cancel. Exact for any number of bits (int32 accumulation).
+
+def _pm1(words: jax.Array, dtype) -> jax.Array:
+    """Packed ``uint32`` ``[..., W]`` -> ±1 ``[..., 32W]`` of ``dtype``, unpacked on the device."""
+    shifts = jnp.arange(32, dtype=jnp.uint32)
+    bits = (words[..., None] >> shifts) & jnp.uint32(1)
+    return (bits.astype(dtype) * 2 - 1).reshape(words.shape[:-1] + (-1,))
+
+
+def hamming_matmul_tile(xb: jax.Array, yt: jax.Array, *, dtype=jnp.int8) -> jax.Array:
+    """Hamming distances by a ±1 matmul (the accelerator route): int8 with int32 accumulation by default.
+
+    For ±1 vectors of ``D`` bits, ``hamming = (D - a·b) / 2``. The packed words travel to the device and are
+    unpacked there; zero padding bits of the last word unpack to -1 on both sides and so cancel, and the operands
+    are zero-extended to tensor-core multiples (``D`` to 128, rows and columns to 16), which adds nothing to
+    ``a·b``. int8 is exact for any number of bits; ``dtype=jnp.bfloat16`` (float32 accumulation) is exact below
+    2^24 bits.
 
     Args:
       xb: ``uint32`` ``[B, W]``; yt: ``uint32`` ``[W, M]``.
+      dtype: ``jnp.int8`` (default) or ``jnp.bfloat16``.
 
     Returns:
       ``int32`` ``[B, M]``.
     """
-    shifts = jnp.arange(32, dtype=jnp.uint32)
-
-    def pm1(words):  # [..., W] -> int8 [..., 32W]
-        bits = (words[..., None] >> shifts) & jnp.uint32(1)
-        return (bits.astype(jnp.int8) * 2 - 1).reshape(words.shape[:-1] + (-1,))
-
-    a = pm1(xb)  # [B, 32W]
-    b = pm1(yt.T)  # [M, 32W]
-    d = a.shape[1]
-    dot = lax.dot_general(a, b, (((1,), (1,)), ((), ())), preferred_element_type=jnp.int32)
+    d = 32 * xb.shape[1]
+    acc = jnp.int32 if dtype == jnp.int8 else jnp.float32
+    a = _pad_axis(_pad_axis(_pm1(xb, dtype), 1, _TC_K), 0, _TC_MN)  # [B', D'], zeros in the padding
+    b = _pad_axis(_pad_axis(_pm1(yt.T, dtype), 1, _TC_K), 0, _TC_MN)  # [M', D']
+    dot = lax.dot_general(a, b, (((1,), (1,)), ((), ())), preferred_element_type=acc)
+    dot = dot[: xb.shape[0], : yt.shape[1]].astype(jnp.int32)
     return (d - dot) // 2
 
 
@@ -168,10 +184,19 @@ def _hamming_block64(at, bt, i0, j0, *, rows, cols):
     return _hamming_tile64(xb, lax.dynamic_slice_in_dim(bt, j0, cols, 1))
 
 
+def _hamming_kernel(xb: jax.Array, yt: jax.Array, kernel: str) -> jax.Array:
+    """One tile by the named 32-bit-word kernel (``"popcount"`` here means :func:`hamming_tile`)."""
+    if kernel == "matmul":
+        return hamming_matmul_tile(xb, yt)
+    if kernel == "matmul_bf16":
+        return hamming_matmul_tile(xb, yt, dtype=jnp.bfloat16)
+    return hamming_tile(xb, yt)
+
+
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "kernel"))
 def _hamming_block(a, bt, i0, j0, *, rows, cols, kernel="popcount"):
     xb, yt = _slices(a, bt, i0, j0, rows, cols)
-    return hamming_matmul_tile(xb, yt) if kernel == "matmul" else hamming_tile(xb, yt)
+    return _hamming_kernel(xb, yt, kernel)
 
 
 @functools.partial(jax.jit, static_argnames=("rows", "cols", "metric"))
@@ -186,20 +211,29 @@ def default_kernel() -> str:
     return "popcount" if jax.default_backend() == "cpu" else "matmul"
 
 
-KERNELS = ("popcount", "popcount32", "matmul")
+KERNELS = ("popcount", "popcount32", "matmul", "matmul_bf16")
+
+
+def check_kernel(kernel: str | None, n_bits: int | None = None) -> str:
+    """The kernel to use (default by backend), validated; ``matmul_bf16`` only below 2^24 bits."""
+    kernel = kernel or default_kernel()
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+    if kernel == "matmul_bf16" and n_bits is not None and n_bits >= _BF16_EXACT_BITS:
+        raise ValueError(f"kernel='matmul_bf16' is exact only below 2^24 bits, got {n_bits} bits; use 'matmul'.")
+    return kernel
 
 
 def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | None = None, pad_to: int = 1):
     """A tile function ``(i0, i1, j0, j1) -> int32 [i1-i0, j1-j0]`` of Hamming distances ``a[i0:i1]`` vs ``b[j0:j1]``.
 
     ``kernel``: ``"popcount"`` (64-bit words in a scoped x64 context; CPU default), ``"popcount32"`` (32-bit
-    words, no x64 at all) or ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default).
+    words, no x64 at all), ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default) or
+    ``"matmul_bf16"`` (±1 bf16 with float32 accumulation, below 2^24 bits).
     Rows are zero-padded to a multiple of ``pad_to``, so tiles requested on that grid past the last row keep their
     full static shape (one compilation for the whole matrix); callers cut the padding off.
     """
-    kernel = kernel or default_kernel()
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+    kernel = check_kernel(kernel, 32 * int(np.shape(a)[1]))
     symmetric = b is None
     if kernel != "popcount":
         a = _pad_axis(jnp.asarray(a), 0, pad_to)
@@ -208,7 +242,7 @@ def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | Non
 
         def tile(i0, i1, j0, j1):
             return _hamming_block(a, bt, i0, j0, rows=i1 - i0, cols=j1 - j0,
-                                  kernel="matmul" if kernel == "matmul" else "popcount")
+                                  kernel="popcount" if kernel == "popcount32" else kernel)
 
         return tile
 
@@ -290,7 +324,122 @@ def assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.
     return out
 
 
-def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str | None = None) -> jax.Array:
+# ----------------------------------------------------------------------------------------------------------------
+# Row-sharded execution (ii_jax.parallel): one device's block of rows against *every* column, on the device.
+
+
+class Operands(NamedTuple):
+    """One space prepared for :func:`rows_vs_columns`, as host arrays (shipped to the devices by the caller).
+
+    Attributes:
+      rows: ``[N, F]`` query rows: packed words (``uint64`` for ``kind="popcount64"``, else ``uint32``) or floats.
+      row_aux: float32 ``[N]`` squared norms (float metrics; zeros otherwise).
+      cols: ``[n_chunks, F, chunk]`` the columns, feature-major, in chunks, zero-padded past the last column.
+      col_aux: float32 ``[n_chunks, chunk]``.
+      kind: ``"popcount64"``, ``"popcount"``, ``"matmul"``, ``"matmul_bf16"``, ``"sqeuclidean"``, ``"euclidean"``
+        or ``"cosine"``.
+    """
+
+    rows: np.ndarray
+    row_aux: np.ndarray
+    cols: np.ndarray
+    col_aux: np.ndarray
+    kind: str
+
+
+def _chunked_columns(a: np.ndarray, chunk: int) -> np.ndarray:
+    """``[M, F]`` -> ``[ceil(M/chunk), F, chunk]`` (zero padded), each chunk feature-major."""
+    m, f = a.shape
+    nc = -(-m // chunk)
+    out = np.zeros((nc * chunk, f), a.dtype)
+    out[:m] = a
+    return np.ascontiguousarray(out.reshape(nc, chunk, f).transpose(0, 2, 1))
+
+
+def prepare_operands(a, b=None, *, metric: str, kernel: str | None = None, chunk: int) -> Operands:
+    """Rows of ``a`` against columns of ``b`` (default ``a``), for ``metric`` (``"hamming"`` or a float metric).
+
+    ``a`` and ``b`` must already be checked (:func:`check_words` / :func:`check_floats`).
+    """
+    symmetric = b is None
+    b = a if symmetric else b
+    if metric == "hamming":
+        kernel = check_kernel(kernel, 32 * int(a.shape[1]))
+        rows, cols = np.asarray(a), np.asarray(b)
+        if kernel == "popcount":  # two words per uint64: the cheaper popcount reduction on CPU
+            if rows.shape[1] % 2:
+                rows, cols = (np.pad(w, ((0, 0), (0, 1))) for w in (rows, cols))
+            rows, cols = np.ascontiguousarray(rows).view(np.uint64), np.ascontiguousarray(cols).view(np.uint64)
+        kind = {"popcount": "popcount64", "popcount32": "popcount"}.get(kernel, kernel)
+        zr = np.zeros(rows.shape[0], np.float32)
+        cc = _chunked_columns(cols, chunk)
+        return Operands(rows, zr, cc, np.zeros(cc.shape[::2], np.float32), kind)
+    if metric == "cosine":
+        a = normalize_rows(a)
+        b = a if symmetric else normalize_rows(b)
+    a_sq, b_sq = jnp.sum(a * a, axis=1), jnp.sum(b * b, axis=1)
+    cols = _chunked_columns(np.asarray(b), chunk)
+    nc = cols.shape[0]
+    b_aux = np.zeros(nc * chunk, np.float32)
+    b_aux[: b.shape[0]] = np.asarray(b_sq)
+    return Operands(np.asarray(a), np.asarray(a_sq), cols, b_aux.reshape(nc, chunk), metric)
+
+
+def rows_vs_columns(rows: jax.Array, row_aux: jax.Array, cols: jax.Array, col_aux: jax.Array, *,
+                    kind: str) -> jax.Array:
+    """Distances of a block of rows ``[B, F]`` to all column chunks ``[n_chunks, F, C]`` -> ``[B, n_chunks·C]``.
+
+    Traceable (meant to run inside ``shard_map``); chunks are visited one after another (``lax.map``), so the
+    working set stays one ``[B, C]`` tile. ``kind="popcount64"`` needs the scoped x64 context.
+    """
+
+    def one(chunk):
+        ct, ca = chunk
+        if kind == "popcount64":
+            return _hamming_tile64(rows, ct)
+        if kind in ("popcount", "matmul", "matmul_bf16"):
+            return _hamming_kernel(rows, ct, kind)
+        return float_tile(rows, ct, row_aux, ca, kind)
+
+    out = lax.map(one, (cols, col_aux))  # [n_chunks, B, C]
+    return jnp.transpose(out, (1, 0, 2)).reshape(rows.shape[0], -1)
+
+
+def _par():
+    from ii_jax import parallel
+
+    return parallel
+
+
+def _shard_rows_vs_columns(rows, row_aux, cols, col_aux, *, kind):
+    return rows_vs_columns(rows, row_aux, cols, col_aux, kind=kind)
+
+
+def sharded_matrix(ops: Operands, mesh, n: int, m: int, block: int, dtype) -> np.ndarray:
+    """The ``[n, m]`` matrix on every device of ``mesh``: ``block`` rows per device per step, all columns."""
+    par = _par()
+    step = par.n_shards(mesh) * block
+    call = par.row_sharded(_shard_rows_vs_columns, mesh, sharded=(True, True, False, False), out_axes=(0,),
+                            kind=ops.kind)
+    out = np.empty((n, m), dtype)
+    with _x64_scope() if ops.kind == "popcount64" else contextlib.nullcontext():
+        cols, col_aux = par.replicate(mesh, ops.cols), par.replicate(mesh, ops.col_aux)
+        pending = None
+        for i0 in list(range(0, n, step)) + [None]:  # one step in flight while the previous one is copied out
+            launched = None
+            if i0 is not None:
+                launched = (i0, call(par.shard_rows(mesh, ops.rows, i0, step),
+                                     par.shard_rows(mesh, ops.row_aux, i0, step), cols, col_aux)[0])
+            if pending is not None:
+                p0, res = pending
+                p1 = min(p0 + step, n)
+                out[p0:p1] = par.to_host(res)[: p1 - p0, :m]
+            pending = launched
+    return out
+
+
+def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str | None = None,
+                      mesh=None) -> jax.Array:
     """Hamming distances between packed binary codes, computed in blocks.
 
     Args:
@@ -299,7 +448,10 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
         computed and mirrored).
       block_size: tile edge (default 512, or less for small inputs).
       kernel: ``"popcount"`` (XOR + popcount, the CPU route), ``"popcount32"`` (the same on 32-bit words, without
-        the scoped 64-bit context) or ``"matmul"`` (±1 int8 matmul, the accelerator route); default by backend.
+        the scoped 64-bit context), ``"matmul"`` (±1 int8 matmul, the accelerator route) or ``"matmul_bf16"``;
+        default by backend.
+      mesh: devices to shard the rows over (see :func:`ii_jax.parallel.resolve_mesh`; default: all devices when
+        there is more than one).
 
     Returns:
       ``int32`` ``[N, M]``.
@@ -319,11 +471,16 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same number of words, got {a.shape[1]} and {b.shape[1]}.")
     block = tile_edge(max(a.shape[0], b.shape[0]), block_size)
+    mesh = _par().resolve_mesh(mesh)
+    if mesh is not None:
+        ops = prepare_operands(a, None if symmetric else b, metric="hamming", kernel=kernel, chunk=block)
+        return jnp.asarray(sharded_matrix(ops, mesh, a.shape[0], b.shape[0], block, np.int32))
     tile = hamming_tiles(a, None if symmetric else b, kernel=kernel, pad_to=block)
     return jnp.asarray(assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.int32))
 
 
-def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | None = None) -> jax.Array:
+def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | None = None,
+                    mesh=None) -> jax.Array:
     """Float distances (``"euclidean"``, ``"sqeuclidean"`` or ``"cosine"``) by blocked matmul in float32.
 
     Args:
@@ -331,6 +488,7 @@ def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | N
       b: float ``[M, D]``, or ``None`` for ``a`` against itself.
       metric: ``"euclidean"`` (default), ``"sqeuclidean"`` or ``"cosine"`` (``1 - cos``).
       block_size: tile edge (default 512, or less for small inputs).
+      mesh: as for :func:`hamming_distances`.
 
     Returns:
       float32 ``[N, M]``.
@@ -350,5 +508,9 @@ def float_distances(a, b=None, *, metric: str = "euclidean", block_size: int | N
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}.")
     block = tile_edge(max(a.shape[0], b.shape[0]), block_size)
+    mesh = _par().resolve_mesh(mesh)
+    if mesh is not None:
+        ops = prepare_operands(a, None if symmetric else b, metric=metric, chunk=block)
+        return jnp.asarray(sharded_matrix(ops, mesh, a.shape[0], b.shape[0], block, np.float32))
     tile = float_tiles(a, None if symmetric else b, metric=metric, pad_to=block)
     return jnp.asarray(assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.float32))
