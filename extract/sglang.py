@@ -24,8 +24,9 @@ Which layers SGLang returns
   stream after a layer is ``hidden_states + residual``, not ``hidden_states`` alone -- and return them
   concatenated along the last axis in place of the final state. Tell this module which layers the returned
   vector holds (``layers=[...]``, CLI ``--sglang-layers``); a returned width of ``len(layers) * E`` is split
-  into those layers, anything else is refused; if they do not include 0, layer 0 is still computed here. SGLang's speculative-decoding capture of auxiliary layers
-  (EAGLE-3) is not exposed through ``return_hidden_states`` and is not used.
+  into those layers, anything else is refused; if they do not include 0, layer 0 is still computed here.
+  SGLang's speculative-decoding capture of auxiliary layers (EAGLE-3) is not exposed through
+  ``return_hidden_states`` and is not used.
 
 Prefix cache
   With the radix (prefix) cache on, a prompt that shares a prefix with an earlier one is prefilled only
@@ -52,8 +53,9 @@ The study's DeepSeek-V3 run (671B parameters, 16 H100s)
           --side en --out ds3-en -n 5000 --tokens 40
 
   With stock SGLang this gives layer 61 (after the final norm) and the embedding layer 0 (read from the
-  checkpoint's ``model.embed_tokens.weight``, 129,280 x 7,168 bf16; not the MTP module's copy). The study's layer profiles
-  (embedding + 61 layers) need the patch described above with ``--sglang-layers all``; return them through
+  checkpoint's ``model.embed_tokens.weight``, 129,280 x 7,168 bf16; not the MTP module's copy). A full
+  layer profile (embedding + 61 layers) needs the patch described above with ``--sglang-layers all``
+  (or a list of the layers to profile); return them through
   the offline engine (``--sglang engine``, same launch arguments as engine keyword arguments) rather than
   the HTTP server: as JSON each item's 62 x ~50 x 7,168 floats are several hundred megabytes. Extraction
   of many items can be fanned out with ``--shard i/n`` against one server (or several servers, one per
