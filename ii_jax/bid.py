@@ -218,8 +218,36 @@ def _row_block_counts(wt: jax.Array, members: jax.Array, i0: jax.Array, *, n_bin
     return lax.fori_loop(i0 // tile, n_pad // tile, column_tile, init)
 
 
-def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: int) -> np.ndarray:
-    """Host driver: ``[R, n_bits + 1]`` int64 counts, one row block (one jitted call) at a time."""
+def _shard_row_counts(i0s: jax.Array, wt: jax.Array, members: jax.Array, *, n_bins: int, tile: int) -> jax.Array:
+    """One device's row block of :func:`_row_block_counts` (its first row in ``i0s[0]``) -> ``[1, R, n_bins]``."""
+    return _row_block_counts(wt, members, i0s[0], n_bins=n_bins, tile=tile)[None]
+
+
+def _sharded_pair_histograms(wt: np.ndarray, mem: np.ndarray, n_bins: int, tile: int, mesh) -> np.ndarray:
+    """:func:`_pair_histograms`'s loop on a mesh: every device counts its own row block; exact int64 sum here."""
+    from ii_jax import parallel as par
+
+    d = par.n_shards(mesh)
+    n_pad = wt.shape[1]
+    call = par.row_sharded(_shard_row_counts, mesh, sharded=(True, False, False), out_axes=(0,), n_bins=n_bins,
+                           tile=tile)
+    wt_d, mem_d = par.replicate(mesh, wt), par.replicate(mesh, mem)
+    total = np.zeros((mem.shape[0], n_bins), np.int64)
+    pending = None
+    for s0 in list(range(0, n_pad, d * tile)) + [None]:  # one step in flight; rows past the end count nothing
+        launched = None
+        if s0 is not None:
+            i0s = (s0 + tile * np.arange(d)).astype(np.int32)
+            launched = call(par.shard_rows(mesh, i0s, 0, d), wt_d, mem_d)[0]
+        if pending is not None:
+            total += par.to_host(pending).astype(np.int64).sum(axis=0)
+        pending = launched
+    return total
+
+
+def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: int, mesh=None) -> np.ndarray:
+    """Host driver: ``[R, n_bits + 1]`` int64 counts, one row block (one jitted call) at a time; on a mesh
+    (default: all devices when JAX sees more than one, see :mod:`ii_jax.parallel`) one row block per device."""
     n, n_w = words.shape
     n_pad = -(-n // tile) * tile
     wt = np.zeros((n_w, n_pad), np.uint32)
@@ -227,8 +255,13 @@ def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: 
     n_rows = members.shape[0] if members.shape[0] == 1 else -(-members.shape[0] // 4) * 4  # fewer shapes
     mem = np.zeros((n_rows, n_pad), np.int32)
     mem[: members.shape[0], :n] = members
-    wt_d, mem_d = jnp.asarray(wt), jnp.asarray(mem)
     n_bins = -(-(n_bits + 1) // 1024) * 1024  # a few static lengths, not one compilation per L
+    from ii_jax import parallel as par
+
+    mesh = par.resolve_mesh(mesh)
+    if mesh is not None:
+        return _sharded_pair_histograms(wt, mem, n_bins, tile, mesh)[: members.shape[0], : n_bits + 1]
+    wt_d, mem_d = jnp.asarray(wt), jnp.asarray(mem)
     total = np.zeros((n_rows, n_bins), np.int64)
     pending = None
     for i0 in range(0, n_pad, tile):  # exact int64 totals on the host; one block in flight while we add.

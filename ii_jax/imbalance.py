@@ -22,6 +22,7 @@ float64 on the host, so the value is exact to rounding of the last division.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from typing import NamedTuple
@@ -32,6 +33,7 @@ import numpy as np
 from jax import lax
 
 from ii_jax import distances as _dist
+from ii_jax import parallel as _par
 
 __all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "pointwise_imbalance",
            "distance_matrix", "TIES", "METRICS"]
@@ -247,18 +249,110 @@ def _progress(total: int, desc: str, enabled: bool | None):
                 leave=False, mininterval=1.0)
 
 
-def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str) -> np.ndarray:
-    """Loop over row blocks; ``stats_fn(i0, row_ids)`` returns ``[2, 5, block]``; returns ``int64`` ``[2, 5, N]``."""
-    out = np.empty((2, 5, n), np.int64)
+def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str, ckpt=None) -> np.ndarray:
+    """Loop over row blocks; ``stats_fn(i0, row_ids)`` returns ``[2, 5, block]``; returns ``int64`` ``[2, 5, N]``.
+    With a :class:`~ii_jax.parallel.RowCheckpoint`, blocks already written are skipped and new ones saved."""
+    out = np.empty((2, 5, n), np.int64) if ckpt is None else ckpt.stats
     show = progress if progress is not None else (n >= 20_000)
     with _progress(n, desc, show) as bar:
         for i0 in range(0, n, block):
+            i1 = min(i0 + block, n)
+            if ckpt is not None and ckpt.covered(i0, i1):
+                bar.update(i1 - i0)
+                continue
             row_ids = jnp.arange(i0, i0 + block, dtype=jnp.int32)
             s = np.asarray(stats_fn(i0, row_ids))
-            i1 = min(i0 + block, n)
             out[:, :, i0:i1] = s[:, :, : i1 - i0]
+            if ckpt is not None:
+                ckpt.save(i0, i1, out[:, :, i0:i1])
             bar.update(i1 - i0)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Many devices (ii_jax.parallel): each step gives every device of the mesh its own block of query rows; the
+# distances are computed, ranked and counted on the device, and only the [2, 5, rows] statistics come back.
+
+
+def _shard_fast_features(xr, xra, yr, yra, row_ids, xc, xca, yc, yca, px, py, *, kx, ky, n_valid, k, ties, n_cand):
+    dx = _dist.rows_vs_columns(xr, xra, xc, xca, kind=kx)
+    dy = _dist.rows_vs_columns(yr, yra, yc, yca, kind=ky)
+    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
+    return stats.astype(jnp.int32), overflow
+
+
+def _shard_exact_features(xr, xra, yr, yra, row_ids, xc, xca, yc, yca, px, py, *, kx, ky, n_valid, k, ties):
+    dx = _dist.rows_vs_columns(xr, xra, xc, xca, kind=kx)
+    dy = _dist.rows_vs_columns(yr, yra, yc, yca, kind=ky)
+    return _block_exact(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties).astype(jnp.int32)
+
+
+def _shard_fast_distances(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
+    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
+    return stats.astype(jnp.int32), overflow
+
+
+def _shard_exact_distances(dx, dy, row_ids, px, py, *, n_valid, k, ties):
+    return _block_exact(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties).astype(jnp.int32)
+
+
+def _sharded_stats(n: int, block: int, mesh, fast, exact, row_inputs: list, replicated: list, *,
+                   progress: bool | None, desc: str, ckpt=None) -> np.ndarray:
+    """The block loop of :func:`_run_blocks` on a mesh: ``block`` rows per device per step.
+
+    ``row_inputs``: host arrays (or memory maps) whose rows are the query rows, sharded; ``replicated``: global
+    arrays every device holds. ``fast(*rows, row_ids, *replicated) -> (stats, overflow)`` and ``exact(...) ->
+    stats`` are :func:`ii_jax.parallel.row_sharded` callables. Rows are padded to whole steps (never dropped) and
+    cut off here; rows whose tie group overflows the candidates are redone by ``exact``, ``_EXACT_ROWS`` per device
+    per call. Every process runs the same loop (the gathered statistics decide the same exact calls everywhere).
+    """
+    d = _par.n_shards(mesh)
+    step, ex_step = d * block, d * _EXACT_ROWS
+    out = np.zeros((2, 5, n), np.int64) if ckpt is None else ckpt.stats
+    todo = [i0 for i0 in range(0, n, step) if ckpt is None or not ckpt.covered(i0, min(i0 + step, n))]
+    show = (progress if progress is not None else (n >= 20_000)) and jax.process_index() == 0
+
+    def launch(i0):
+        ids = np.arange(i0, i0 + step, dtype=np.int32)
+        args = [_par.shard_rows(mesh, h, i0, step) for h in row_inputs] + [_par.shard_rows(mesh, ids, 0, step)]
+        return fast(*args, *replicated)
+
+    def resolve(i0, res):
+        i1 = min(i0 + step, n)
+        stats = _par.to_host(res[0])[:, :, : i1 - i0].astype(np.int64)
+        rows = np.flatnonzero(_par.to_host(res[1]).any(axis=0)[: i1 - i0]) + i0
+        for r0 in range(0, len(rows), ex_step):
+            sel = rows[r0:r0 + ex_step]
+            take = np.pad(sel, (0, ex_step - len(sel)), mode="edge")
+            args = [_par.shard_rows(mesh, h[take], 0, ex_step) for h in row_inputs]
+            args.append(_par.shard_rows(mesh, take.astype(np.int32), 0, ex_step))
+            stats[:, :, sel - i0] = _par.to_host(exact(*args, *replicated)[0])[:, :, : len(sel)]
+        out[:, :, i0:i1] = stats
+        if ckpt is not None:
+            ckpt.save(i0, i1, stats)
+        return i1 - i0
+
+    with _progress(n, desc, show) as bar:
+        bar.update(n - sum(min(i0 + step, n) - i0 for i0 in todo))
+        pending = None
+        for i0 in todo + [None]:  # one step in flight while the previous one is resolved on the host
+            launched = None if i0 is None else (i0, launch(i0))
+            if pending is not None:
+                bar.update(resolve(*pending))
+            pending = launched
+    return out
+
+
+def _checkpoint(checkpoint, n: int, identity: dict, arrays) -> _par.RowCheckpoint | None:
+    """A :class:`~ii_jax.parallel.RowCheckpoint` for this problem; in a multi-host run also checks that every
+    process holds the same data."""
+    if checkpoint is None and jax.process_count() == 1:
+        return None
+    digest = _par.data_digest(*(np.asarray(a) for a in arrays))
+    _par.check_same_data(digest)
+    if checkpoint is None:
+        return None
+    return _par.RowCheckpoint(checkpoint, dict(identity, n=n, data=digest), (2, 5, n))
 
 
 def _default_block(n: int) -> int:
@@ -295,7 +389,7 @@ def _as_distance_matrix(name: str, d) -> jax.Array:
 
 
 def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,
-                             progress: bool | None = None, _n_cand: int | None = None) -> Imbalance:
+                             progress: bool | None = None, mesh=None, _n_cand: int | None = None) -> Imbalance:
     """Information Imbalance from two precomputed ``[N, N]`` distance matrices (both directions).
 
     Only the order of distances within each row matters; the diagonal is ignored. float64/int64 NumPy inputs are
@@ -306,8 +400,10 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
       k: number of nearest neighbours (``1 <= k < N - 1``).
       ties: ``"average"`` (default, mid-ranks and shared neighbour weights), ``"min"`` or ``"random"``.
       key: PRNG key, required for ``ties="random"``.
-      block_size: rows per block (default: chosen from N).
+      block_size: rows per block (default: chosen from N; per device on a mesh).
       progress: show a progress bar (default: only for large N).
+      mesh: devices to shard the rows over (:func:`ii_jax.parallel.resolve_mesh`; default: all devices when JAX
+        sees more than one, ``False`` for one device). The result is identical either way.
 
     Returns:
       :class:`Imbalance` with ``x_to_y`` and ``y_to_x``.
@@ -324,13 +420,14 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
       >>> print(f"{r.x_to_y:.4f} {r.y_to_x:.4f}")
       1.4667 1.1000
     """
-    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, _n_cand=_n_cand)
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, _n_cand=_n_cand,
+                         mesh=mesh)
     n = st.shape[-1]
     return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
 
 
 def pointwise_imbalance(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,
-                        progress: bool | None = None) -> np.ndarray:
+                        progress: bool | None = None, mesh=None) -> np.ndarray:
     """Per-point contributions to the Information Imbalance, from two ``[N, N]`` distance matrices.
 
     Args: as :func:`imbalance_from_distances`.
@@ -349,12 +446,12 @@ def pointwise_imbalance(dx, dy, *, k: int = 1, ties: str = "average", key=None, 
       >>> bool(np.allclose(p.mean(axis=1), imbalance_from_distances(d, e)))
       True
     """
-    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress)
+    st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, mesh=mesh)
     return _pointwise(st, st.shape[-1], k)
 
 
-def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None) -> np.ndarray:
-    """Validated row statistics ``int64`` ``[2, 5, N]`` from two distance matrices."""
+def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None, mesh=None) -> np.ndarray:
+    """Validated row statistics ``int64`` ``[2, 5, N]`` from two distance matrices (on a mesh when there is one)."""
     dx = _as_distance_matrix("dx", dx)
     dy = _as_distance_matrix("dy", dy)
     n = dx.shape[0]
@@ -362,10 +459,20 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None)
         raise ValueError(f"dx and dy must describe the same N points, got N={n} and N={dy.shape[0]}.")
     _check_options(n, k, ties, key)
     block = int(block_size or _default_block(n))
-    dx = _dist._pad_axis(dx, 0, block)
-    dy = _dist._pad_axis(dy, 0, block)
     px, py = _priorities(n, ties, key)
     n_cand = int(_n_cand or _n_candidates(n, k))
+    mesh = _par.resolve_mesh(mesh)
+    if mesh is not None:
+        opts = dict(n_valid=n, k=k, ties=ties)
+        fast = _par.row_sharded(_shard_fast_distances, mesh, sharded=(True, True, True, False, False),
+                                out_axes=(-1, -1), n_cand=n_cand, **opts)
+        exact = _par.row_sharded(_shard_exact_distances, mesh, sharded=(True, True, True, False, False),
+                                 out_axes=(-1,), **opts)
+        rep = [_par.replicate(mesh, np.asarray(p)) for p in (px, py)]
+        return _sharded_stats(n, block, mesh, fast, exact, [np.asarray(dx), np.asarray(dy)], rep,
+                              progress=progress, desc="II")
+    dx = _dist._pad_axis(dx, 0, block)
+    dy = _dist._pad_axis(dy, 0, block)
 
     def stats_fn(i0, row_ids):
         return _block_stats(lax.dynamic_slice_in_dim(dx, i0, block), lax.dynamic_slice_in_dim(dy, i0, block),
@@ -384,6 +491,17 @@ def _prepare(name: str, a, metric: str):
     return _dist.check_floats(name, a)
 
 
+def _rank_metric(metric: str) -> str:
+    """The metric whose order is used: Euclidean ranks by squared distance (same order, no ties from a root)."""
+    return "sqeuclidean" if metric == "euclidean" else metric
+
+
+def _col_chunk(n: int) -> int:
+    """Columns per streamed tile: the accumulator stays in cache."""
+    edge = _dist.tile_edge(n)
+    return max(edge, 1024 if n > 2048 else edge)
+
+
 def _tiles(a, metric: str, kernel: str | None, pad_to: int):
     """Tile function and dtype for one space. Euclidean ranks by squared distance: same order, and no ties made
     by a square root."""
@@ -393,7 +511,7 @@ def _tiles(a, metric: str, kernel: str | None, pad_to: int):
     return _dist.float_tiles(a, metric=m, pad_to=pad_to), np.float32
 
 
-def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None) -> np.ndarray:
+def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None, mesh=None) -> np.ndarray:
     """The full ``[N, N]`` distance matrix of one space as a host array, from symmetric tiles (half the work).
 
     Only the order within rows matters to the Imbalance: Euclidean comes back *squared*. For the resampling
@@ -402,6 +520,9 @@ def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None) ->
     Args:
       a: packed ``uint32`` ``[N, W]`` for ``"hamming"``, float ``[N, D]`` otherwise.
       metric: one of :data:`METRICS`.
+      kernel: Hamming kernel (see :func:`information_imbalance`).
+      mesh: devices to shard the rows over (default: all devices when there is more than one); on a mesh every
+        device computes whole rows (no symmetry), and every process of a multi-host run gets the full matrix.
 
     Returns:
       ``int32`` (Hamming) or ``float32`` ``[N, N]``.
@@ -411,6 +532,10 @@ def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None) ->
     a = _prepare("a", a, metric)
     n = a.shape[0]
     edge = _dist.tile_edge(n)
+    mesh = _par.resolve_mesh(mesh)
+    if mesh is not None:
+        ops = _dist.prepare_operands(a, metric=_rank_metric(metric), kernel=kernel, chunk=edge)
+        return _dist.sharded_matrix(ops, mesh, n, n, edge, np.int32 if metric == "hamming" else np.float32)
     tile, dtype = _tiles(a, metric, kernel, edge)
     return _dist.assemble(n, n, edge, True, tile, dtype)
 
@@ -421,8 +546,7 @@ def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
     if cached:
         mat = distance_matrix(a, metric=metric, kernel=kernel)
         return lambda i0: mat[i0:i0 + block]
-    edge = _dist.tile_edge(n)
-    col_chunk = max(edge, 1024 if n > 2048 else edge)  # columns per streamed tile: the accumulator stays in cache
+    col_chunk = _col_chunk(n)
     tile, _ = _tiles(a, metric, kernel, math.lcm(block, col_chunk))  # every request below lies on this grid
 
     def rows(i0):  # whole tiles (one compiled shape), column chunks on every core; the padding is cut off
@@ -435,7 +559,8 @@ def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
 
 def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: str = "average", key=None,
                           block_size: int | None = None, kernel: str | None = None, progress: bool | None = None,
-                          max_cache_bytes: int = 2**31, _n_cand: int | None = None) -> Imbalance:
+                          max_cache_bytes: int = 2**31, mesh=None, checkpoint=None,
+                          _n_cand: int | None = None) -> Imbalance:
     r"""Information Imbalance Δ(X→Y) and Δ(Y→X) between two representations of the same N points.
 
     .. math:: \Delta(X \to Y) = \frac{2}{N-1}\,\frac{1}{N k} \sum_i \sum_j w^X_{ij}\, r^Y_{ij}
@@ -444,6 +569,11 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
     Both directions come from one pass over row blocks. When both ``N × N`` distance matrices fit in
     ``max_cache_bytes`` they are built once from symmetric tiles (half the distance work); otherwise every block of
     rows is computed on the fly and memory stays ``O(N · block)``.
+
+    With more than one device (or a ``mesh``), every device takes its own block of query rows against the whole
+    other side, all on the device (``jax.jit`` + ``shard_map``, see :mod:`ii_jax.parallel`); a multi-host run
+    (:func:`ii_jax.parallel.initialize`) makes the same call in every process. The result is identical to one
+    device's, bit for bit.
 
     Args:
       x: for ``metric="hamming"``, packed ``uint32`` ``[N, Wx]`` (``pack_bits(binarize(acts))``); for the float
@@ -457,7 +587,13 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
       kernel: Hamming kernel: ``"popcount"`` (CPU default), ``"popcount32"`` or ``"matmul"`` (±1 int8 with int32
         accumulation, the accelerator default).
       progress: show a progress bar (default: only for large N).
-      max_cache_bytes: memory allowed for the two cached distance matrices (0 forces the streaming pass).
+      max_cache_bytes: memory allowed for the two cached distance matrices (0 forces the streaming pass;
+        single-device path only).
+      mesh: devices to shard the query rows over (:func:`ii_jax.parallel.resolve_mesh`): by default all devices
+        when JAX sees more than one, or an accelerator (so distances never leave the device); ``False`` forces the
+        single-device host loop, ``True`` or a :class:`jax.sharding.Mesh` the mesh path.
+      checkpoint: a folder: finished row blocks are written there (atomically, by process 0), and a rerun of the
+        same problem after a crash resumes from them. A folder written for other data or options is refused.
 
     Returns:
       :class:`Imbalance` ``(x_to_y, y_to_x)`` of Python floats. References: Glielmo et al., "Ranking the
@@ -482,15 +618,21 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
     if y.shape[0] != n:
         raise ValueError(f"x and y must hold the same N points (rows), got N={n} and N={y.shape[0]}.")
     _check_options(n, k, ties, key)
-    kernel = kernel or _dist.default_kernel()
-    if kernel not in _dist.KERNELS:
-        raise ValueError(f"kernel must be one of {_dist.KERNELS}, got {kernel!r}.")
+    kernel = _dist.check_kernel(kernel, 32 * max(x.shape[1], y.shape[1]) if metric == "hamming" else None)
     block = int(block_size or _default_block(n))
+    n_cand = int(_n_cand or _n_candidates(n, k))
+    identity = dict(fn="information_imbalance", metric=metric, k=int(k), ties=ties,
+                    key=None if key is None else np.asarray(jax.random.key_data(key)).ravel().tolist())
+    ckpt = _checkpoint(checkpoint, n, identity, (x, y))
+    mesh = _par.resolve_mesh(True if mesh is None and jax.default_backend() != "cpu" else mesh)
+    if mesh is not None:
+        st = _sharded_features(x, y, metric=metric, kernel=kernel, k=k, ties=ties, key=key, block=block,
+                               n_cand=n_cand, mesh=mesh, progress=progress, ckpt=ckpt)
+        return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
     cached = 2 * n * n * 4 <= max_cache_bytes
     src = dict(n=n, metric=metric, kernel=kernel, cached=cached, block=block)
     rows_x, rows_y = _row_source(x, **src), _row_source(y, **src)
     px, py = _priorities(n, ties, key)
-    n_cand = int(_n_cand or _n_candidates(n, k))
 
     def stats_fn(i0, row_ids):
         i1 = min(i0 + block, n)
@@ -498,5 +640,29 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
                   for r in _dist.parallel_map(lambda src: src(i0), [rows_x, rows_y]))
         return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
-    st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})")
+    st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})", ckpt)
     return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+
+
+def _sharded_features(x, y, *, metric, kernel, k, ties, key, block, n_cand, mesh, progress, ckpt) -> np.ndarray:
+    """Row statistics ``[2, 5, N]`` of two feature spaces on a mesh: per device, ``block`` query rows against all
+    columns (replicated in chunks of the single-device path's streamed tile width, so every distance is computed
+    by the same tile as on one device)."""
+    n = x.shape[0]
+    chunk = _col_chunk(n)
+    m = _rank_metric(metric)
+    ox = _dist.prepare_operands(x, metric=m, kernel=kernel, chunk=chunk)
+    oy = _dist.prepare_operands(y, metric=m, kernel=kernel, chunk=chunk)
+    n_cols = ox.cols.shape[0] * chunk
+    px, py = (np.pad(np.asarray(p), (0, n_cols - n), constant_values=np.iinfo(np.int32).max)
+              for p in _priorities(n, ties, key))
+    opts = dict(kx=ox.kind, ky=oy.kind, n_valid=n, k=k, ties=ties)
+    sharded = (True,) * 5 + (False,) * 6
+    wide = "popcount64" in (ox.kind, oy.kind)
+    with _dist._x64_scope() if wide else contextlib.nullcontext():  # uint64 words only inside this scope
+        fast = _par.row_sharded(_shard_fast_features, mesh, sharded=sharded, out_axes=(-1, -1), n_cand=n_cand,
+                                **opts)
+        exact = _par.row_sharded(_shard_exact_features, mesh, sharded=sharded, out_axes=(-1,), **opts)
+        rep = [_par.replicate(mesh, a) for a in (ox.cols, ox.col_aux, oy.cols, oy.col_aux, px, py)]
+        return _sharded_stats(n, block, mesh, fast, exact, [ox.rows, ox.row_aux, oy.rows, oy.row_aux], rep,
+                              progress=progress, desc=f"II ({metric})", ckpt=ckpt)
