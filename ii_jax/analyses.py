@@ -410,6 +410,7 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
     _check_paired(a, b)
     lays = _layers(a, layers)
     _layers(b, lays)
+    _resolve_jackknife(len(a), jackknife)  # refuse a bad request before any distance work
     key = _key(key)
     vals, stds, nulls = [], [], []
     for layer in _progress(lays, "layer profile", progress):
@@ -825,6 +826,8 @@ def to_json(result) -> dict:
             return str(v)
         return v
 
+    if hasattr(result, "_asdict"):
+        return {name: to_json(v) for name, v in result._asdict().items()}
     if isinstance(result, dict):
-        return {k: to_json(v) for k, v in result.items()}
-    return {name: conv(v) for name, v in result._asdict().items()}
+        return {str(k): to_json(v) for k, v in result.items()}
+    return conv(result)

@@ -1,0 +1,183 @@
+"""Figures for the analyses, in the style of the study's (arXiv 2505.17101): Δ against relative depth with error
+bars, the null as a dashed band, heat maps for layer × layer matrices.
+
+Every function takes results from :mod:`ii_jax.analyses`, draws into a new figure (or ``ax=``) and returns the
+matplotlib ``Figure``; ``save(fig, path)`` writes it. matplotlib is imported lazily with the Agg backend when no
+display is configured.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["plot_profiles", "plot_cross_model", "plot_window_sweep", "plot_token_distance", "plot_asymmetry",
+           "plot_image_pairs", "save"]
+
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
+
+
+def _plt():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        try:
+            matplotlib.use("Agg")
+        except Exception:  # an interactive backend already in use: keep it
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(ax, figsize=(6.4, 4.2)):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = _plt().subplots(figsize=figsize)
+    return fig, ax
+
+
+def _errorbar(ax, x, y, err, **kw):
+    err = None if err is None or not np.isfinite(err).any() else np.nan_to_num(err)
+    return ax.errorbar(x, y, yerr=err, capsize=2, markersize=5, linewidth=1.3, **kw)
+
+
+def _finish(ax, xlabel, ylabel, title):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+
+
+def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] = ("A→B", "B→A"), semantic=None,
+                  title: str | None = None, ax=None, null: bool = True):
+    """Δ against relative depth for one or more :class:`~ii_jax.analyses.Profile` (paper Fig. 2, 4b, 5, 8).
+
+    Args:
+      profiles: ``{label: Profile}``; each draws both directions (solid circles A→B, open squares B→A).
+      directions: how to name the two directions in the legend (e.g. ``("en→es", "es→en")``).
+      semantic: optional :class:`~ii_jax.analyses.SemanticLayers` of the first profile: its region is shaded.
+      null: draw the shuffled-pairing null where the profiles have it.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.analyses import Profile
+      >>> from ii_jax.plots import plot_profiles
+      >>> v = np.array([[0.9, 0.8], [0.4, 0.5], [0.6, 0.7]])
+      >>> p = Profile(np.arange(3), np.array([0, .5, 1]), v, v * 0.01, v * 0 + 1, 100, {})
+      >>> fig = plot_profiles({"model": p})
+      >>> len(fig.axes)
+      1
+    """
+    fig, ax = _axes(ax)
+    for c, (label, p) in enumerate(profiles.items()):
+        color = _COLORS[c % len(_COLORS)]
+        prefix = f"{label}: " if label else ""
+        _errorbar(ax, p.relative_depth, p.values[:, 0], p.std[:, 0], color=color, marker="o", linestyle="-",
+                  label=f"{prefix}{directions[0]}")
+        _errorbar(ax, p.relative_depth, p.values[:, 1], p.std[:, 1], color=color, marker="s", linestyle="--",
+                  markerfacecolor="none", label=f"{prefix}{directions[1]}")
+        if null and np.isfinite(p.null).any():
+            ax.plot(p.relative_depth, p.null.mean(axis=1), color=color, linestyle=":", linewidth=1,
+                    label=f"{prefix}shuffled null")
+    if semantic is not None:
+        lo, hi = semantic.region_depth
+        ax.axvspan(lo - 0.01, hi + 0.01, color="0.85", alpha=0.6, zorder=0,
+                   label=f"semantic region (layer {semantic.layer})")
+    ax.axhline(1.0, color="0.5", linewidth=0.6)
+    ax.set_ylim(0, max(1.1, ax.get_ylim()[1]))
+    _finish(ax, "relative depth", "Information Imbalance Δ", title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cross_model(result, *, names: tuple[str, str] = ("A", "B"), title: str | None = None):
+    """Two heat maps, Δ(A_i→B_j) and Δ(B_j→A_i), for a :class:`~ii_jax.analyses.CrossModel`."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    a, b = names
+    for d, ax in enumerate(axes):
+        im = ax.imshow(result.values[:, :, d], origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis_r",
+                       extent=(-0.5, len(result.layers_b) - 0.5, -0.5, len(result.layers_a) - 0.5))
+        ax.set_xlabel(f"{b} layer")
+        ax.set_ylabel(f"{a} layer")
+        ax.set_title(f"Δ({a} → {b})" if d == 0 else f"Δ({b} → {a})", fontsize=10)
+        for axis, lays in ((ax.xaxis, result.layers_b), (ax.yaxis, result.layers_a)):
+            ticks = np.unique(np.linspace(0, len(lays) - 1, min(len(lays), 7)).round().astype(int))
+            axis.set_ticks(ticks)
+            axis.set_ticklabels([str(lays[t]) for t in ticks])
+    fig.colorbar(im, ax=axes, shrink=0.9, label="Information Imbalance")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_window_sweep(sweeps: Mapping[str, object], *, directions: Sequence[str] = ("A→B", "B→A"),
+                      title: str | None = None, ax=None):
+    """Minimum Δ over layers against the number of last tokens concatenated (paper Fig. 3a)."""
+    fig, ax = _axes(ax)
+    for c, (label, s) in enumerate(sweeps.items()):
+        color = _COLORS[c % len(_COLORS)]
+        prefix = f"{label}: " if label else ""
+        ax.plot(s.windows, s.minimum[:, 0], color=color, marker="o", label=f"{prefix}{directions[0]}")
+        ax.plot(s.windows, s.minimum[:, 1], color=color, marker="s", linestyle="--", markerfacecolor="none",
+                label=f"{prefix}{directions[1]}")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.05)
+    _finish(ax, "tokens concatenated (from the end)", "min over layers of Δ", title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_token_distance(result, *, layers: Sequence[int] | None = None, title: str | None = None, ax=None):
+    """Δ(T→T−τ) (solid) and Δ(T−τ→T) (dashed) against τ at chosen layers (paper Fig. 3b–c, 10a)."""
+    fig, ax = _axes(ax)
+    lays = list(result.layers)
+    if layers is None:
+        pick = np.unique(np.linspace(0, len(lays) - 1, min(4, len(lays))).round().astype(int))
+        layers = [lays[i] for i in pick]
+    for c, layer in enumerate(layers):
+        if layer not in lays:
+            raise ValueError(f"layer {layer} is not in this result (layers {lays}).")
+        i = lays.index(layer)
+        color = _COLORS[c % len(_COLORS)]
+        ax.plot(result.taus, result.backward[i], color=color, marker="o", label=f"layer {layer}: Δ(T→T−τ)")
+        ax.plot(result.taus, result.forward[i], color=color, linestyle="--", label=f"layer {layer}: Δ(T−τ→T)")
+    ax.set_ylim(0, 1.1)
+    _finish(ax, "token distance τ", "Information Imbalance Δ", title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_asymmetry(results: Mapping[str, object], *, title: str | None = None, ax=None):
+    """The causal asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ against relative depth (paper Fig. 10b, 11)."""
+    fig, ax = _axes(ax)
+    for c, (label, r) in enumerate(results.items()):
+        _errorbar(ax, r.relative_depth, r.asymmetry, r.asymmetry_std, color=_COLORS[c % len(_COLORS)], marker="o",
+                  label=label or "asymmetry")
+    ax.axhline(0.0, color="0.5", linewidth=0.6)
+    _finish(ax, "relative depth", "asymmetry 𝒜", title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None, ax=None):
+    """Mean of the two directions of Δ between same-class image pairs against depth (paper Fig. 4a)."""
+    fig, ax = _axes(ax)
+    for c, (label, r) in enumerate(results.items()):
+        color = _COLORS[c % len(_COLORS)]
+        _errorbar(ax, r.relative_depth, r.mean, r.std, color=color, marker="o", label=label or "same-class pairs")
+        if np.isfinite(r.null).any():
+            ax.plot(r.relative_depth, r.null, color=color, linestyle=":", label=f"{label}: different-class null")
+    ax.set_ylim(0, 1.1)
+    _finish(ax, "relative depth", "Information Imbalance Δ (mean of directions)", title)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path, *, dpi: int = 130) -> None:
+    """Write ``fig`` to ``path`` (PNG, PDF or SVG by extension) and close it."""
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)

@@ -1,0 +1,192 @@
+"""The study's analyses against the brute-force reference, on synthetic shard stores and arrays; bad input."""
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import reference as ref
+from extract import writer
+from ii_jax import analyses, binary, cli, information_imbalance
+from ii_jax.analyses import ArrayStore
+
+N, L, T, E = 60, 4, 6, 40
+
+
+def _states(seed, shared, strength):
+    """[N, L, T, E] float states: layer l mixes the shared signal with weight strength[l] into fresh noise."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=(N, L, T, E))
+    return (np.asarray(strength)[None, :, None, None] * shared[:, None] + noise).astype(np.float32)
+
+
+def _store(path, states, side, ids=None, labels=None):
+    n, n_layers, t, e = states.shape
+    ids = ids or [f"item-{i}" for i in range(n)]
+    header = {"model": {"id": "fake"}, "dataset": {"spec": "fake", "side": side}, "embedding_layer": 0,
+              "relative_depth": [i / (n_layers - 1) for i in range(n_layers)], "library": {"name": "ii-jax"},
+              "labels": labels}
+    return writer.write_store(path, header=header, item_ids=ids, chunks=[np.arange(n)],
+                              compute=lambda idx: states[idx], layers=range(n_layers), tokens=t, hidden=e,
+                              token_counts=[t] * n, store_floats=True)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Two paired stores whose layer 2 shares most of its signal (the 'semantic layer')."""
+    root = tmp_path_factory.mktemp("stores")
+    shared = np.random.default_rng(1).normal(size=(N, T, E))
+    strength = [0.0, 1.0, 4.0, 1.5]
+    a = _store(root / "a", _states(2, shared, strength), "en")
+    b = _store(root / "b", _states(3, shared, strength), "es")
+    return analyses.as_source(a), analyses.as_source(b), root
+
+
+def _ref_imbalance(x, y):
+    dx, dy = ref.hamming_matrix(binary.unpack_bits(x, x.shape[1] * 32)), ref.hamming_matrix(
+        binary.unpack_bits(y, y.shape[1] * 32))
+    return ref.imbalance(dx, dy), ref.imbalance(dy, dx)
+
+
+def test_layer_profile_matches_reference_and_finds_the_semantic_layer(pair):
+    a, b, _ = pair
+    p = analyses.layer_profile(a, b, tokens=3, jackknife=(4, 30), progress=False)
+    for i, layer in enumerate(p.layers):
+        x = np.asarray(a.bits(layer))[:, -3:].reshape(N, -1)
+        y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
+        np.testing.assert_allclose(p.values[i], _ref_imbalance(x, y), atol=1e-9)
+    assert p.values.shape == p.std.shape == p.null.shape == (L, 2)
+    assert (p.std > 0).all() and np.isfinite(p.std).all()
+    np.testing.assert_allclose(p.null, 1.0, atol=0.2)  # shuffled pairing: no information
+    sem = analyses.semantic_layers(p)
+    assert sem.layer == 2 and sem.region[0] <= 2 <= sem.region[1]
+    assert p.values[0].min() > 0.6 and p.values[2].max() < 0.4
+
+
+def test_profile_is_the_same_from_arrays(pair):
+    a, b, _ = pair
+    arr_a = ArrayStore([np.asarray(a.bits(l)) for l in a.layers])
+    arr_b = ArrayStore([np.asarray(b.bits(l)) for l in b.layers])
+    kw = dict(tokens=2, jackknife=None, null=False, progress=False)
+    np.testing.assert_array_equal(analyses.layer_profile(a, b, **kw).values,
+                                  analyses.layer_profile(arr_a, arr_b, **kw).values)
+
+
+def test_representations(pair):
+    a, b, _ = pair
+    res = analyses.compare_representations(a, b, representations=("concat", "last", "mean", "float"), tokens=3,
+                                           jackknife=None, null=False, progress=False)
+    layer = 2
+    fa, fb = np.asarray(a.floats(layer), np.float32), np.asarray(b.floats(layer), np.float32)
+    xa = analyses._win.clip_normalize(fa[:, -3:].mean(1))
+    xb = analyses._win.clip_normalize(fb[:, -3:].mean(1))
+    want = ref.imbalance(ref.sq_euclidean_matrix(xa), ref.sq_euclidean_matrix(xb))
+    assert res["mean"].values[layer, 0] == pytest.approx(want, abs=1e-9)
+    last = information_imbalance(np.asarray(a.bits(layer))[:, -1], np.asarray(b.bits(layer))[:, -1])
+    np.testing.assert_allclose(res["last"].values[layer], last, atol=1e-12)
+    for r in res.values():  # every summary sees the shared layer as the most informative
+        assert int(np.argmin(r.values[:, 0])) == 2
+
+
+def test_window_sweep_minimum_is_the_min_over_layers(pair):
+    a, b, _ = pair
+    s = analyses.window_sweep(a, b, windows=[1, 3, T], progress=False)
+    assert s.values.shape == (3, L, 2)
+    np.testing.assert_array_equal(s.minimum, s.values.min(axis=1))
+    p = analyses.layer_profile(a, b, tokens=3, jackknife=None, null=False, progress=False)
+    np.testing.assert_allclose(s.values[1], p.values, atol=1e-12)
+    assert (s.argmin == 2).all()  # every window finds the shared layer
+
+
+def test_token_distance_matches_reference_and_asymmetry_definition(pair):
+    a, _, _ = pair
+    td = analyses.token_distance(a, tau_max=3, jackknife=(3, 30), progress=False)
+    bits = np.asarray(a.bits(1))
+    for tau in (1, 3):
+        want = _ref_imbalance(bits[:, -1], bits[:, -1 - tau])
+        np.testing.assert_allclose((td.backward[1, tau - 1], td.forward[1, tau - 1]), want, atol=1e-9)
+    np.testing.assert_allclose(td.asymmetry, (td.backward - td.forward).mean(axis=1))
+    assert np.isfinite(td.asymmetry_std).all()
+    with pytest.raises(ValueError, match="tau_max"):
+        analyses.token_distance(a, tau_max=T)
+
+
+def test_image_pairs_are_disjoint_same_class_and_informative(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(15), 4)
+    centre = rng.normal(size=(15, 1, T, E))
+    states = (0.8 * centre[labels] + rng.normal(size=(N, 2, T, E))).astype(np.float32)
+    src = analyses.as_source(_store(tmp_path / "img", states, "image", labels=[f"c{c}" for c in labels]))
+    for seed in range(3):
+        p = analyses.same_class_pairs(src.manifest["labels"], seed=seed)
+        assert len(np.unique(p)) == p.size  # without repetition
+        assert all(labels[i] == labels[j] for i, j in p)
+    r = analyses.image_pairs(src, replications=3, tokens=2, progress=False)
+    assert r.n_pairs == 30 and r.values.shape == (3, 2, 2)
+    assert (r.mean < 0.6).all() and (r.std > 0).all() and (r.null > 0.75).all()
+    x = np.asarray(src.bits(1))[:, -2:].reshape(N, -1)
+    p = analyses.same_class_pairs(src.manifest["labels"], seed=0)
+    np.testing.assert_allclose(r.values[0, 1], _ref_imbalance(x[p[:, 0]], x[p[:, 1]]), atol=1e-9)
+    with pytest.raises(ValueError, match="labels"):
+        analyses.image_pairs(ArrayStore([np.asarray(src.bits(0))]))
+
+
+def test_cross_modal_and_cross_model(pair):
+    a, b, _ = pair
+    cm = analyses.cross_modal(a, b, text_layer=2, text_tokens=2, image_tokens=3, bootstrap=(10, 40), progress=False)
+    x = np.asarray(a.bits(2))[:, -2:].reshape(N, -1)
+    for i, layer in enumerate(cm.layers):
+        y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
+        np.testing.assert_allclose(cm.values[i], _ref_imbalance(x, y), atol=1e-9)
+    assert (cm.std > 0).all() and cm.params["text_layer"] == 2
+    m = analyses.cross_model(a, b, tokens=2, progress=False)
+    assert m.values.shape == (L, L, 2)
+    p = analyses.layer_profile(a, b, tokens=2, jackknife=None, null=False, progress=False)
+    np.testing.assert_allclose(np.diagonal(m.values, axis1=0, axis2=1).T, p.values, atol=1e-12)
+
+
+def test_bad_input_is_refused_clearly(pair, tmp_path):
+    a, b, root = pair
+    shared = np.zeros((N, T, E))
+    other = analyses.as_source(_store(tmp_path / "c", _states(4, shared, [1] * L), "es",
+                                      ids=[f"item-{i}" for i in range(N - 3)] + ["x", "y", "z"]))
+    with pytest.raises(ValueError, match="3 of 60 item ids differ"):
+        analyses.layer_profile(a, other)
+    with pytest.raises(ValueError, match="longer than the 6 tokens"):
+        analyses.layer_profile(a, b, tokens=7)
+    with pytest.raises(ValueError, match=r"layer\(s\) \[9\] do not exist"):
+        analyses.layer_profile(a, b, layers=[9])
+    with pytest.raises(ValueError, match="too small for a jackknife of 100"):
+        analyses.layer_profile(a, b, jackknife=(5, 100))
+    with pytest.raises(ValueError, match="representation"):
+        analyses.layer_profile(a, b, representation="median")
+    with pytest.raises(TypeError, match="shard store"):
+        analyses.layer_profile(np.zeros((3, 3)), b)
+
+
+def test_cli_writes_json_and_png_and_fails_in_one_line(pair, capsys):
+    a, b, root = pair
+    out = root / "out"
+    rc = cli.main(["profile", str(a.path), str(b.path), "--tokens", "3", "--jackknife", "3", "30", "--out", str(out),
+                   "--no-progress"])
+    assert rc == 0
+    doc = json.loads((out / "profile.json").read_text())
+    assert doc["analysis"] == "profile" and doc["params"]["tokens"] == 3 and doc["library"]["ii-jax"]
+    assert doc["extra"]["semantic"]["layer"] == 2
+    assert (out / "profile.png").stat().st_size > 1000
+    capsys.readouterr()
+    for argv in (["window-sweep", str(a.path), str(b.path), "--windows", "1", "2"],
+                 ["token-distance", str(a.path), "--tau-max", "2"],
+                 ["cross-modal", str(a.path), str(b.path), "--text-layer", "2", "--text-tokens", "2", "--bootstrap", "5", "30"],
+                 ["cross-model", str(a.path), str(b.path), "--tokens", "2"],
+                 ["compare", str(a.path), str(b.path), "--tokens", "3", "--no-jackknife", "--representations", "concat", "mean"]):
+        assert cli.main(argv + ["--out", str(out), "--no-progress", "--json"]) == 0, argv
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["result"], argv
+    assert cli.main(["profile", str(a.path), str(b.path), "--tokens", "99", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "longer than the 6 tokens" in err[0]
+    assert cli.main(["profile", str(root / "missing"), str(b.path), "--out", str(out)]) == 2
+    assert "no manifest" in capsys.readouterr().err
