@@ -158,7 +158,7 @@ def plot_asymmetry(results: Mapping[str, object], *, title: str | None = None, a
         _errorbar(ax, r.relative_depth, r.asymmetry, r.asymmetry_std, color=_COLORS[c % len(_COLORS)], marker="o",
                   label=label or "asymmetry")
     ax.axhline(0.0, color="0.5", linewidth=0.6)
-    _finish(ax, "relative depth", "asymmetry 𝒜", title)
+    _finish(ax, "relative depth", "asymmetry A", title)
     fig.tight_layout()
     return fig
 

@@ -90,7 +90,8 @@ class Store:
         self.n_bits: int = int(manifest["hidden_size"])
         self.tokens: int = int(manifest["tokens_stored"])
         self.token_counts = np.asarray(manifest["token_counts"], dtype=np.int64)
-        self.embedding_layer: int = int(manifest["embedding_layer"])
+        emb = manifest["embedding_layer"]
+        self.embedding_layer: int | None = None if emb is None else int(emb)  # None: no embedding layer stored
 
     def __repr__(self) -> str:
         m = self.manifest

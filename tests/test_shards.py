@@ -213,3 +213,14 @@ def test_atomic_save_checksum_matches_file(tmp_path):
     digest = atomic.atomic_save_npy(tmp_path / "x.npy", arr)
     assert digest == atomic.sha256_file(tmp_path / "x.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), arr)
+
+
+def test_store_without_an_embedding_layer_opens(tmp_path):
+    """A store of last-layer-only states (e.g. stock SGLang) records embedding_layer None."""
+    out = _write(tmp_path / "s", _states())
+    mpath = out / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["embedding_layer"] = None
+    mpath.write_text(json.dumps(m))
+    store = shards.open_store(out)
+    assert store.embedding_layer is None and store.bits(1).shape == (N, T, 3)
