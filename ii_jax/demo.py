@@ -49,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 class _Settings:
     def __init__(self, args):
+        for name in ("n", "n_images"):
+            v = getattr(args, name)
+            if v is not None and v < 20:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 20 (got {v}): the resampling needs points.")
         self.quick = bool(args.quick)
         self.n = args.n or (150 if self.quick else 1000)
         self.n_images = args.n_images or (120 if self.quick else None)

@@ -1,0 +1,41 @@
+"""`ii-jax demo` end to end at a tiny size, on the real built-in models and data (no hub, no GPU)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow  # real models: ~1-3 minutes on 2 cores (the asset build, if not done yet, comes on top)
+def test_tiny_demo_writes_a_complete_report(tmp_path):
+    out = tmp_path / "demo"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "ii_jax.cli", "demo", "--quick", "-n", "30", "--n-images", "40", "--out", str(out),
+           "--no-progress"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ii-jax demo: done in" in run.stdout
+    report = (out / "report.html").read_text()
+    for fig in ("profiles.png", "window_sweep.png", "token_distance.png", "image_pairs.png", "cross_modal.png"):
+        assert (out / fig).stat().st_size > 5000, fig
+        assert fig in report
+    prof = json.loads((out / "profile_gemma3-270m.json").read_text())
+    values = prof["result"]["values"]
+    assert len(values) == 19 and all(0 < v < 1.5 for row in values for v in row)  # 18 layers + embeddings
+    assert abs(sum(v for row in prof["result"]["null"] for v in row) / 38 - 1) < 0.25
+    assert prof["params"]["tokens"] == 20 and prof["library"]["ii-jax"]
+    assert "Null check" in report and "Timings" in report
+    # A second run reuses every store and only redoes the analyses.
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stderr.count("reusing") == 6, again.stderr[-2000:]
+
+
+def test_demo_refuses_bad_options(capsys):
+    from ii_jax import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "-n", "many"])
+    assert "invalid int value" in capsys.readouterr().err
