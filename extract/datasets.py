@@ -40,6 +40,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from extract.atomic import atomic_write_json, cache_dir
+from ii_jax.pairing import same_class_pairs as _same_class_pairs
 
 __all__ = [
     "PairDataset",
@@ -457,18 +458,8 @@ def load_image(item: ImageItem | str, *, background: tuple[int, int, int] = (255
 
 
 def same_class_pairs(labels: Sequence, *, seed: int = 0) -> list[tuple[int, int]]:
-    """Disjoint pairs of indices with equal labels: each class shuffled (seeded) and paired in order.
-
-    Every index appears at most once; a class with an odd count leaves one out. Pairs come sorted.
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    pairs = []
-    for cls in sorted(set(labels.tolist()), key=str):
-        idx = np.flatnonzero(labels == cls)
-        idx = idx[rng.permutation(len(idx))]
-        pairs += [(int(idx[k]), int(idx[k + 1])) for k in range(0, len(idx) - 1, 2)]
-    return sorted(pairs)
+    """Disjoint same-label index pairs, as :func:`ii_jax.pairing.same_class_pairs` (here a list of tuples)."""
+    return [(int(i), int(j)) for i, j in _same_class_pairs(labels, seed=seed)]
 
 
 def read_stamps(root: Path | None = None) -> list[dict]:

@@ -35,6 +35,7 @@ import numpy as np
 from ii_jax import imbalance as _imb
 from ii_jax import resample as _rs
 from ii_jax import windows as _win
+from ii_jax.pairing import same_class_pairs
 
 __all__ = [
     "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "same_class_pairs",
@@ -234,30 +235,6 @@ def default_jackknife(n: int) -> tuple[int, int]:
       ((2000, 5), (400, 5))
     """
     return int(min(2000, max(3, int(0.4 * n)))), 5
-
-
-def same_class_pairs(labels: Sequence, *, seed: int = 0) -> np.ndarray:
-    """Disjoint pairs of items with equal labels: each class shuffled (seeded) and paired in order.
-
-    No item appears twice (pairs are drawn without repetition); a class with an odd count leaves one out.
-
-    Returns:
-      ``int64`` ``[P, 2]`` row indices, sorted by the first column.
-
-    Examples:
-      >>> from ii_jax.analyses import same_class_pairs
-      >>> p = same_class_pairs(["a", "b", "a", "b", "a"], seed=0)
-      >>> p.shape, all(len(set(r)) == 2 for r in p.tolist())
-      ((2, 2), True)
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.asarray([str(x) for x in labels])
-    pairs = []
-    for cls in sorted(set(labels.tolist())):
-        idx = np.flatnonzero(labels == cls)
-        idx = idx[rng.permutation(len(idx))]
-        pairs += [(int(idx[k]), int(idx[k + 1])) for k in range(0, len(idx) - 1, 2)]
-    return np.array(sorted(pairs), np.int64).reshape(-1, 2)
 
 
 # ----------------------------------------------------------------------------------------------------------------
