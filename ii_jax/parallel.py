@@ -302,7 +302,7 @@ class RowCheckpoint:
             from jax.experimental import multihost_utils
 
             done, stats = multihost_utils.broadcast_one_to_all((self.done, self.stats.astype(np.int32)))
-            self.done, self.stats = np.asarray(done, bool), np.asarray(stats, np.int64)
+            self.done, self.stats = np.array(done, bool), np.array(stats, np.int64)
 
     def _load(self, identity: dict) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
