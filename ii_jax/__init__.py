@@ -30,6 +30,7 @@ from ii_jax.bid import plot_bid_profile
 from ii_jax.bid import subsample_histograms
 from ii_jax import flax_capture
 from ii_jax import synthetic
+from ii_jax import parallel
 
 __version__ = "0.1.0"
 
@@ -62,4 +63,5 @@ __all__ = [
     "subsample_histograms",
     "flax_capture",
     "synthetic",
+    "parallel",
 ]
