@@ -125,6 +125,10 @@ def plot_window_sweep(sweeps: Mapping[str, object], *, directions: Sequence[str]
         ax.plot(s.windows, s.minimum[:, 1], color=color, marker="s", linestyle="--", markerfacecolor="none",
                 label=f"{prefix}{directions[1]}")
     ax.set_xscale("log")
+    windows = sorted({int(w) for s in sweeps.values() for w in s.windows})
+    ax.set_xticks(windows)
+    ax.set_xticklabels([str(w) for w in windows])
+    ax.minorticks_off()
     ax.set_ylim(0, 1.05)
     _finish(ax, "tokens concatenated (from the end)", "min over layers of Δ", title)
     fig.tight_layout()
