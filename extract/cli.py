@@ -42,15 +42,15 @@ def register(subparsers) -> None:
     ex.add_argument("--min-tokens", type=int, default=None, help="token filter, lower bound (default tokens+drop)")
     ex.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (0: none)")
     ex.add_argument("--filter-model", default=None, help="tokenizer for the token filter (default: --model)")
-    ex.add_argument("--seed", type=int, default=0)
-    ex.add_argument("--batch-size", type=int, default=16)
+    ex.add_argument("--seed", type=int, default=0, help="subsampling and image-pairing seed (default 0)")
+    ex.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
     ex.add_argument("--chunk-size", type=int, default=256, help="items per resumable chunk")
     ex.add_argument("--floats", action="store_true", help="also store float16 activations")
     ex.add_argument("--prefix", default="", help='text prepended to every text, e.g. "passage: " for e5')
     ex.add_argument("--overwrite", action="store_true", help="replace a different store in --out")
     ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ex.add_argument("--cache", default=None, help="cache folder for built models and data")
-    ex.add_argument("--no-progress", action="store_true")
+    ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     scale = ex.add_argument_group("extraction at scale")
     scale.add_argument("--shard", default=None, metavar="I/N",
                        help="write only part I of N (0-based, 0 <= I < N) of the selected pairs; join the parts "

@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_run_profile)
 
     p = sub.add_parser("compare", help="the same profile under several representations (binary vs float, mean, last)")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", help="shard store A")
+    p.add_argument("b", help="shard store B, same items")
     p.add_argument("--representations", nargs="+", default=["concat", "float"],
                    choices=("concat", "last", "mean", "float"), help="default: concat float")
     p.add_argument("--tokens", type=int, default=20, help="last tokens (default 20)")
@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_run_compare)
 
     p = sub.add_parser("cross-model", help="Δ between every layer of one store and every layer of another")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", help="shard store A")
+    p.add_argument("b", help="shard store B, same items")
     p.add_argument("--tokens", type=int, default=20, help="last tokens (default 20)")
     _layers_opt(p, "--layers-a", "layers of A (default all)")
     _layers_opt(p, "--layers-b", "layers of B (default all)")
@@ -92,15 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_run_cross_model)
 
     p = sub.add_parser("window-sweep", help="minimum Δ over layers against the number of last tokens (Fig. 3a)")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", help="shard store A")
+    p.add_argument("b", help="shard store B, same items")
     p.add_argument("--windows", type=int, nargs="+", default=None, help="token windows (default 1 2 3 5 10 ...)")
     _layers_opt(p)
     _common(p, "window_sweep")
     p.set_defaults(handler=_run_window_sweep)
 
     p = sub.add_parser("token-distance", help="Δ(T→T−τ), Δ(T−τ→T) and the causal asymmetry per layer (Fig. 3b-c, 10)")
-    p.add_argument("store")
+    p.add_argument("store", help="shard store of one side (e.g. English)")
     p.add_argument("--tau-max", type=int, default=10, help="largest token distance (default 10)")
     p.add_argument("--plot-layers", type=int, nargs="+", default=None, help="layers drawn against τ")
     p.add_argument("--jackknife", type=int, nargs=2, metavar=("REPEATS", "N_SUB"), default=None,
