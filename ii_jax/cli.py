@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cross-modal", help="one text layer against every image layer, bootstrap errors (Fig. 4b)")
     p.add_argument("text", help="caption store")
     p.add_argument("image", help="image store, same items")
-    p.add_argument("--text-layer", type=int, required=True, help="the fixed text layer (e.g. its semantic layer)")
+    p.add_argument("--text-layer", required=True, metavar="LAYER|PROFILE.json",
+                   help="the fixed text layer: an index, or the profile JSON of `ii-jax profile` on the text model "
+                        "(its semantic layer)")
     p.add_argument("--text-tokens", type=int, default=20, help="last caption tokens (default 20)")
     p.add_argument("--image-tokens", type=int, default=200, help="last image tokens (default 200, capped)")
     p.add_argument("--bootstrap", type=int, nargs=2, metavar=("REPEATS", "N_SUB"), default=(100, 200),
@@ -270,13 +272,29 @@ def _run_image_pairs(args):
     return _emit(args, res, fig)
 
 
+def _text_layer(value: str) -> int:
+    """An integer layer, or the semantic layer recorded in a profile JSON."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        with open(value, encoding="utf-8") as f:
+            return int(json.load(f)["extra"]["semantic"]["layer"])
+    except FileNotFoundError:
+        raise ValueError(f"--text-layer: {value!r} is neither a layer index nor a profile JSON file.") from None
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise ValueError(f"--text-layer: {value} is not a profile JSON of `ii-jax profile` (no semantic layer).") \
+            from None
+
+
 def _run_cross_modal(args):
     import jax
 
     from ii_jax import analyses, plots
 
     text, image = analyses.as_source(args.text), analyses.as_source(args.image)
-    res = analyses.cross_modal(text, image, text_layer=args.text_layer, text_tokens=args.text_tokens,
+    res = analyses.cross_modal(text, image, text_layer=_text_layer(args.text_layer), text_tokens=args.text_tokens,
                                image_tokens=args.image_tokens, layers=args.layers, bootstrap=tuple(args.bootstrap),
                                k=args.k, ties=args.ties, key=jax.random.key(args.seed), progress=_progress(args))
     _print(args, ["layer", "depth", "text->img", "std", "img->text", "std"],

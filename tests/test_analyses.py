@@ -185,6 +185,9 @@ def test_cli_writes_json_and_png_and_fails_in_one_line(pair, capsys):
         assert cli.main(argv + ["--out", str(out), "--no-progress", "--json"]) == 0, argv
         printed = json.loads(capsys.readouterr().out)
         assert printed["result"], argv
+    assert cli.main(["cross-modal", str(a.path), str(b.path), "--text-layer", str(out / "profile.json"),
+                     "--text-tokens", "2", "--bootstrap", "5", "30", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["text_layer"] == 2  # the profile's semantic layer
     assert cli.main(["profile", str(a.path), str(b.path), "--tokens", "99", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "longer than the 6 tokens" in err[0]
