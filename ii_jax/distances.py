@@ -125,8 +125,10 @@ def normalize_rows(x: jax.Array) -> jax.Array:
     return x / jnp.where(norm > 0, norm, 1.0)
 
 
-def check_words(name: str, a) -> jax.Array:
-    a = jnp.asarray(a)
+def check_words(name: str, a) -> jax.Array | np.ndarray:
+    """Validate packed words. Host arrays (and memory maps) stay on the host: the kernels lay them out themselves,
+    so no device copy of the whole input is made here."""
+    a = a if isinstance(a, (np.ndarray, jax.Array)) else np.asarray(a)
     if a.dtype != jnp.uint32:
         raise TypeError(f"{name} must be packed uint32 words of shape [N, W] (use pack_bits(binarize(x))), "
                         f"got dtype {a.dtype}.")
@@ -247,11 +249,15 @@ def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | Non
         return tile
 
     def word_major_u64(words):  # [N, W] uint32 -> [ceil(W/2), N_pad] uint64, zero padded
-        w = np.asarray(words)
+        w = np.asarray(words)  # no copy for host arrays and CPU device arrays
         n, nw = w.shape
-        out = np.zeros((-(-n // pad_to) * pad_to, nw + nw % 2), np.uint32)
-        out[:n, :nw] = w
-        return np.ascontiguousarray(out.view(np.uint64).T)
+        out = np.zeros(((nw + 1) // 2, -(-n // pad_to) * pad_to), np.uint64)
+        rows = max(1, (1 << 22) // max(nw, 1))  # ~16 MB of words at a time: no second full-size copy
+        for r0 in range(0, n, rows):
+            chunk = np.zeros((min(rows, n - r0), nw + nw % 2), np.uint32)
+            chunk[:, :nw] = w[r0:r0 + rows]
+            out[:, r0:r0 + len(chunk)] = chunk.view(np.uint64).T
+        return out
 
     with _x64_scope():
         at = jnp.asarray(word_major_u64(a))
