@@ -68,28 +68,43 @@ def _log(msg: str) -> None:
 
 
 def _run_cli(cmd: list[str], what: str, env: dict) -> None:
-    full = [sys.executable, "-m", "extract.cli"] + cmd
-    rc = subprocess.call(full, env=env)
-    if rc != 0:
-        raise DemoError(f"{what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
-                        f"ii-jax {' '.join(cmd)}")
+    _wait([(subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env), cmd, what)])
 
 
-def _extract(store: Path, model: str, dataset: str, side: str, n, extra: list[str], args, env) -> Path:
-    cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
-           "--seed", str(args.seed), "--batch-size", str(args.batch_size)] + extra
-    if n:
-        cmd += ["-n", str(n)]
-    if args.cache:
-        cmd += ["--cache", args.cache]
-    if args.no_progress:
-        cmd += ["--no-progress"]
-    if (store / "manifest.json").exists():  # complete (the manifest is written last); the folder name pins the plan
-        _log(f"reusing {store}")
-        return store
-    _log(f"extracting {dataset}:{side} through {model} -> {store}")
-    _run_cli(cmd, f"extraction of {dataset}:{side} through {model}", env)
-    return store
+def _wait(jobs) -> None:
+    """Wait for every ``(process, cmd, what)``; a failure raises :class:`DemoError` once all have ended."""
+    failed = [(p.wait(), cmd, what) for p, cmd, what in jobs]
+    for rc, cmd, what in failed:
+        if rc != 0:
+            raise DemoError(f"{what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
+                            f"ii-jax {' '.join(cmd)}")
+
+
+def _extract_pair(specs: list[tuple], args, env) -> list[Path]:
+    """Run up to two extractions side by side, each on half the cores: their start-up work (imports, model load,
+    tokenising the filter) overlaps, the forward passes share the machine. Only the first shows a progress bar.
+
+    ``specs``: ``(store, model, dataset, side, n, extra options)``. Complete stores are reused.
+    """
+    threads = max(1, (os.cpu_count() or 2) // len(specs))
+    jobs = []
+    for k, (store, model, dataset, side, n, extra) in enumerate(specs):
+        if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
+            _log(f"reusing {store}")
+            continue
+        cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
+               "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(threads)] + extra
+        if n:
+            cmd += ["-n", str(n)]
+        if args.cache:
+            cmd += ["--cache", args.cache]
+        if args.no_progress or k > 0:
+            cmd += ["--no-progress"]
+        _log(f"extracting {dataset}:{side} through {model} -> {store}")
+        jobs.append((subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env), cmd,
+                     f"extraction of {dataset}:{side} through {model}"))
+    _wait(jobs)
+    return [spec[0] for spec in specs]
 
 
 def run(args) -> int:
@@ -137,17 +152,18 @@ def run(args) -> int:
     text_stores = {}
     for model in models:
         with step(f"extract bible:en-es through {model}"):
-            text_stores[model] = tuple(
-                _extract(stores / f"{model}-bible-{side}-n{cfg.n}-s{args.seed}", model, "bible:en-es", side, cfg.n,
-                         ["--tokens", str(BIBLE_TOKENS), "--min-tokens", "40", "--max-tokens", "80"], args, env)
-                for side in ("en", "es"))
+            text_stores[model] = tuple(_extract_pair(
+                [(stores / f"{model}-bible-{side}-n{cfg.n}-s{args.seed}", model, "bible:en-es", side, cfg.n,
+                  ["--tokens", str(BIBLE_TOKENS), "--min-tokens", "40", "--max-tokens", "80"]) for side in ("en", "es")],
+                args, env))
     with step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL}"):
         cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
-        img_store = _extract(stores / f"{IMAGE_MODEL}-stamps-image-n{cfg.n_images or 'all'}-s{args.seed}", IMAGE_MODEL, "stamps:image-en", "image",
-                             cfg.n_images, ["--filter-model", CAPTION_MODEL] + cap_filter, args, env)
-        cap_store = _extract(stores / f"{CAPTION_MODEL}-stamps-en-n{cfg.n_images or 'all'}-s{args.seed}", CAPTION_MODEL, "stamps:image-en", "en",
-                             cfg.n_images, ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter,
-                             args, env)
+        tag = f"n{cfg.n_images or 'all'}-s{args.seed}"
+        img_store, cap_store = _extract_pair(
+            [(stores / f"{IMAGE_MODEL}-stamps-image-{tag}", IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
+              ["--filter-model", CAPTION_MODEL] + cap_filter),
+             (stores / f"{CAPTION_MODEL}-stamps-en-{tag}", CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
+              ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env)
 
     sections, summary, table = [], [], []
     profiles, semantic = {}, {}
