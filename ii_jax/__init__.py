@@ -31,6 +31,10 @@ from ii_jax.bid import subsample_histograms
 from ii_jax import flax_capture
 from ii_jax import synthetic
 from ii_jax import parallel
+from ii_jax import analyses
+from ii_jax import plots
+from ii_jax.analyses import layer_profile
+from ii_jax.analyses import semantic_layers
 
 __version__ = "0.1.0"
 
@@ -64,4 +68,8 @@ __all__ = [
     "flax_capture",
     "synthetic",
     "parallel",
+    "analyses",
+    "plots",
+    "layer_profile",
+    "semantic_layers",
 ]
