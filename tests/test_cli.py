@@ -34,3 +34,9 @@ def test_help_lists_subcommands_and_bad_input_is_one_line(tmp_path):
                          text=True)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "no manifest" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_representations_match_the_engine():
+    from ii_jax import analyses, cli
+
+    assert cli._REPRESENTATIONS == analyses.REPRESENTATIONS
