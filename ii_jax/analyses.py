@@ -639,7 +639,7 @@ class ImagePairs(NamedTuple):
     Attributes:
       layers, relative_depth: ``[L]``. values: ``[R, L, 2]`` both directions per replication.
       mean: ``[L]`` the mean of the two directions, averaged over replications. std: ``[L]`` its std over
-      replications. null: ``[L]`` the same with pairs of *different* classes (≈ 1; NaN: not computed).
+      replications. null: ``[L]`` the same with the pairing shuffled, mostly different classes (≈ 1; NaN: not computed).
       n_pairs: pairs per replication.
     """
 
@@ -663,7 +663,8 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
       replications: independent pairings R (paper: 5). n_pairs: pairs per replication (default: all the
         disjoint same-class pairs one pairing yields; paper: 2500). tokens: last tokens (image default 200,
         capped at the stored tokens).
-      null: also pair images of different classes (a shuffled pairing): ≈ 1.
+      null: also compute the null with the pairs' second images shuffled (so almost all pairs are of different
+        classes): ≈ 1.
 
     Examples:
       >>> import numpy as np

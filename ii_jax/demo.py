@@ -243,11 +243,11 @@ def run(args) -> int:
                                                 title="Same-category Tux Paint photographs"))
     best = int(np.argmin(pairs.mean))
     summary.append(f"<b>{IMAGE_MODEL}</b> same-class pairs: minimum Δ = {pairs.mean[best]:.3f} at layer "
-                   f"{pairs.layers[best]} (different-class null {np.nanmean(pairs.null):.3f})")
+                   f"{pairs.layers[best]} (shuffled-pairing null {np.nanmean(pairs.null):.3f})")
     sections.append(dict(title="5. Same-class image pairs (Fig. 4a)", figure="image_pairs.png", json="image_pairs.json",
                          text=f"{pairs.n_pairs} disjoint pairs of photographs of the same Tux Paint category, "
                               f"{cfg.replications} pairings; mean of both directions ± std over pairings. Dotted: "
-                              "pairs of different categories."))
+                              "the pairing shuffled (null)."))
 
     with step("image-caption profile"):
         text_layer = semantic[CAPTION_MODEL].layer if CAPTION_MODEL in semantic else open_store(cap_store).layers[-1]

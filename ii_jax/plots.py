@@ -174,7 +174,7 @@ def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None,
         color = _COLORS[c % len(_COLORS)]
         _errorbar(ax, r.relative_depth, r.mean, r.std, color=color, marker="o", label=label or "same-class pairs")
         if np.isfinite(r.null).any():
-            ax.plot(r.relative_depth, r.null, color=color, linestyle=":", label=f"{label}: different-class null")
+            ax.plot(r.relative_depth, r.null, color=color, linestyle=":", label=f"{label}: shuffled pairing (null)")
     ax.set_ylim(0, 1.1)
     _finish(ax, "relative depth", "Information Imbalance Δ (mean of directions)", title)
     fig.tight_layout()
