@@ -67,8 +67,13 @@ def _log(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
+def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
+    """``ii-jax CMD`` for the extraction layer, as a subprocess (the engine never imports torch)."""
+    return subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env)
+
+
 def _run_cli(cmd: list[str], what: str, env: dict) -> None:
-    _wait([(subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env), cmd, what)])
+    _wait([(_spawn(cmd, env), cmd, what)])
 
 
 def _wait(jobs) -> None:
@@ -101,8 +106,7 @@ def _extract_pair(specs: list[tuple], args, env) -> list[Path]:
         if args.no_progress or k > 0:
             cmd += ["--no-progress"]
         _log(f"extracting {dataset}:{side} through {model} -> {store}")
-        jobs.append((subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env), cmd,
-                     f"extraction of {dataset}:{side} through {model}"))
+        jobs.append((_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}"))
     _wait(jobs)
     return [spec[0] for spec in specs]
 

@@ -125,10 +125,15 @@ def normalize_rows(x: jax.Array) -> jax.Array:
     return x / jnp.where(norm > 0, norm, 1.0)
 
 
+def as_array(a) -> jax.Array | np.ndarray:
+    """``a`` as an array without copying: host arrays (and memory maps) stay on the host, device arrays stay put."""
+    return a if isinstance(a, (np.ndarray, jax.Array)) else np.asarray(a)
+
+
 def check_words(name: str, a) -> jax.Array | np.ndarray:
     """Validate packed words. Host arrays (and memory maps) stay on the host: the kernels lay them out themselves,
     so no device copy of the whole input is made here."""
-    a = a if isinstance(a, (np.ndarray, jax.Array)) else np.asarray(a)
+    a = as_array(a)
     if a.dtype != jnp.uint32:
         raise TypeError(f"{name} must be packed uint32 words of shape [N, W] (use pack_bits(binarize(x))), "
                         f"got dtype {a.dtype}.")

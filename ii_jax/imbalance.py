@@ -483,7 +483,7 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None,
 
 def _prepare(name: str, a, metric: str):
     if metric == "hamming":
-        a = a if isinstance(a, (np.ndarray, jax.Array)) else np.asarray(a)
+        a = _dist.as_array(a)
         if jnp.issubdtype(a.dtype, jnp.floating):
             raise TypeError(f"{name} is a float array but metric='hamming' expects packed uint32 words [N, W]: "
                             f"use pack_bits(binarize({name})), or a float metric ('euclidean', 'cosine').")
