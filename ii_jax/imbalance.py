@@ -40,7 +40,8 @@ __all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "po
 
 TIES = ("average", "min", "random")
 METRICS = ("hamming",) + _dist.FLOAT_METRICS
-_INT_SENTINEL = np.iinfo(np.int32).max
+_INT_SENTINEL = np.iinfo(np.int32).max  # larger than every real integer distance (see _as_distance_matrix)
+_INT32_MIN = int(np.iinfo(np.int32).min)
 _SPLIT = 11  # tied rank sums are split into (hi, lo) 11-bit halves so int32 never overflows (N < ~1.4e6)
 
 
@@ -132,8 +133,11 @@ def _direction_fast(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
         two_r = 2 * jnp.sum(before, axis=-1, dtype=jnp.int32) + 2
         return jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1]), overflow
     if ties == "average":
-        # 2·#{d < v} + #{d == v} = Σ (1 + sign(v - d)) in one pass; sentinels (d > every v) add 0.
-        two_r = jnp.sum(1 + jnp.sign(cand_b[:, :, None] - db[:, None, :]).astype(jnp.int32), axis=-1) + 1
+        # 2·rank = 2·#{d < v} + #{d == v} + 1 = #{d < v} + #{d <= v} + 1, by comparisons only: a difference
+        # v - d could overflow integer distances against the sentinel. Sentinels (d > every v) add 0.
+        lt = jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32)
+        le = jnp.sum(db[:, None, :] <= cand_b[:, :, None], axis=-1, dtype=jnp.int32)
+        two_r = lt + le + 1
     else:
         two_r = 2 * jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32) + 2
     hi, lo = _split_sum(tied_c, two_r)
@@ -368,24 +372,29 @@ def _ordinal_ranks(d: np.ndarray) -> np.ndarray:
 
 
 def _as_distance_matrix(name: str, d) -> jax.Array:
-    if isinstance(d, jax.Array):
-        arr = d
-    else:
-        arr = np.asarray(d)
+    """A validated ``[N, N]`` matrix in the kernels' dtype: ``int32`` strictly below the sentinel, or float32.
+
+    Only the order within rows matters, so anything the kernels cannot hold exactly (float64, float32
+    subnormals, integers outside ``[INT32_MIN, INT32_MAX - 1]``, e.g. uint32 >= 2^31 or uint64) becomes per-row
+    ordinal ranks: the same order and the same ties, never a wrap-around or a flush to zero.
+    """
+    arr = d if isinstance(d, jax.Array) else np.asarray(d)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square [N, N] distance matrix, got shape {arr.shape}.")
-    if not (jnp.issubdtype(arr.dtype, jnp.integer) or jnp.issubdtype(arr.dtype, jnp.floating)):
+    is_int = jnp.issubdtype(arr.dtype, jnp.integer)
+    if not (is_int or jnp.issubdtype(arr.dtype, jnp.floating)):
         raise TypeError(f"{name} must be a real-valued distance matrix, got dtype {arr.dtype}.")
-    if jnp.issubdtype(arr.dtype, jnp.floating) and not bool(np.all(np.isfinite(np.asarray(arr)))):
-        raise ValueError(f"{name} contains NaN or Inf.")
-    if isinstance(arr, np.ndarray) and arr.dtype.itemsize > 4:
-        arr = _ordinal_ranks(arr)  # keep the order exact instead of rounding to 32 bits
-    arr = jnp.asarray(arr)
-    if jnp.issubdtype(arr.dtype, jnp.integer) and arr.dtype != jnp.int32:
-        arr = arr.astype(jnp.int32)
-    if jnp.issubdtype(arr.dtype, jnp.floating) and arr.dtype != jnp.float32:
-        arr = arr.astype(jnp.float32)
-    return arr
+    if not is_int:
+        host = np.asarray(arr)
+        if not bool(np.all(np.isfinite(host))):
+            raise ValueError(f"{name} contains NaN or Inf.")
+        # float64 would round to 32 bits; float32 subnormals are flushed to zero by XLA on CPU (new ties).
+        if arr.dtype.itemsize > 4 or bool(np.any((host != 0) & (np.abs(host) < np.finfo(np.float32).tiny))):
+            return jnp.asarray(_ordinal_ranks(host))
+        return jnp.asarray(arr).astype(jnp.float32)  # float16/bfloat16 -> float32 is exact
+    if arr.size and not (int(arr.min()) >= _INT32_MIN and int(arr.max()) < _INT_SENTINEL):
+        return jnp.asarray(_ordinal_ranks(np.asarray(arr)))
+    return jnp.asarray(arr).astype(jnp.int32)
 
 
 def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,

@@ -87,9 +87,16 @@ def kl64(params, r, pe):
 
 
 def fit64(counts, x0, alpha_max=0.2):
+    """A tight float64 fit: Nelder-Mead restarted from its own result (a single run stops early in the flat
+    d0-d1 valley) until the point no longer moves."""
     r, pe = window64(counts, 0.0, alpha_max)
-    res = minimize(kl64, x0, args=(r, pe), method="Nelder-Mead",
-                   options=dict(xatol=1e-7, fatol=1e-15, maxiter=20000, maxfev=40000))
+    x = np.asarray(x0, float)
+    for _ in range(6):
+        res = minimize(kl64, x, args=(r, pe), method="Nelder-Mead",
+                       options=dict(xatol=1e-10, fatol=1e-18, maxiter=40000, maxfev=80000))
+        moved, x = np.max(np.abs(res.x - x) / np.abs(res.x)), res.x
+        if moved < 1e-12:
+            break
     return res.x, res.fun
 
 
@@ -210,7 +217,7 @@ def test_fit_agrees_with_float64_scipy_oracle(which, x0, random_hist, repeat4_hi
     (d0_64, d1_64), kl_64 = fit64(counts, x0)
     res = bid_from_histogram(counts)
     assert bool(res.converged)
-    np.testing.assert_allclose(float(res.d0), d0_64, rtol=2e-3)
+    np.testing.assert_allclose(float(res.d0), d0_64, rtol=1e-5)  # the module docstring's promise
     r, _ = window64(counts, 0.0, 0.2)
     # d(r) over the fitted range is what the data pin down: it must agree much more tightly
     np.testing.assert_allclose(float(res.d0) + float(res.d1) * r, d0_64 + d1_64 * r, rtol=2e-4)
@@ -237,6 +244,24 @@ def test_agrees_with_dadapy_fixture(name):
     assert abs(float(res.d0) / ref["d0"] - 1) < 0.05
     # DADApy's random search stops near, not at, the optimum of the same objective: ours is no worse
     assert float(res.kl) <= ref["KL"] * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("name", ["bid_random_n1000_L2000", "bid_repeat4_n1000_L1200", "bid_hyperplane_d20_n1000_L1000"])
+def test_fit_reaches_the_float64_optimum_on_dadapy_data(name):
+    """The float32 L-BFGS alone stopped 1.4e-4 short in d0 on the random fixture; the float64 polish reaches the
+    optimum of the same objective to 1e-5 (an independent SciPy float64 fit)."""
+    ref = json.loads((FIXTURES / f"{name}.json").read_text())
+    with np.load(FIXTURES / f"{name}.npz") as f:
+        n_bits = int(f["bits_nbits"])
+        bits = np.unpackbits(f["bits_packbits"], axis=1, count=n_bits)
+    counts = hamming_histogram(pack_bits_np(bits), n_bits)
+    (d0_64, d1_64), kl_64 = fit64(counts, [ref["d0"], 1.0])
+    res = bid_from_histogram(counts)
+    assert bool(res.converged)
+    np.testing.assert_allclose(float(res.d0), d0_64, rtol=1e-5)
+    r, _ = window64(counts, 0.0, 0.2)
+    np.testing.assert_allclose(float(res.d0) + float(res.d1) * r, d0_64 + d1_64 * r, rtol=1e-6)
+    assert float(res.kl) <= kl_64 * (1 + 1e-6) + 1e-12
 
 
 def test_random_starts_do_not_change_the_optimum(repeat4_hist):

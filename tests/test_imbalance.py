@@ -208,3 +208,62 @@ def test_bad_input_messages(rng):
         imbalance_from_distances(np.zeros((4, 4)), np.full((4, 4), np.nan))
     with pytest.raises(ValueError, match="must have shape"):
         information_imbalance(jnp.zeros((5,), jnp.uint32), jnp.zeros((5,), jnp.uint32))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Δ depends only on the order within each row: any order-preserving map of each row, in any accepted dtype.
+
+_INT_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+_FLOAT_DTYPES = [np.float16, np.float32, np.float64]
+
+
+def _row_tables(data, dtype, n_rows: int, n_values: int) -> np.ndarray:
+    """Per row, ``n_values`` strictly increasing values representable exactly in ``dtype``, often at its limits."""
+    if np.issubdtype(dtype, np.integer):
+        lo, hi = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    else:  # integers a float16 holds exactly, or wide floats
+        lo, hi = (-2048, 2048) if dtype == np.float16 else (-2.0**100, 2.0**100)
+    rows = []
+    for _ in range(n_rows):
+        if np.issubdtype(dtype, np.integer) or dtype == np.float16:
+            vals = data.draw(st.lists(st.integers(lo, hi), min_size=n_values, max_size=n_values, unique=True))
+            if data.draw(st.booleans()):  # the extremes: where a sentinel or a subtraction would go wrong
+                vals[:2] = [lo, hi] if n_values >= 2 else vals[:2]
+                vals = list(dict.fromkeys(vals))
+                while len(vals) < n_values:
+                    vals.append(data.draw(st.integers(lo, hi).filter(lambda v, s=set(vals): v not in s)))
+        else:
+            vals = data.draw(st.lists(st.floats(lo, hi, allow_nan=False, width=32 if dtype == np.float32 else 64),
+                                      min_size=n_values, max_size=n_values, unique=True))
+        rows.append(sorted(vals))
+    return np.array(rows, dtype=object)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(_INT_DTYPES + _FLOAT_DTYPES), k=st.sampled_from([1, 2]),
+       ties=st.sampled_from(["average", "min"]), n=st.sampled_from([6, 9]))  # few shapes: few compilations
+def test_imbalance_invariant_to_order_preserving_maps_of_each_row(data, dtype, k, ties, n):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    v = 4  # distances 0..3: ties everywhere
+    dx, dy = rng.integers(0, v, size=(n, n)), rng.integers(0, v, size=(n, n))
+    want = ref.imbalance(dx, dy, k, ties), ref.imbalance(dy, dx, k, ties)
+    tx, ty = _row_tables(data, dtype, n, v), _row_tables(data, dtype, n, v)
+    # Python ints/floats through an object array: exact (a plain np.array would guess float64 for big uint64).
+    mx = np.array([[tx[i][dx[i, j]] for j in range(n)] for i in range(n)], dtype=object).astype(dtype)
+    my = np.array([[ty[i][dy[i, j]] for j in range(n)] for i in range(n)], dtype=object).astype(dtype)
+    _close(imbalance_from_distances(mx, my, k=k, ties=ties), want)
+    _close(imbalance_from_distances(mx, dy.astype(np.int32), k=k, ties=ties), want)  # mixed dtypes
+
+
+@pytest.mark.parametrize("shift_dtype", [np.int32, np.float32])
+def test_shifted_integer_distances_keep_delta(shift_dtype):
+    """The overflow case of the fast tie kernel: int32 distances shifted below zero (and uint32 above 2^31)."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 8, size=(60, 5))
+    b = a[:, :2] + rng.integers(0, 3, size=(60, 2))
+    dx, dy = ref.sq_euclidean_matrix(a).astype(np.int32), ref.sq_euclidean_matrix(b).astype(np.int32)
+    want = ref.imbalance(dx, dy), ref.imbalance(dy, dx)
+    _close(imbalance_from_distances((dx - 1000).astype(shift_dtype), (dy - 1000).astype(shift_dtype)), want)
+    _close(imbalance_from_distances(dx.astype(np.uint32) + np.uint32(2**31), dy.astype(np.uint32) + np.uint32(2**31)),
+           want)
+    _close(imbalance_from_distances(jnp.asarray(dx - 1000), jnp.asarray(dy - 1000)), want)
