@@ -32,6 +32,7 @@ from typing import Any, NamedTuple, Sequence
 import jax
 import numpy as np
 
+from ii_jax import baselines as _bl
 from ii_jax import imbalance as _imb
 from ii_jax import resample as _rs
 from ii_jax import windows as _win
@@ -221,7 +222,7 @@ def features(src, layer: int, *, representation: str = "concat", tokens: int = 2
         return _win.last_tokens(bits, 1 if representation == "last" else tokens), "hamming"
     floats = _floats(src, layer)[:, : t - skip_last, :]
     if representation == "mean":
-        return _win.clip_normalize(_win.mean_tokens(floats, tokens)), "euclidean"
+        return _bl.clip_and_normalize(_win.mean_tokens(floats, tokens)), "euclidean"
     return _win.float_window(floats, tokens), "euclidean"
 
 

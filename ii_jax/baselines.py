@@ -14,14 +14,19 @@ References:
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-__all__ = ["cka", "cka_from_grams", "mutual_knn", "mutual_knn_from_distances", "clip_and_normalize"]
+__all__ = ["cka", "cka_from_grams", "mutual_knn", "mutual_knn_from_distances", "clip_and_normalize",
+           "PAPER_QUANTILES"]
 
 _HIGHEST = lax.Precision.HIGHEST
+#: The paper's clipping quantiles (Supp. F, G: "quantiles of order 0.05% and 95%").
+PAPER_QUANTILES = (0.0005, 0.95)
 
 
 def _check_pair(fn: str, x, y, *, min_n: int) -> tuple[jax.Array, jax.Array]:
@@ -93,7 +98,8 @@ def _cka(x, y, *, debiased, block_size):
     return hsic(s_xy, a, b) / jnp.sqrt(hsic(s_xx, a, a) * hsic(s_yy, b, b))
 
 
-def cka(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, debiased: bool = False, block_size: int = 1024) -> jax.Array:
+def cka(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, debiased: bool = False, block_size: int = 1024,
+        preprocess: bool = False, quantiles: float | tuple[float, float] = PAPER_QUANTILES) -> jax.Array:
     """Linear Centered Kernel Alignment between two representations of the same N items.
 
     .. math::
@@ -112,6 +118,9 @@ def cka(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, debiased: bool = Fa
       debiased: use the unbiased HSIC (needs N >= 4); it removes the bias that pushes the biased CKA
         towards 1 when D >> N.
       block_size: rows per block of the Gram form.
+      preprocess: clip and normalise each side first (:func:`clip_and_normalize` with ``quantiles``), as the
+        paper's Supp. F does for its baselines; off by default (plain linear CKA).
+      quantiles: clipping quantiles for ``preprocess``.
 
     Returns:
       scalar ``[]`` float32 (float64 if the inputs are): 1 for identical geometry up to rotation and scale.
@@ -126,6 +135,8 @@ def cka(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, debiased: bool = Fa
     x, y = _check_pair("cka", x, y, min_n=4 if debiased else 2)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"cka: block_size must be a positive int, got {block_size!r}.")
+    if preprocess:
+        x, y = (jnp.asarray(clip_and_normalize(a, quantiles=quantiles)) for a in (x, y))
     return _cka(x, y, debiased=bool(debiased), block_size=block_size)
 
 
@@ -171,33 +182,67 @@ def cka_from_grams(k: jax.Array, l: jax.Array, *, debiased: bool = False) -> jax
 # Mutual k-NN
 
 
-def clip_and_normalize(x: jax.typing.ArrayLike, *, q: float = 0.95) -> jax.Array:
-    """The platonic-rep preprocessing: clip ``|x|`` at a quantile, then L2-normalise each row.
+def clip_and_normalize(x: jax.typing.ArrayLike, *, quantiles: float | tuple[float, float] = PAPER_QUANTILES,
+                       q: float | None = None) -> np.ndarray:
+    """The one clip-and-normalise of ii-jax: clip every entry between two quantiles, then L2-normalise each row.
 
-    The threshold is the mean over rows of each row's ``q``-quantile of ``|x|`` (``remove_outliers`` with
-    ``exact=False`` in Huh et al.'s code), applied as ``clip(x, -t, t)``.
+    ``quantiles=(lo, hi)`` (default ``(0.0005, 0.95)``): every entry is clipped to ``[Q_lo, Q_hi]``, the
+    ``lo``- and ``hi``-quantiles of *all* ``N·D`` signed entries (NumPy's default linear interpolation). This is
+    the literal reading of the paper (arXiv 2505.17101, Supp. F and G: "we clip the activations using quantiles
+    of order 0.05% and 95%, we normalize each vector"). A single number ``quantiles=t`` clips symmetrically,
+    ``|x| <= Q_t(|x|)`` over all entries: platonic-rep's ``remove_outliers(feats, q=t, exact=True)`` (Huh et al.
+    2024). Their default ``exact=False`` clamps at the *mean over rows* of each row's quantile instead; it is not
+    offered (on heavy-tailed rows the two thresholds differ by up to ~0.1 per normalised entry). Rows are then
+    divided by their L2 norm (zero rows stay zero). Used by the ``mean`` and ``float`` representations of the
+    analyses, by :func:`mutual_knn` and by :func:`cka` with ``preprocess=True``.
+
+    Host-side preprocessing (NumPy quantiles by partition, no sort of ``N·D`` entries): not traceable.
 
     Args:
-      x: ``[N, D]`` float features.
-      q: quantile of ``|x|`` to clip at (1.0: no clipping).
+      x: ``[N, D]`` float features (NumPy or JAX).
+      quantiles: ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or one ``t`` in ``(0, 1]`` for the symmetric clip of
+        ``|x|`` (``1.0``: no clipping).
+      q: deprecated alias of a symmetric ``quantiles``.
 
     Returns:
-      ``[N, D]`` rows of unit norm (zero rows stay zero).
+      float32 ``[N, D]`` NumPy array, rows of unit norm.
 
     Examples:
-      >>> import jax.numpy as jnp
+      >>> import numpy as np
       >>> from ii_jax.baselines import clip_and_normalize
-      >>> clip_and_normalize(jnp.array([[3.0, 4.0, 100.0]]), q=1.0)
-      Array([[0.02996257, 0.03995009, 0.9987523 ]], dtype=float32)
+      >>> x = np.array([[3.0, 4.0, 100.0], [1.0, -2.0, 2.0]])
+      >>> clip_and_normalize(x, quantiles=1.0)  # no clipping: plain L2 normalisation
+      array([[0.02996257, 0.03995009, 0.9987523 ],
+             [0.33333334, -0.6666667 , 0.6666667 ]], dtype=float32)
+      >>> np.round(clip_and_normalize(x, quantiles=(0.0, 0.8)), 4)  # entries above the 0.8-quantile (4) clipped
+      array([[ 0.5145,  0.686 ,  0.686 ],
+             [ 0.3333, -0.6667,  0.6667]], dtype=float32)
     """
-    x = jnp.asarray(x)
-    if not 0.0 < float(q) <= 1.0:
-        raise ValueError(f"clip_and_normalize: q must be in (0, 1], got {q}.")
-    if float(q) < 1.0:
-        t = jnp.mean(jnp.quantile(jnp.abs(x), q, axis=1))
-        x = jnp.clip(x, -t, t)
-    norm = jnp.linalg.norm(x, axis=1, keepdims=True)
-    return x / jnp.where(norm > 0, norm, 1.0)
+    if q is not None:
+        warnings.warn("clip_and_normalize(q=...) is deprecated; use quantiles=...", DeprecationWarning, stacklevel=2)
+        quantiles = q
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.floating) or a.ndim != 2:
+        raise TypeError(f"clip_and_normalize: x must be a float [N, D] array, got dtype {a.dtype} shape {a.shape}.")
+    a = a.astype(np.float32)
+    if np.ndim(quantiles) == 0:
+        t = float(quantiles)
+        if not 0.0 < t <= 1.0:
+            raise ValueError(f"clip_and_normalize: a symmetric quantile must be in (0, 1], got {quantiles!r}.")
+        if t < 1.0:
+            c = np.float32(np.quantile(np.abs(a), t))
+            a = np.clip(a, -c, c)
+    else:
+        try:
+            lo, hi = (float(v) for v in quantiles)
+        except (TypeError, ValueError):
+            raise ValueError(f"clip_and_normalize: quantiles must be (lo, hi) or one number, got {quantiles!r}.") from None
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"clip_and_normalize: need 0 <= lo < hi <= 1, got quantiles=({lo}, {hi}).")
+        q_lo, q_hi = np.quantile(a, [lo, hi]).astype(np.float32)
+        a = np.clip(a, q_lo, q_hi)
+    norm = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.where(norm > 0, norm, np.float32(1.0))
 
 
 def _knn_weights(sim: jax.Array, k: int) -> jax.Array:
@@ -253,13 +298,14 @@ def mutual_knn(
     *,
     k: int = 10,
     preprocess: bool = True,
-    clip_quantile: float = 0.95,
+    quantiles: float | tuple[float, float] = PAPER_QUANTILES,
     block_size: int = 512,
+    clip_quantile: float | None = None,
 ) -> jax.Array:
     """Mutual k-nearest-neighbour overlap (Huh et al. 2024): mean over items of ``|kNN_X(i) ∩ kNN_Y(i)| / k``.
 
     With ``preprocess=True`` (as in platonic-rep and the paper's Supp. F) each side is clipped at its
-    ``clip_quantile`` of ``|x|`` and L2-normalised (:func:`clip_and_normalize`), and neighbours are the
+    ``quantiles`` and L2-normalised (:func:`clip_and_normalize`), and neighbours are the
     largest inner products (= smallest Euclidean distances between unit vectors). With
     ``preprocess=False`` neighbours are by Euclidean distance on the raw features. Ties at the k-th
     neighbour are shared (the expected overlap under random tie-breaking), so the value does not depend on
@@ -270,8 +316,9 @@ def mutual_knn(
       y: ``[N, Dy]`` float features of the same items.
       k: neighbours per item, ``1 <= k <= N - 2``.
       preprocess: clip and normalise first (platonic-rep's pipeline).
-      clip_quantile: the clipping quantile.
+      quantiles: clipping quantiles, as :func:`clip_and_normalize` (default: the paper's 0.05 % and 95 %).
       block_size: query rows per block.
+      clip_quantile: deprecated alias of a symmetric ``quantiles``.
 
     Returns:
       scalar in ``[0, 1]``: 1 when both spaces have the same k-neighbourhoods; about ``k / (N - 1)`` when
@@ -289,8 +336,12 @@ def mutual_knn(
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"mutual_knn: block_size must be a positive int, got {block_size!r}.")
     x, y = x.astype(jnp.promote_types(x.dtype, jnp.float32)), y.astype(jnp.promote_types(y.dtype, jnp.float32))
+    if clip_quantile is not None:
+        warnings.warn("mutual_knn(clip_quantile=...) is deprecated; use quantiles=...", DeprecationWarning,
+                      stacklevel=2)
+        quantiles = clip_quantile
     if preprocess:
-        x, y = clip_and_normalize(x, q=clip_quantile), clip_and_normalize(y, q=clip_quantile)
+        x, y = (jnp.asarray(clip_and_normalize(a, quantiles=quantiles)) for a in (x, y))
     return _mutual_knn(x, y, k=k, block=min(block_size, x.shape[0]), inner=bool(preprocess))
 
 

@@ -7,7 +7,11 @@ on every item, so they never change a Hamming distance.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from ii_jax.baselines import clip_and_normalize as _clip_and_normalize
 
 __all__ = ["last_tokens", "token_at", "mean_tokens", "float_window", "clip_normalize"]
 
@@ -69,19 +73,19 @@ def mean_tokens(floats, k: int) -> np.ndarray:
     return np.asarray(floats[:, t - k:, :], np.float32).mean(axis=1)
 
 
-def clip_normalize(x, *, quantile: float = 0.95) -> np.ndarray:
-    """Clip ``|x|`` at its ``quantile`` (over all entries), then L2-normalise each row (Huh et al. 2024)."""
-    x = np.asarray(x, np.float32)
-    c = np.quantile(np.abs(x), quantile)
-    x = np.clip(x, -c, c)
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0)
+def clip_normalize(x, *, quantile: float | None = None) -> np.ndarray:
+    """Deprecated alias of :func:`ii_jax.baselines.clip_and_normalize` (the one clip-and-normalise); with
+    ``quantile=t`` it clips ``|x|`` symmetrically at ``t`` as before, without it it uses the paper's quantiles."""
+    warnings.warn("ii_jax.windows.clip_normalize is deprecated; use ii_jax.baselines.clip_and_normalize",
+                  DeprecationWarning, stacklevel=2)
+    return _clip_and_normalize(x) if quantile is None else _clip_and_normalize(x, quantiles=quantile)
 
 
 def float_window(floats, k: int, *, preprocess: bool = True) -> np.ndarray:
     """Concatenate the float activations of the last ``k`` tokens (``[N, k * E]``), clipped and normalised
-    unless ``preprocess=False`` — the float counterpart of :func:`last_tokens` (paper Supp. G)."""
+    (:func:`ii_jax.baselines.clip_and_normalize`, the paper's quantiles) unless ``preprocess=False`` — the float
+    counterpart of :func:`last_tokens` (paper Supp. G)."""
     t = _check_tokens("floats", floats, k)
     n, _, e = np.shape(floats)
     x = np.asarray(floats[:, t - k:, :], np.float32).reshape(n, k * e)
-    return clip_normalize(x) if preprocess else x
+    return _clip_and_normalize(x) if preprocess else x

@@ -71,3 +71,30 @@ def imbalance_all_orderings(dx, dy, k: int = 1) -> float:
     perms = list(itertools.permutations(range(n)))
     vals = [imbalance_ordered(dx, dy, np.array(px), np.array(py), k) for px in perms for py in perms]
     return float(np.mean(vals))
+
+
+def _quantile_linear(sorted_values: list[float], q: float) -> float:
+    """The q-quantile of a sorted list by linear interpolation between order statistics (NumPy's default)."""
+    pos = q * (len(sorted_values) - 1)
+    i = int(np.floor(pos))
+    j = min(i + 1, len(sorted_values) - 1)
+    return sorted_values[i] + (pos - i) * (sorted_values[j] - sorted_values[i])
+
+
+def clip_and_normalize(x: np.ndarray, lo: float | None, hi: float) -> np.ndarray:
+    """Clip every entry to [Q_lo, Q_hi] of all entries (lo None: |x| <= Q_hi(|x|)), then divide rows by their norm.
+    Explicit loops in float64."""
+    rows = [[float(v) for v in row] for row in np.asarray(x, np.float64)]
+    flat = [v for row in rows for v in row]
+    if lo is None:
+        c = _quantile_linear(sorted(abs(v) for v in flat), hi)
+        a, b = -c, c
+    else:
+        s = sorted(flat)
+        a, b = _quantile_linear(s, lo), _quantile_linear(s, hi)
+    out = []
+    for row in rows:
+        clipped = [min(max(v, a), b) for v in row]
+        norm = sum(v * v for v in clipped) ** 0.5
+        out.append([v / norm if norm > 0 else 0.0 for v in clipped])
+    return np.array(out)

@@ -80,8 +80,8 @@ def test_representations(pair):
                                            jackknife=None, null=False, progress=False)
     layer = 2
     fa, fb = np.asarray(a.floats(layer), np.float32), np.asarray(b.floats(layer), np.float32)
-    xa = analyses._win.clip_normalize(fa[:, -3:].mean(1))
-    xb = analyses._win.clip_normalize(fb[:, -3:].mean(1))
+    xa = ref.clip_and_normalize(fa[:, -3:].mean(1), 0.0005, 0.95)
+    xb = ref.clip_and_normalize(fb[:, -3:].mean(1), 0.0005, 0.95)
     want = ref.imbalance(ref.sq_euclidean_matrix(xa), ref.sq_euclidean_matrix(xb))
     assert res["mean"].values[layer, 0] == pytest.approx(want, abs=1e-9)
     last = information_imbalance(np.asarray(a.bits(layer))[:, -1], np.asarray(b.bits(layer))[:, -1])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
+import reference as ref
 from ii_jax import cka
 from ii_jax import mutual_knn
 from ii_jax.baselines import clip_and_normalize
@@ -44,13 +45,12 @@ def knn_sets(sim, k):
     return np.argsort(-sim, axis=1)[:, :k]
 
 
-def mutual_knn_ref(x, y, k, preprocess):
+def mutual_knn_ref(x, y, k, preprocess, quantiles=(0.0005, 0.95)):
     def prep(a):
         a = np.asarray(a, np.float64)
-        if preprocess:
-            t = np.mean(np.quantile(np.abs(a), 0.95, axis=1))
-            a = np.clip(a, -t, t)
-            return a / np.linalg.norm(a, axis=1, keepdims=True)
+        if preprocess:  # platonic-rep's remove_outliers(exact=True) for one quantile, the paper's two otherwise
+            lo, hi = (None, quantiles) if np.ndim(quantiles) == 0 else quantiles
+            return ref.clip_and_normalize(a, lo, hi)
         return a
 
     def sim(a):
@@ -134,13 +134,15 @@ def test_cka_bad_input():
 # Mutual k-NN
 
 
-@pytest.mark.parametrize("preprocess", [True, False])
+@pytest.mark.parametrize(("preprocess", "quantiles"), [(True, (0.0005, 0.95)), (True, 0.95), (False, None)])
 @pytest.mark.parametrize(("k", "block"), [(1, 512), (5, 16), (10, 33)])
-def test_mutual_knn_matches_platonic_reference(k, block, preprocess, rng):
+def test_mutual_knn_matches_platonic_reference(k, block, preprocess, quantiles, rng):
     x = rng.standard_t(3, size=(120, 10))  # heavy tails: the clipping matters
     y = x[:, :6] + 0.5 * rng.normal(size=(120, 6))
-    got = mutual_knn(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), k=k, preprocess=preprocess, block_size=block)
-    np.testing.assert_allclose(float(got), mutual_knn_ref(x, y, k, preprocess), atol=1e-6)
+    kw = {} if quantiles is None else {"quantiles": quantiles}
+    got = mutual_knn(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32), k=k, preprocess=preprocess,
+                     block_size=block, **kw)
+    np.testing.assert_allclose(float(got), mutual_knn_ref(x, y, k, preprocess, **kw), atol=1e-6)
 
 
 def test_mutual_knn_ties_are_shared_and_order_free(rng):
@@ -175,15 +177,50 @@ def test_mutual_knn_invariances(rng):
     assert unrelated < 0.25
 
 
-def test_clip_and_normalize():
-    x = jnp.array([[1.0, 2.0, 50.0], [0.0, 0.0, 0.0], [-3.0, 1.0, 1.0]])
-    out = clip_and_normalize(x)
-    t = np.mean(np.quantile(np.abs(np.asarray(x)), 0.95, axis=1))
-    ref = np.clip(np.asarray(x), -t, t)
-    norms = np.linalg.norm(ref, axis=1, keepdims=True)
-    np.testing.assert_allclose(np.asarray(out), ref / np.where(norms > 0, norms, 1), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"q must be in \(0, 1\]"):
-        clip_and_normalize(x, q=0.0)
+@pytest.mark.parametrize("quantiles", [(0.0005, 0.95), (0.05, 0.95), (0.0, 1.0), 0.95, 0.5, 1.0])
+def test_clip_and_normalize_matches_reference_on_heavy_tails(quantiles):
+    """The one clip-and-normalise against explicit loops (tests/reference.py), on heavy-tailed rows where a
+    global threshold and platonic-rep's mean of per-row thresholds differ."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_t(df=1.5, size=(40, 64)).astype(np.float32) * rng.uniform(0.1, 10, size=(40, 1)).astype(np.float32)
+    x[3] = 0.0  # a zero row stays zero
+    lo, hi = (None, quantiles) if np.ndim(quantiles) == 0 else quantiles
+    want = ref.clip_and_normalize(x, lo, hi)
+    got = clip_and_normalize(jnp.asarray(x), quantiles=quantiles)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-7)
+
+
+def test_clip_and_normalize_default_is_the_papers_quantiles():
+    rng = np.random.default_rng(6)
+    x = rng.standard_t(df=2, size=(30, 50))
+    np.testing.assert_allclose(clip_and_normalize(x), ref.clip_and_normalize(x, 0.0005, 0.95), rtol=2e-6, atol=2e-7)
+    # platonic-rep's exact=False threshold (mean of per-row quantiles) is a different function on such rows
+    t = np.mean(np.quantile(np.abs(x), 0.95, axis=1))
+    c = np.clip(x, -t, t)
+    assert np.abs(clip_and_normalize(x, quantiles=0.95) - c / np.linalg.norm(c, axis=1, keepdims=True)).max() > 1e-3
+
+
+def test_clip_and_normalize_bad_input():
+    x = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"symmetric quantile must be in \(0, 1\]"):
+        clip_and_normalize(x, quantiles=0.0)
+    with pytest.raises(ValueError, match=r"need 0 <= lo < hi <= 1"):
+        clip_and_normalize(x, quantiles=(0.9, 0.1))
+    with pytest.raises(TypeError, match="float \\[N, D\\]"):
+        clip_and_normalize(np.ones((3, 4), np.int32))
+    with pytest.warns(DeprecationWarning):
+        clip_and_normalize(x, q=0.9)
+
+
+def test_mutual_knn_and_cka_use_the_one_clip_and_normalize():
+    rng = np.random.default_rng(7)
+    x = rng.standard_t(df=2, size=(60, 12)).astype(np.float32)
+    y = x[:, :6] + 0.3 * rng.normal(size=(60, 6)).astype(np.float32)
+    cx, cy = ref.clip_and_normalize(x, 0.0005, 0.95), ref.clip_and_normalize(y, 0.0005, 0.95)
+    assert float(mutual_knn(x, y, k=5)) == pytest.approx(float(mutual_knn(cx.astype(np.float32), cy.astype(np.float32),
+                                                                          k=5, preprocess=False)), abs=1e-6)
+    assert float(cka(x, y, preprocess=True)) == pytest.approx(float(cka(cx, cy)), rel=1e-4)
 
 
 def test_mutual_knn_bad_input():

@@ -24,7 +24,8 @@ def test_token_at_and_means(rng):
     x = float_window(f, 2)
     assert x.shape == (4, 6)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1, rtol=1e-5)
-    c = clip_normalize(np.array([[100.0, 1.0], [1.0, 1.0]]), quantile=0.5)
+    with pytest.warns(DeprecationWarning, match="clip_and_normalize"):  # the old name, kept one release
+        c = clip_normalize(np.array([[100.0, 1.0], [1.0, 1.0]]), quantile=0.5)
     np.testing.assert_allclose(c[0], [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)
 
 
