@@ -49,13 +49,13 @@ def main(argv=None) -> int:
     key = jax.random.key(args.seed)
 
     t0 = time.perf_counter()
-    rank = synthetic.rank_experiment(jax.random.fold_in(key, 0), n=args.n, sigma=args.sigma, n_reps=args.reps)
+    rank = synthetic.rank_experiment(jax.random.fold_in(key, 0), n=args.n, sigma=args.sigma, repeats=args.reps)
     print(f"rank construction: {time.perf_counter() - t0:.1f} s")
     show(f"Fig. 1 left: rank construction (n={args.n}, D=10, sigma={args.sigma})", rank, "rank")
     power = {}
     for p in args.p:
         t0 = time.perf_counter()
-        power[p] = synthetic.power_experiment(jax.random.fold_in(key, p), n=args.n, p=p, n_reps=args.reps)
+        power[p] = synthetic.power_experiment(jax.random.fold_in(key, p), n=args.n, p=p, repeats=args.reps)
         print(f"power benchmark p={p}: {time.perf_counter() - t0:.1f} s")
         show(f"Fig. 1 right: p={p} (n={args.n})", power[p], "fraction")
 

@@ -20,7 +20,7 @@ from ii_jax.baselines import mutual_knn
 from ii_jax.bid import BIDJackknife
 from ii_jax.bid import BIDProfile
 from ii_jax.bid import BIDResult
-from ii_jax.bid import bid
+from ii_jax.bid import bid_from_bits
 from ii_jax.bid import bid_from_histogram
 from ii_jax.bid import bid_jackknife
 from ii_jax.bid import bid_profile
@@ -28,6 +28,7 @@ from ii_jax.bid import bid_profile_store
 from ii_jax.bid import hamming_histogram
 from ii_jax.bid import plot_bid_profile
 from ii_jax.bid import subsample_histograms
+from ii_jax import bid  # the module (callable for one release: the deprecated ii_jax.bid(...))
 from ii_jax import flax_capture
 from ii_jax import synthetic
 from ii_jax import parallel
@@ -58,6 +59,7 @@ __all__ = [
     "BIDProfile",
     "BIDResult",
     "bid",
+    "bid_from_bits",
     "bid_from_histogram",
     "bid_jackknife",
     "bid_profile",

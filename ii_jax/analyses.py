@@ -39,7 +39,7 @@ from ii_jax import windows as _win
 from ii_jax.pairing import same_class_pairs
 
 __all__ = [
-    "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "same_class_pairs",
+    "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "Jackknife", "same_class_pairs",
     "Profile", "SemanticLayers", "CrossModel", "WindowSweep", "TokenDistance", "ImagePairs",
     "layer_profile", "semantic_layers", "cross_model", "window_sweep", "token_distance", "image_pairs",
     "cross_modal", "compare_representations",
@@ -62,6 +62,8 @@ class ArrayStore:
       layers: layer indices (default ``0 .. L-1``). relative_depth: per layer (default ``layer / max(layer)``).
       item_ids: optional N ids, checked against the other side's. labels: optional N class labels.
       name: shown in messages and reports.
+      embedding_layer: the index in ``layers`` of the embedding layer, left out of every layer analysis by default
+        (as a shard store's manifest says); ``None`` (default): the arrays hold no embedding layer.
 
     Examples:
       >>> import numpy as np
@@ -78,6 +80,7 @@ class ArrayStore:
     item_ids: Sequence[str] | None = None
     labels: Sequence[Any] | None = None
     name: str = "arrays"
+    embedding_layer: int | None = None
 
     def __post_init__(self):
         self.bits = list(self.bits)
@@ -105,6 +108,8 @@ class ArrayStore:
                 raise ValueError(f"ArrayStore: {len(v)} {field} for {n} items.")
         if self.item_ids is not None:
             self.item_ids = [str(x) for x in self.item_ids]
+        if self.embedding_layer is not None and int(self.embedding_layer) not in self.layers:
+            raise ValueError(f"ArrayStore: embedding_layer {self.embedding_layer} is not among the layers {self.layers}.")
         self.path = self.name
 
     @property
@@ -174,9 +179,16 @@ def _check_paired(a, b) -> None:
         raise ValueError(f"sources are not paired: {_name(a)} has {len(a)} items and {_name(b)} has {len(b)}.")
 
 
-def _layers(src, layers) -> list[int]:
+def _layers(src, layers, include_embedding: bool = False) -> list[int]:
+    """The layers an analysis runs over: ``layers`` as given, else every stored layer but the embedding layer
+    (paper §3.1: "for every layer in the network, excluding the embedding layer") unless ``include_embedding``."""
     if layers is None:
-        return list(src.layers)
+        emb = getattr(src, "embedding_layer", None)
+        out = [x for x in src.layers if include_embedding or emb is None or x != emb]
+        if not out:
+            raise ValueError(f"{_name(src)}: no layer to analyse: the only stored layer is the embedding layer "
+                             f"{emb} (pass include_embedding=True to use it).")
+        return out
     out = [int(x) for x in layers]
     missing = [x for x in out if x not in src.layers]
     if missing:
@@ -226,16 +238,8 @@ def features(src, layer: int, *, representation: str = "concat", tokens: int = 2
     return _win.float_window(floats, tokens), "euclidean"
 
 
-def default_jackknife(n: int) -> tuple[int, int]:
-    """The paper's jackknife (5 subsets of 2000 out of 5000 points), scaled down for small N: ``(n_sub, repeats)``
-    with ``n_sub = min(2000, 0.4 N)``.
-
-    Examples:
-      >>> from ii_jax.analyses import default_jackknife
-      >>> default_jackknife(5000), default_jackknife(1000)
-      ((2000, 5), (400, 5))
-    """
-    return int(min(2000, max(3, int(0.4 * n)))), 5
+default_jackknife = _rs.default_jackknife  # one definition (ii_jax.resample), re-exported here
+Jackknife = _rs.Jackknife
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -247,19 +251,8 @@ class _PairStats(NamedTuple):
     null: np.ndarray  # [2] (NaN: not computed)
 
 
-def _resolve_jackknife(n: int, jackknife) -> tuple[int, int] | None:
-    if jackknife is None or jackknife is False:
-        return None
-    if jackknife is True or jackknife == "auto":
-        return default_jackknife(n)
-    try:
-        repeats, n_sub = (int(v) for v in jackknife)
-    except (TypeError, ValueError):
-        raise ValueError(f"jackknife must be None, 'auto' or (repeats, n_sub), got {jackknife!r}.") from None
-    if n_sub > n:
-        raise ValueError(f"N={n} points is too small for a jackknife of {n_sub} points per subset; "
-                         f"use at most {n} (e.g. {default_jackknife(n)[0]}).")
-    return n_sub, repeats
+def _resolve_jackknife(n: int, jackknife) -> _rs.Jackknife | None:
+    return _rs.as_jackknife(jackknife, n)
 
 
 def _pair_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None, bootstrap=None, null: bool = False,
@@ -275,7 +268,8 @@ def _pair_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None, bo
         value = np.array(_imb.imbalance_from_distances(dx, dy, k=k, ties=ties))
         std = nan
         if jack is not None:
-            std = _rs.resample_from_distances(dx, dy, n_sub=jack[0], repeats=jack[1], key=k_jack, k=k, ties=ties).std
+            std = _rs.resample_from_distances(dx, dy, n_sub=jack.n_sub, repeats=jack.repeats, key=k_jack, k=k,
+                                              ties=ties).std
         elif bootstrap is not None:
             repeats, n_sub = bootstrap
             std = _rs.resample_from_distances(dx, dy, n_sub=n_sub, repeats=repeats, key=k_jack, replace=True, k=k,
@@ -288,11 +282,11 @@ def _pair_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None, bo
     if jack is not None:
         rng = _rs._seed(k_jack)
         vals = []
-        for _ in range(jack[1]):
-            s = np.sort(rng.choice(n, size=jack[0], replace=False))
+        for _ in range(jack.repeats):
+            s = np.sort(rng.choice(n, size=jack.n_sub, replace=False))
             vals.append(_pair_stats(np.asarray(x)[s], np.asarray(y)[s], metric, key=k_jack, k=k, ties=ties,
                                     max_cache_bytes=max_cache_bytes).value)
-        std = np.std(vals, axis=0, ddof=1)
+        std = _rs.replica_std(vals, axis=0)
     elif bootstrap is not None:
         raise ValueError(f"bootstrap errors need both [N, N] distance matrices in memory; N={n} is too large "
                          f"for max_cache_bytes={max_cache_bytes}.")
@@ -357,15 +351,18 @@ def _key(key, seed: int = 0):
 
 def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", layers: Sequence[int] | None = None,
                   jackknife="auto", null: bool = True, k: int = 1, ties: str = "average", key=None,
-                  skip_last: int = 0, progress: bool | None = None) -> Profile:
+                  skip_last: int = 0, progress: bool | None = None, include_embedding: bool = False) -> Profile:
     """Δ(A_l→B_l) and Δ(B_l→A_l) for every layer ``l`` of two paired sources (paper Fig. 2).
 
     Args:
       a, b: paired sources (same items, same order; stores are checked by item id), e.g. the English and Spanish
         sides of one model.
       tokens: the last ``tokens`` tokens are concatenated (paper: 20). representation: see the module docstring.
-      layers: layer indices (default: all stored).
-      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), ``(repeats, n_sub)``, or ``None``.
+      layers: layer indices (default: every stored layer but the embedding layer).
+      include_embedding: also analyse the embedding layer (default ``False``: left out, as in the paper §3.1;
+        ignored when ``layers`` is given). Relative depth keeps 0 for the embeddings either way.
+      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), a :class:`~ii_jax.resample.Jackknife` or a
+        ``(repeats, n_sub)`` pair, or ``None``. Error bars: :func:`~ii_jax.resample.replica_std` (``ddof=1``).
       null: also compute the shuffled-pairing null per layer (≈ 1).
       k, ties: as :func:`ii_jax.information_imbalance`. key: PRNG key (default ``jax.random.key(0)``).
 
@@ -386,7 +383,7 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
     """
     a, b = as_source(a), as_source(b)
     _check_paired(a, b)
-    lays = _layers(a, layers)
+    lays = _layers(a, layers, include_embedding)
     _layers(b, lays)
     _resolve_jackknife(len(a), jackknife)  # refuse a bad request before any distance work
     key = _key(key)
@@ -398,21 +395,25 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
                          null=null)
         vals.append(st.value), stds.append(st.std), nulls.append(st.null)
     params = dict(analysis="layer_profile", a=_name(a), b=_name(b), tokens=tokens, representation=representation,
-                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=null, skip_last=skip_last)
+                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=null, skip_last=skip_last,
+                  include_embedding=include_embedding, embedding_layer=getattr(a, "embedding_layer", None))
     return Profile(np.array(lays), _depth(a, lays), np.array(vals), np.array(stds), np.array(nulls), len(a), params)
 
 
 def _jack_param(n, jackknife):
     j = _resolve_jackknife(n, jackknife)
-    return None if j is None else {"n_sub": j[0], "repeats": j[1]}
+    return None if j is None else {"repeats": j.repeats, "n_sub": j.n_sub}
 
 
-def semantic_layers(profile: Profile, *, tolerance: float = 0.05, direction: str = "mean") -> SemanticLayers:
+def semantic_layers(profile: Profile, *, tolerance: float = 0.05, direction: str = "mean",
+                    include_embedding: bool = False) -> SemanticLayers:
     """The semantic layer (argmin of Δ) and the region around it where Δ stays within ``tolerance`` of the minimum.
 
     Args:
       profile: a :class:`Profile`. tolerance: absolute tolerance on Δ.
       direction: ``"mean"`` of both directions (default), ``"a_to_b"`` or ``"b_to_a"``.
+      include_embedding: let the embedding layer be the semantic layer. By default it is skipped when the
+        profile holds it (a profile made with ``include_embedding=True``; ``params["embedding_layer"]``).
 
     Examples:
       >>> import numpy as np
@@ -429,13 +430,17 @@ def semantic_layers(profile: Profile, *, tolerance: float = 0.05, direction: str
     if direction not in pick:
         raise ValueError(f"direction must be one of {tuple(pick)}, got {direction!r}.")
     v = pick[direction](np.asarray(profile.values, np.float64))
+    emb = (profile.params or {}).get("embedding_layer")
+    lay, dep = np.asarray(profile.layers), np.asarray(profile.relative_depth)
+    if not include_embedding and emb is not None and emb in lay and len(lay) > 1:
+        keep = lay != emb
+        v, lay, dep = v[keep], lay[keep], dep[keep]
     i = int(np.nanargmin(v))
     lo = hi = i
     while lo > 0 and v[lo - 1] <= v[i] + tolerance:
         lo -= 1
     while hi < len(v) - 1 and v[hi + 1] <= v[i] + tolerance:
         hi += 1
-    lay, dep = profile.layers, profile.relative_depth
     return SemanticLayers(int(lay[i]), float(dep[i]), float(v[i]), (int(lay[lo]), int(lay[hi])),
                           (float(dep[lo]), float(dep[hi])), float(tolerance))
 
@@ -461,10 +466,12 @@ class CrossModel(NamedTuple):
 
 
 def cross_model(a, b, *, tokens: int = 20, representation: str = "concat", layers_a=None, layers_b=None, k: int = 1,
-                ties: str = "average", progress: bool | None = None, max_cache_bytes: int = 2**32) -> CrossModel:
+                ties: str = "average", progress: bool | None = None, max_cache_bytes: int = 2**32,
+                include_embedding: bool = False) -> CrossModel:
     """Δ between every layer of ``a`` and every layer of ``b`` (e.g. two models on the same sentences).
 
-    Each layer's distance matrix is computed once and reused against every layer of the other side.
+    Each layer's distance matrix is computed once and reused against every layer of the other side. The
+    embedding layers are left out unless ``include_embedding`` (or explicit ``layers_a``/``layers_b``).
 
     Examples:
       >>> import numpy as np
@@ -476,7 +483,7 @@ def cross_model(a, b, *, tokens: int = 20, representation: str = "concat", layer
     """
     a, b = as_source(a), as_source(b)
     _check_paired(a, b)
-    la, lb = _layers(a, layers_a), _layers(b, layers_b)
+    la, lb = _layers(a, layers_a, include_embedding), _layers(b, layers_b, include_embedding)
     n = len(a)
     if n * n * 4 * (len(la) + len(lb)) > max_cache_bytes:
         raise ValueError(f"cross_model caches one [N, N] matrix per layer: N={n} with {len(la)} + {len(lb)} layers "
@@ -528,11 +535,13 @@ def default_windows(tokens: int) -> list[int]:
 
 
 def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: int = 1, ties: str = "average",
-                 progress: bool | None = None) -> WindowSweep:
+                 progress: bool | None = None, include_embedding: bool = False) -> WindowSweep:
     """Minimum Δ over layers as a function of the number of last tokens concatenated (paper Fig. 3a).
 
     Args:
       windows: token windows (default :func:`default_windows` of the stored tokens).
+      layers: layer indices (default: every stored layer but the embedding layer).
+      include_embedding: also sweep the embedding layer (so it may be the minimum); default ``False``.
 
     Examples:
       >>> import numpy as np
@@ -544,7 +553,7 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
     """
     a, b = as_source(a), as_source(b)
     _check_paired(a, b)
-    lays = _layers(a, layers)
+    lays = _layers(a, layers, include_embedding)
     _layers(b, lays)
     windows = default_windows(min(a.tokens, b.tokens)) if windows is None else [int(w) for w in windows]
     if not windows:
@@ -556,7 +565,8 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
         y, _ = features(b, lays[li], tokens=windows[wi])
         vals[wi, li] = _imb.information_imbalance(x, y, metric=metric, k=k, ties=ties, progress=False)
     lay = np.array(lays)
-    params = dict(analysis="window_sweep", a=_name(a), b=_name(b), k=k, ties=ties)
+    params = dict(analysis="window_sweep", a=_name(a), b=_name(b), k=k, ties=ties,
+                  include_embedding=include_embedding)
     return WindowSweep(np.array(windows), lay, _depth(a, lays), vals, vals.min(axis=1), lay[vals.argmin(axis=1)],
                        len(a), params)
 
@@ -586,8 +596,10 @@ class TokenDistance(NamedTuple):
 
 
 def token_distance(src, *, tau_max: int = 10, layers=None, k: int = 1, ties: str = "average", jackknife=None,
-                   key=None, progress: bool | None = None) -> TokenDistance:
+                   key=None, progress: bool | None = None, include_embedding: bool = False) -> TokenDistance:
     """Δ(T→T−τ) and Δ(T−τ→T) for τ = 1..τmax at each layer, and the causal asymmetry A (paper Fig. 3b–c, 10).
+
+    Layers: every stored layer but the embedding layer, unless ``include_embedding`` or ``layers``.
 
     Single tokens' sign bits and Hamming distances. With ``jackknife`` (``"auto"`` or ``(repeats, n_sub)``) the
     asymmetry gets an error bar: A recomputed on each subset of points.
@@ -601,7 +613,7 @@ def token_distance(src, *, tau_max: int = 10, layers=None, k: int = 1, ties: str
       ((1, 3), (1,))
     """
     src = as_source(src)
-    lays = _layers(src, layers)
+    lays = _layers(src, layers, include_embedding)
     if isinstance(tau_max, bool) or not isinstance(tau_max, (int, np.integer)) or not 1 <= tau_max < src.tokens:
         raise ValueError(f"tau_max must be an integer in [1, {src.tokens - 1}] ({src.tokens} tokens stored per "
                          f"item), got {tau_max!r}.")
@@ -620,13 +632,13 @@ def token_distance(src, *, tau_max: int = 10, layers=None, k: int = 1, ties: str
         if jack is not None:
             rng = _rs._seed(jax.random.fold_in(key, lays[li]))
             reps = []
-            for _ in range(jack[1]):
-                s = np.ix_(*(2 * [np.sort(rng.choice(n, size=jack[0], replace=False))]))
+            for _ in range(jack.repeats):
+                s = np.ix_(*(2 * [np.sort(rng.choice(n, size=jack.n_sub, replace=False))]))
                 r = np.array([_imb.imbalance_from_distances(d_last[s], d[s], k=k, ties=ties) for d in d_tau])
                 reps.append(np.mean(r[:, 0] - r[:, 1]))
-            a_std[li] = np.std(reps, ddof=1)
+            a_std[li] = _rs.replica_std(reps)
     params = dict(analysis="token_distance", source=_name(src), tau_max=tau_max, k=k, ties=ties,
-                  jackknife=_jack_param(n, jackknife))
+                  jackknife=_jack_param(n, jackknife), include_embedding=include_embedding)
     return TokenDistance(np.array(lays), _depth(src, lays), np.arange(1, tau_max + 1), back, fwd,
                          (back - fwd).mean(axis=1), a_std, n, params)
 
@@ -656,7 +668,8 @@ class ImagePairs(NamedTuple):
 
 def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n_pairs: int | None = None,
                 tokens: int = 200, representation: str = "concat", layers=None, null: bool = True, k: int = 1,
-                ties: str = "average", seed: int = 0, progress: bool | None = None) -> ImagePairs:
+                ties: str = "average", seed: int = 0, progress: bool | None = None,
+                include_embedding: bool = False) -> ImagePairs:
     """Δ between same-class image pairs (paper Fig. 4a): pairs drawn without repetition, ``replications`` times.
 
     Args:
@@ -666,6 +679,7 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
         capped at the stored tokens).
       null: also compute the null with the pairs' second images shuffled (so almost all pairs are of different
         classes): ≈ 1.
+      include_embedding: also analyse the patch-embedding layer (default ``False``, as the text analyses).
 
     Examples:
       >>> import numpy as np
@@ -687,7 +701,7 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
         raise ValueError(f"{len(labels)} labels for {len(src)} items.")
     if isinstance(replications, bool) or not isinstance(replications, (int, np.integer)) or replications < 1:
         raise ValueError(f"replications must be an integer >= 1, got {replications!r}.")
-    lays = _layers(src, layers)
+    lays = _layers(src, layers, include_embedding)
     tokens = min(tokens, src.tokens)
     pairings = []
     for r in range(replications):
@@ -713,9 +727,9 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
             if null and r == 0:
                 nul[li] = st.null.mean()
     both = vals.mean(axis=2)
-    std = both.std(axis=0, ddof=1) if replications > 1 else np.full(len(lays), np.nan)
+    std = _rs.replica_std(both, axis=0)
     params = dict(analysis="image_pairs", source=_name(src), replications=replications, tokens=tokens,
-                  representation=representation, k=k, ties=ties, seed=seed)
+                  representation=representation, k=k, ties=ties, seed=seed, include_embedding=include_embedding)
     return ImagePairs(np.array(lays), _depth(src, lays), vals, both.mean(axis=0), std, nul, m, params)
 
 
@@ -725,7 +739,7 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
 def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_tokens: int = 200,
                 text_representation: str = "concat", image_representation: str = "concat", layers=None,
                 bootstrap=(100, 200), null: bool = True, k: int = 1, ties: str = "average", key=None,
-                progress: bool | None = None) -> Profile:
+                progress: bool | None = None, include_embedding: bool = False) -> Profile:
     """One text layer against every image layer, both directions, bootstrap errors (paper Fig. 4b).
 
     Args:
@@ -733,6 +747,7 @@ def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_to
         model's semantic layer from :func:`semantic_layers`).
       text_tokens, image_tokens: windows (image capped at the stored tokens).
       bootstrap: ``(repeats, n_sub)`` (paper: 100 × 200; ``n_sub`` capped at N), or ``None``.
+      include_embedding: also the image model's embedding layer (default ``False``).
 
     Returns:
       :class:`Profile` over the image layers, ``values[:, 0]`` = Δ(text→image), ``values[:, 1]`` = Δ(image→text).
@@ -740,7 +755,7 @@ def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_to
     text, image = as_source(text), as_source(image)
     _check_paired(text, image)
     _layers(text, [text_layer])
-    lays = _layers(image, layers)
+    lays = _layers(image, layers, include_embedding)
     key = _key(key)
     n = len(text)
     if bootstrap is not None:
@@ -764,7 +779,8 @@ def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_to
                   text_tokens=text_tokens, image_tokens=min(image_tokens, image.tokens),
                   text_representation=text_representation, image_representation=image_representation,
                   bootstrap=None if bootstrap is None else {"repeats": bootstrap[0], "n_sub": bootstrap[1]},
-                  k=k, ties=ties)
+                  k=k, ties=ties, include_embedding=include_embedding,
+                  embedding_layer=getattr(image, "embedding_layer", None))
     return Profile(np.array(lays), _depth(image, lays), np.array(vals), np.array(stds), np.array(nulls), n, params)
 
 

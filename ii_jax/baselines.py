@@ -156,10 +156,10 @@ def cka_from_grams(k: jax.Array, l: jax.Array, *, debiased: bool = False) -> jax
       scalar ``[]``.
 
     Examples:
-      >>> import jax
+      >>> import jax, jax.numpy as jnp
       >>> from ii_jax import cka
       >>> from ii_jax.baselines import cka_from_grams
-      >>> x, y = jax.random.normal(jax.random.key(0), (2, 50, 6))
+      >>> x, y = jax.random.normal(jax.random.key(0), (2, 50, 6), dtype=jnp.float32)
       >>> print(f"{float(cka_from_grams(x @ x.T, y @ y.T)):.5f} {float(cka(x, y)):.5f}")
       0.12578 0.12578
     """
@@ -212,10 +212,10 @@ def clip_and_normalize(x: jax.typing.ArrayLike, *, quantiles: float | tuple[floa
       >>> from ii_jax.baselines import clip_and_normalize
       >>> x = np.array([[3.0, 4.0, 100.0], [1.0, -2.0, 2.0]])
       >>> clip_and_normalize(x, quantiles=1.0)  # no clipping: plain L2 normalisation
-      array([[0.02996257, 0.03995009, 0.9987523 ],
-             [0.33333334, -0.6666667 , 0.6666667 ]], dtype=float32)
-      >>> np.round(clip_and_normalize(x, quantiles=(0.0, 0.8)), 4)  # entries above the 0.8-quantile (4) clipped
-      array([[ 0.5145,  0.686 ,  0.686 ],
+      array([[ 0.02996257,  0.03995009,  0.9987523 ],
+             [ 0.33333334, -0.6666667 ,  0.6666667 ]], dtype=float32)
+      >>> np.round(clip_and_normalize(x, quantiles=(0.0, 0.8)), 4)  # 100 clipped to the 0.8-quantile, 4
+      array([[ 0.4685,  0.6247,  0.6247],
              [ 0.3333, -0.6667,  0.6667]], dtype=float32)
     """
     if q is not None:
@@ -254,8 +254,10 @@ def _knn_weights(sim: jax.Array, k: int) -> jax.Array:
     kth = lax.top_k(sim, k)[0][:, -1:]
     closer = sim > kth
     tied = sim == kth
-    left = k - jnp.sum(closer, axis=1, keepdims=True)
-    return jnp.where(closer, 1.0, jnp.where(tied, left / jnp.sum(tied, axis=1, keepdims=True), 0.0))
+    # counts in sim's float dtype: under a user's jax_enable_x64 integer sums are int64 and would promote to float64
+    left = k - jnp.sum(closer, axis=1, keepdims=True, dtype=sim.dtype)
+    share = left / jnp.sum(tied, axis=1, keepdims=True, dtype=sim.dtype)
+    return jnp.where(closer, jnp.ones((), sim.dtype), jnp.where(tied, share, jnp.zeros((), sim.dtype)))
 
 
 def _overlap_rows(sx, sy, k):

@@ -44,6 +44,8 @@ References:
 from __future__ import annotations
 
 import functools
+import sys
+import types
 import warnings
 from typing import Any, NamedTuple, Sequence
 
@@ -54,8 +56,10 @@ import optax
 from jax import lax
 from jax.scipy.special import digamma, gammaln, logsumexp, xlogy
 
+from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.binary import WORD_BITS, n_words
 from ii_jax.distances import _x64_scope
+from ii_jax.resample import replica_std
 
 __all__ = [
     "BIDResult",
@@ -63,7 +67,7 @@ __all__ = [
     "BIDProfile",
     "hamming_histogram",
     "subsample_histograms",
-    "bid",
+    "bid_from_bits",
     "bid_from_histogram",
     "bid_jackknife",
     "bid_profile",
@@ -134,7 +138,7 @@ class BIDProfile(NamedTuple):
       d0: BID (jackknife mean, or the single fit), NaN where the fit failed.
       d0_std: jackknife standard deviation (NaN without jackknife).
       d1: slope (mean).
-      n_converged: converged fits per layer (of ``n_reps``, or of 1).
+      n_converged: converged fits per layer (of ``repeats``, or of 1).
     """
 
     relative_depth: np.ndarray
@@ -642,7 +646,7 @@ def _candidates(win: _Window, n_bits: int, key: jax.Array | None, n_random: int)
     extra = np.full((n_random, 2), np.nan)  # same shape with or without a key: one compiled fit
     if key is not None:
         scale = np.log(max(2.0 * win.mean, 2.0))  # log-uniform gaps between 1 and 2 * mean distance
-        extra = np.asarray(jax.random.uniform(key, (n_random, 2)), np.float64) * scale
+        extra = np.asarray(jax.random.uniform(key, (n_random, 2), dtype=jnp.float32), np.float64) * scale
     return np.concatenate([phi, extra])
 
 
@@ -788,7 +792,7 @@ def bid_from_histogram(
     return result
 
 
-def bid(
+def bid_from_bits(
     words: jax.typing.ArrayLike,
     n_bits: int,
     *,
@@ -817,9 +821,9 @@ def bid(
 
     Examples:
       >>> import jax
-      >>> from ii_jax import bid, pack_bits
+      >>> from ii_jax import bid_from_bits, pack_bits
       >>> bits = jax.random.bernoulli(jax.random.key(0), 0.5, (400, 256))
-      >>> res = bid(pack_bits(bits), 256)
+      >>> res = bid_from_bits(pack_bits(bits), 256)
       >>> print(bool(res.converged), 0.9 < float(res.d0) / 256 < 1.1)
       True True
     """
@@ -835,21 +839,22 @@ def _summarise(fits: BIDResult) -> BIDJackknife:
     d1 = np.asarray(fits.d1, np.float64)[conv]
     n = int(conv.sum())
     mean = lambda a: float(a.mean()) if n else float("nan")  # noqa: E731
-    std = lambda a: float(a.std()) if n else float("nan")  # noqa: E731
+    std = lambda a: float(replica_std(a))  # noqa: E731  (ddof=1, NaN below two fits: the one rule)
     return BIDJackknife(mean(d0), std(d0), mean(d1), std(d1), n, fits)
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def bid_jackknife(
     words: jax.typing.ArrayLike,
     n_bits: int,
     *,
     key: jax.Array,
-    n_samples: int | None = None,
-    n_reps: int = 10,
+    n_sub: int | None = None,
+    repeats: int = 10,
     alpha_min: float = 0.0,
     alpha_max: float = 0.2,
 ) -> BIDJackknife:
-    """BID with jackknife error bars: ``n_reps`` random subsamples of ``n_samples`` points, fitted at once.
+    """BID with jackknife error bars: ``repeats`` random subsamples of ``n_sub`` points, fitted at once.
 
     The R histograms come from one pass over the pairs (:func:`subsample_histograms`) and the R fits run
     as one ``jax.vmap``-ed optimisation. Mean and standard deviation are over the converged fits.
@@ -858,8 +863,8 @@ def bid_jackknife(
       words: ``[N, W]`` uint32 packed bits.
       n_bits: bits per point.
       key: PRNG key choosing the subsamples.
-      n_samples: points per subsample (default ``0.4 N``, the paper's 2,000 of 5,000).
-      n_reps: number of subsamples R (paper: 10).
+      n_sub: points per subsample (default ``0.4 N``, the paper's 2,000 of 5,000).
+      repeats: number of subsamples R (paper: 10).
       alpha_min: lower quantile of the fitted range.
       alpha_max: upper quantile.
 
@@ -870,29 +875,29 @@ def bid_jackknife(
       >>> import jax
       >>> from ii_jax import bid_jackknife, pack_bits
       >>> bits = jax.random.bernoulli(jax.random.key(1), 0.5, (300, 128))
-      >>> jk = bid_jackknife(pack_bits(bits), 128, key=jax.random.key(2), n_samples=200, n_reps=4)
+      >>> jk = bid_jackknife(pack_bits(bits), 128, key=jax.random.key(2), n_sub=200, repeats=4)
       >>> print(jk.n_converged, jk.d0_std < 0.1 * jk.d0)
       4 True
     """
     words, n_bits = _check_words(words, n_bits, "bid_jackknife")
     alpha_min, alpha_max = _check_alphas(alpha_min, alpha_max, "bid_jackknife")
-    members = _jackknife_members(key, words.shape[0], n_samples, n_reps, "bid_jackknife")
+    members = _jackknife_members(key, words.shape[0], n_sub, repeats, "bid_jackknife")
     counts = subsample_histograms(words, n_bits, members)
     return _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max))
 
 
-def _jackknife_members(key, n: int, n_samples: int | None, n_reps: int, fn: str) -> np.ndarray:
+def _jackknife_members(key, n: int, n_sub: int | None, repeats: int, fn: str) -> np.ndarray:
     if key is None:
         raise ValueError(f"{fn}: key is required to draw the subsamples.")
-    if n_samples is None:
-        n_samples = max(2, int(round(0.4 * n)))
-    if not 2 <= int(n_samples) <= n:
-        raise ValueError(f"{fn}: n_samples must be between 2 and N={n}, got {n_samples}.")
-    if int(n_reps) < 1:
-        raise ValueError(f"{fn}: n_reps must be at least 1, got {n_reps}.")
-    keys = jax.random.split(key, int(n_reps))
-    picks = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_samples)])(keys)
-    members = np.zeros((int(n_reps), n), bool)
+    if n_sub is None:
+        n_sub = max(2, int(round(0.4 * n)))
+    if not 2 <= int(n_sub) <= n:
+        raise ValueError(f"{fn}: n_sub must be between 2 and N={n}, got {n_sub}.")
+    if int(repeats) < 1:
+        raise ValueError(f"{fn}: repeats must be at least 1, got {repeats}.")
+    keys = jax.random.split(key, int(repeats))
+    picks = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_sub)])(keys)
+    members = np.zeros((int(repeats), n), bool)
     np.put_along_axis(members, np.asarray(picks), True, axis=1)
     return members
 
@@ -901,6 +906,7 @@ def _jackknife_members(key, n: int, n_samples: int | None, n_reps: int, fn: str)
 # Per-layer profiles (paper Supp. H, Fig. 9)
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def bid_profile(
     layers: Sequence[jax.typing.ArrayLike],
     n_bits: int | Sequence[int],
@@ -909,8 +915,8 @@ def bid_profile(
     alpha_min: float = 0.0,
     alpha_max: float = 0.2,
     key: jax.Array | None = None,
-    n_samples: int | None = None,
-    n_reps: int = 10,
+    n_sub: int | None = None,
+    repeats: int = 10,
 ) -> BIDProfile:
     """BID of each layer's packed representation, against relative depth.
 
@@ -923,10 +929,10 @@ def bid_profile(
       relative_depth: ``[n_layers]`` depths in ``[0, 1]``.
       alpha_min: lower quantile of the fitted range.
       alpha_max: upper quantile.
-      key: None: one fit per layer on all points; a PRNG key: jackknife (``n_reps`` subsamples of
-        ``n_samples``) per layer, mean and standard deviation.
-      n_samples: jackknife subsample size (default ``0.4 N``).
-      n_reps: jackknife repetitions.
+      key: None: one fit per layer on all points; a PRNG key: jackknife (``repeats`` subsamples of
+        ``n_sub``) per layer, mean and standard deviation.
+      n_sub: jackknife subsample size (default ``0.4 N``).
+      repeats: jackknife repetitions.
 
     Returns:
       :class:`BIDProfile`.
@@ -963,7 +969,7 @@ def bid_profile(
             if bool(fit.converged):
                 d0[i], d1[i], n_conv[i] = float(fit.d0), float(fit.d1), 1
         else:
-            members = _jackknife_members(keys[i], words.shape[0], n_samples, n_reps, "bid_profile")
+            members = _jackknife_members(keys[i], words.shape[0], n_sub, repeats, "bid_profile")
             counts = subsample_histograms(words, nb, members)
             jk = _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max))
             d0[i], d0_std[i], d1[i], n_conv[i] = jk.d0, jk.d0_std, jk.d1, jk.n_converged
@@ -987,6 +993,7 @@ def _token_window(bits: np.ndarray, n_tokens: int, skip_last: int, n_bits_token:
     return pack_bits_np(unpacked.reshape(n, -1)), n_tokens * n_bits_token
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def bid_profile_store(
     store: Any,
     *,
@@ -996,8 +1003,9 @@ def bid_profile_store(
     alpha_min: float = 0.0,
     alpha_max: float = 0.2,
     key: jax.Array | None = None,
-    n_samples: int | None = None,
-    n_reps: int = 10,
+    n_sub: int | None = None,
+    repeats: int = 10,
+    include_embedding: bool = False,
 ) -> dict[int, BIDProfile]:
     """BID profile of a shard store for windows of the last k tokens (paper Fig. 9: k = 10 and 20).
 
@@ -1007,12 +1015,13 @@ def bid_profile_store(
         ``ii_jax.shards.open_store`` returns.
       tokens: window sizes k; each window concatenates the last k stored tokens.
       skip_last: stored tokens dropped from the end first (2 drops final punctuation in text).
-      layers: layer indices to use (default: all).
+      layers: layer indices to use (default: every stored layer but the store's ``embedding_layer``).
       alpha_min: lower quantile.
       alpha_max: upper quantile.
       key: PRNG key for jackknife error bars (None: one fit per layer).
-      n_samples: jackknife subsample size.
-      n_reps: jackknife repetitions.
+      n_sub: jackknife subsample size.
+      repeats: jackknife repetitions.
+      include_embedding: also fit the embedding layer (default ``False``, as the paper's layer analyses).
 
     Returns:
       ``{k: BIDProfile}``.
@@ -1035,7 +1044,8 @@ def bid_profile_store(
         store = open_store(store)
     all_layers = list(store.layers)
     depth_of = dict(zip(all_layers, np.asarray(store.relative_depth, np.float64)))
-    chosen = all_layers if layers is None else list(layers)
+    emb = getattr(store, "embedding_layer", None)
+    chosen = [x for x in all_layers if include_embedding or x != emb] if layers is None else list(layers)
     missing = [layer for layer in chosen if layer not in depth_of]
     if missing:
         raise ValueError(f"bid_profile_store: layers {missing} are not in the store (it has {all_layers}).")
@@ -1048,7 +1058,7 @@ def bid_profile_store(
         packed, bits = zip(*(_token_window(store.bits(layer), int(k), int(skip_last), n_bits_token) for layer in chosen))
         profiles[int(k)] = bid_profile(
             list(packed), list(bits), [depth_of[layer] for layer in chosen], alpha_min=alpha_min,
-            alpha_max=alpha_max, key=keys[k], n_samples=n_samples, n_reps=n_reps,
+            alpha_max=alpha_max, key=keys[k], n_sub=n_sub, repeats=repeats,
         )
     return profiles
 
@@ -1091,3 +1101,26 @@ def plot_bid_profile(profiles: BIDProfile | dict[Any, BIDProfile], *, ax: Any = 
     if any(name is not None for name in profiles):
         ax.legend()
     return ax
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The old name. ``ii_jax.bid`` used to be this module's ``bid`` function re-exported over the module's own name,
+# so ``import ii_jax.bid as m`` gave the function. Now ``ii_jax.bid`` is the module; calling it (or the function
+# ``ii_jax.bid.bid``) still works for one release, with a DeprecationWarning.
+
+
+def bid(*args, **kwargs) -> BIDResult:
+    """Deprecated alias of :func:`bid_from_bits`."""
+    warnings.warn("ii_jax.bid(...) is deprecated: use ii_jax.bid_from_bits(...) (ii_jax.bid is now the module)",
+                  DeprecationWarning, stacklevel=2)
+    return bid_from_bits(*args, **kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        warnings.warn("ii_jax.bid(...) is deprecated: use ii_jax.bid_from_bits(...) (ii_jax.bid is now the module)",
+                      DeprecationWarning, stacklevel=2)
+        return bid_from_bits(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

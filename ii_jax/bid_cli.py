@@ -33,11 +33,16 @@ def add_bid_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("store", help="shard store folder (manifest.json + layer files)")
     p.add_argument("--tokens", type=int, nargs="+", default=[10, 20], help="token windows k (default: 10 20)")
     p.add_argument("--skip-last", type=int, default=0, help="stored tokens dropped from the end first (default 0)")
-    p.add_argument("--layers", type=int, nargs="+", default=None, help="layer indices (default: all)")
+    p.add_argument("--layers", type=int, nargs="+", default=None,
+                   help="layer indices (default: every stored layer but the embedding layer)")
+    p.add_argument("--include-embedding", action="store_true",
+                   help="also fit the embedding layer (default: left out, as in the paper §3.1)")
     p.add_argument("--alpha-min", type=float, default=0.0, help="lower quantile of the fitted range (default 0)")
     p.add_argument("--alpha-max", type=float, default=0.2, help="upper quantile of the fitted range (default 0.2)")
-    p.add_argument("--n-samples", type=int, default=None, help="jackknife subsample size (default 0.4 N)")
-    p.add_argument("--n-reps", type=int, default=10, help="jackknife repetitions (default 10)")
+    p.add_argument("--n-sub", "--n-samples", dest="n_sub", type=int, default=None,
+                   help="points per jackknife subsample (default 0.4 N; --n-samples is the old name)")
+    p.add_argument("--repeats", "--n-reps", dest="repeats", type=int, default=10,
+                   help="jackknife subsamples (default 10; --n-reps is the old name)")
     p.add_argument("--no-jackknife", dest="jackknife", action="store_false", help="one fit per layer, no error bars")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the jackknife subsamples")
     p.add_argument("--plot", default=None, help="write the figure here (PNG/PDF)")
@@ -63,7 +68,8 @@ def run_bid(args: argparse.Namespace, *, open_store: Callable[[str], Any] | None
         key = jax.random.key(args.seed) if args.jackknife else None
         profiles = bid_profile_store(
             store, tokens=args.tokens, skip_last=args.skip_last, layers=args.layers, alpha_min=args.alpha_min,
-            alpha_max=args.alpha_max, key=key, n_samples=args.n_samples, n_reps=args.n_reps,
+            alpha_max=args.alpha_max, key=key, n_sub=args.n_sub, repeats=args.repeats,
+            include_embedding=args.include_embedding,
         )
     except (ImportError, OSError, ValueError, TypeError) as err:
         print(f"ii-jax bid: {err}", file=sys.stderr)

@@ -58,7 +58,7 @@ def pack_bits(bits: jax.typing.ArrayLike, axis: int = -1) -> jax.Array:
       >>> words
       Array([[5],
              [0]], dtype=uint32)
-      >>> unpack_bits(words, 3).astype(int)
+      >>> unpack_bits(words, 3).astype(jnp.int32)
       Array([[1, 0, 1],
              [0, 0, 0]], dtype=int32)
     """

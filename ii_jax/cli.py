@@ -35,8 +35,12 @@ def _two_stores(p, a_help="shard store A", b_help="shard store B, same items", t
         p.add_argument("--tokens", type=int, default=20, help="last tokens concatenated (default 20)")
 
 
-def _layers_opt(p, flag="--layers", help_="layer indices (default: all stored)"):
+def _layers_opt(p, flag="--layers", help_="layer indices (default: every stored layer but the embedding layer)",
+                embedding: bool = True):
     p.add_argument(flag, type=int, nargs="+", default=None, help=help_)
+    if embedding:
+        p.add_argument("--include-embedding", action="store_true",
+                       help="also analyse the embedding layer (default: left out, as in the paper §3.1)")
 
 
 def _jack_opts(p):
@@ -90,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cross-model", help="Δ between every layer of one store and every layer of another")
     _two_stores(p)
-    _layers_opt(p, "--layers-a", "layers of A (default all)")
-    _layers_opt(p, "--layers-b", "layers of B (default all)")
+    _layers_opt(p, "--layers-a", "layers of A (default: all but the embedding layer)", embedding=False)
+    _layers_opt(p, "--layers-b", "layers of B (default: all but the embedding layer)")
     _common(p, "cross_model")
     p.set_defaults(handler=_run_cross_model)
 
@@ -183,8 +187,9 @@ def _run_profile(args):
     a, b = analyses.as_source(args.a), analyses.as_source(args.b)
     prof = analyses.layer_profile(a, b, tokens=args.tokens, representation=args.representation, layers=args.layers,
                                   jackknife=_jack(args), null=not args.no_null, k=args.k, ties=args.ties,
-                                  key=jax.random.key(args.seed), progress=_progress(args))
-    sem = analyses.semantic_layers(prof, tolerance=args.tolerance)
+                                  key=jax.random.key(args.seed), progress=_progress(args),
+                                  include_embedding=args.include_embedding)
+    sem = analyses.semantic_layers(prof, tolerance=args.tolerance, include_embedding=args.include_embedding)
     la, lb = _sides(a, b)
     _print(args, ["layer", "depth", f"{la}->{lb}", "std", f"{lb}->{la}", "std", "null"],
            [[int(l), float(d), float(v[0]), float(s[0]), float(v[1]), float(s[1]), float(n.mean())]
@@ -204,7 +209,8 @@ def _run_compare(args):
     a, b = analyses.as_source(args.a), analyses.as_source(args.b)
     res = analyses.compare_representations(a, b, representations=args.representations, tokens=args.tokens,
                                            layers=args.layers, jackknife=_jack(args), null=False, k=args.k,
-                                           ties=args.ties, key=jax.random.key(args.seed), progress=_progress(args))
+                                           ties=args.ties, key=jax.random.key(args.seed), progress=_progress(args),
+                                           include_embedding=args.include_embedding)
     la, lb = _sides(a, b)
     first = next(iter(res.values()))
     _print(args, ["layer", "depth"] + [f"{r}:{la}->{lb}" for r in res],
@@ -220,7 +226,7 @@ def _run_cross_model(args):
 
     a, b = analyses.as_source(args.a), analyses.as_source(args.b)
     res = analyses.cross_model(a, b, tokens=args.tokens, layers_a=args.layers_a, layers_b=args.layers_b, k=args.k,
-                               ties=args.ties, progress=_progress(args))
+                               ties=args.ties, progress=_progress(args), include_embedding=args.include_embedding)
     i, j = divmod(int(res.values[:, :, 0].argmin()), len(res.layers_b))
     if not args.json:
         print(f"min Δ(A→B) = {res.values[i, j, 0]:.4f} at A layer {res.layers_a[i]}, B layer {res.layers_b[j]}")
@@ -233,7 +239,7 @@ def _run_window_sweep(args):
 
     a, b = analyses.as_source(args.a), analyses.as_source(args.b)
     res = analyses.window_sweep(a, b, windows=args.windows, layers=args.layers, k=args.k, ties=args.ties,
-                                progress=_progress(args))
+                                progress=_progress(args), include_embedding=args.include_embedding)
     la, lb = _sides(a, b)
     _print(args, ["tokens", f"min {la}->{lb}", "layer", f"min {lb}->{la}", "layer"],
            [[int(w), float(m[0]), int(g[0]), float(m[1]), int(g[1])]
@@ -250,7 +256,8 @@ def _run_token_distance(args):
     src = analyses.as_source(args.store)
     res = analyses.token_distance(src, tau_max=args.tau_max, layers=args.layers, k=args.k, ties=args.ties,
                                   jackknife=tuple(args.jackknife) if args.jackknife else None,
-                                  key=jax.random.key(args.seed), progress=_progress(args))
+                                  key=jax.random.key(args.seed), progress=_progress(args),
+                                  include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "asymmetry", "std"],
            [[int(l), float(d), float(a), float(s)] for l, d, a, s in
             zip(res.layers, res.relative_depth, res.asymmetry, res.asymmetry_std)])
@@ -267,7 +274,8 @@ def _run_image_pairs(args):
 
     src = analyses.as_source(args.store)
     res = analyses.image_pairs(src, replications=args.replications, n_pairs=args.n_pairs, tokens=args.tokens,
-                               layers=args.layers, k=args.k, ties=args.ties, seed=args.seed, progress=_progress(args))
+                               layers=args.layers, k=args.k, ties=args.ties, seed=args.seed, progress=_progress(args),
+                               include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "mean Δ", "std", "null"],
            [[int(l), float(d), float(m), float(s), float(n)] for l, d, m, s, n in
             zip(res.layers, res.relative_depth, res.mean, res.std, res.null)])
@@ -299,7 +307,8 @@ def _run_cross_modal(args):
     text, image = analyses.as_source(args.text), analyses.as_source(args.image)
     res = analyses.cross_modal(text, image, text_layer=_text_layer(args.text_layer), text_tokens=args.text_tokens,
                                image_tokens=args.image_tokens, layers=args.layers, bootstrap=tuple(args.bootstrap),
-                               k=args.k, ties=args.ties, key=jax.random.key(args.seed), progress=_progress(args))
+                               k=args.k, ties=args.ties, key=jax.random.key(args.seed), progress=_progress(args),
+                               include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "text->img", "std", "img->text", "std"],
            [[int(l), float(d), float(v[0]), float(s[0]), float(v[1]), float(s[1])]
             for l, d, v, s in zip(res.layers, res.relative_depth, res.values, res.std)])

@@ -20,7 +20,80 @@ import numpy as np
 
 from ii_jax import imbalance as _imb
 
-__all__ = ["Estimate", "jackknife", "bootstrap", "shuffled_null", "resample_from_distances"]
+__all__ = ["Estimate", "Jackknife", "default_jackknife", "as_jackknife", "replica_std", "jackknife", "bootstrap",
+           "shuffled_null", "resample_from_distances"]
+
+
+class Jackknife(NamedTuple):
+    """Jackknife sizes: ``repeats`` random subsets of ``n_sub`` distinct points (the paper: 5 subsets of 2000 of
+    5000). Accepted, as a plain ``(repeats, n_sub)`` pair too, by every ``jackknife=`` argument of ii-jax.
+
+    Examples:
+      >>> from ii_jax.resample import Jackknife
+      >>> Jackknife(repeats=5, n_sub=2000) == (5, 2000)
+      True
+    """
+
+    repeats: int
+    n_sub: int
+
+
+def default_jackknife(n: int) -> Jackknife:
+    """The paper's jackknife (5 subsets of 2000 out of 5000 points), scaled down for small N:
+    ``Jackknife(repeats=5, n_sub=min(2000, 0.4 N))``.
+
+    Examples:
+      >>> from ii_jax.resample import default_jackknife
+      >>> default_jackknife(5000), default_jackknife(1000)
+      (Jackknife(repeats=5, n_sub=2000), Jackknife(repeats=5, n_sub=400))
+    """
+    return Jackknife(5, int(min(2000, max(3, int(0.4 * n)))))
+
+
+def as_jackknife(spec, n: int) -> Jackknife | None:
+    """A ``jackknife=`` argument as a validated :class:`Jackknife` for ``n`` points, or ``None`` for none.
+
+    ``spec``: ``None``/``False`` (none), ``"auto"``/``True`` (:func:`default_jackknife`), a :class:`Jackknife`,
+    a ``(repeats, n_sub)`` pair, or a ``{"repeats": ..., "n_sub": ...}`` mapping (as written in a report).
+    """
+    if spec is None or spec is False:
+        return None
+    if spec is True or (isinstance(spec, str) and spec == "auto"):
+        return default_jackknife(n)
+    try:
+        if isinstance(spec, dict):
+            spec = (spec["repeats"], spec["n_sub"])
+        repeats, n_sub = spec
+        if any(isinstance(v, bool) or not float(v).is_integer() for v in (repeats, n_sub)):
+            raise ValueError
+        repeats, n_sub = int(repeats), int(n_sub)
+    except (TypeError, ValueError, KeyError):
+        raise ValueError(f"jackknife must be None, 'auto', Jackknife(repeats, n_sub) or a (repeats, n_sub) pair of "
+                         f"integers, got {spec!r}.") from None
+    if repeats < 1 or n_sub < 3:
+        raise ValueError(f"jackknife needs repeats >= 1 and n_sub >= 3, got Jackknife(repeats={repeats}, "
+                         f"n_sub={n_sub}).")
+    if n_sub > n:
+        raise ValueError(f"N={n} points is too small for a jackknife of {n_sub} points per subset; use at most {n} "
+                         f"(e.g. {default_jackknife(n)}).")
+    return Jackknife(repeats, n_sub)
+
+
+def replica_std(values, axis: int = 0) -> np.ndarray:
+    """The one error-bar rule of ii-jax: the sample standard deviation (``ddof=1``) over replicas (jackknife
+    subsets, bootstrap resamples, pairings), NaN with fewer than two replicas. Used by the Imbalance's resampling,
+    the analyses and BID alike.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.resample import replica_std
+      >>> float(replica_std([1.0, 2.0, 3.0])), bool(np.isnan(replica_std([1.0])))
+      (1.0, True)
+    """
+    v = np.asarray(values, np.float64)
+    if v.shape[axis] < 2:
+        return np.full(np.delete(v.shape, axis), np.nan) if v.ndim > 1 else np.float64(np.nan)
+    return v.std(axis=axis, ddof=1)
 
 
 class Estimate(NamedTuple):
@@ -28,7 +101,8 @@ class Estimate(NamedTuple):
 
     Attributes:
       mean: float64 ``[2]``: (Δ(X→Y), Δ(Y→X)) averaged over the replicas.
-      std: float64 ``[2]``: their standard deviation (ddof=1), the error bar.
+      std: float64 ``[2]``: their standard deviation, the error bar (:func:`replica_std`: ``ddof=1``, NaN for a
+        single replica).
       values: float64 ``[R, 2]``: every replica.
     """
 
@@ -39,8 +113,7 @@ class Estimate(NamedTuple):
 
 def _estimate(values) -> Estimate:
     v = np.asarray(values, np.float64).reshape(-1, 2)
-    std = v.std(axis=0, ddof=1) if len(v) > 1 else np.zeros(2)
-    return Estimate(v.mean(axis=0), std, v)
+    return Estimate(v.mean(axis=0), replica_std(v, axis=0), v)
 
 
 def _check_resampling(n: int, n_sub: int, repeats: int, key, *, replace: bool, k: int) -> None:

@@ -8,7 +8,7 @@
   restricted to a fraction ``f`` of them. Expected: for ``p = 10^5`` the (biased) CKA saturates near 1 already
   at small ``f``, while Δ still resolves ``f``.
 
-Error bars are jackknife: ``n_reps`` random subsamples of ``n_samples`` of the ``n`` points (mean and
+Error bars are jackknife: ``repeats`` random subsamples of ``n_sub`` of the ``n`` points (mean and
 standard deviation). Each experiment computes the ``n x n`` Gram matrices once; every subsample's squared
 distances and CKA come from sub-blocks of them, so resampling costs no new feature products. In the power
 experiment the Gram of each prefix of components is accumulated from the previous one, so all fractions
@@ -24,7 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.baselines import cka_from_grams
+from ii_jax.resample import replica_std
 
 __all__ = [
     "Curves",
@@ -82,11 +84,11 @@ def _check_n(fn: str, n: int, minimum: int = 4) -> int:
 @functools.partial(jax.jit, static_argnames=("n", "dim"))
 def _rank_pair(key, sigma, rank, *, n, dim):
     kx, ku, kv, ke = jax.random.split(key, 4)
-    x = jax.random.normal(kx, (n, dim))
+    x = jax.random.normal(kx, (n, dim), dtype=jnp.float32)
     keep = jnp.arange(dim) < rank  # U_r = the first r columns of a D x D Gaussian: one compiled shape
-    u = jnp.where(keep[None, :], jax.random.normal(ku, (dim, dim)), 0.0)
-    v = jnp.where(keep[:, None], jax.random.normal(kv, (dim, dim)), 0.0)
-    return x, x @ (u @ v).T + sigma * jax.random.normal(ke, (n, dim))
+    u = jnp.where(keep[None, :], jax.random.normal(ku, (dim, dim), dtype=jnp.float32), 0.0)
+    v = jnp.where(keep[:, None], jax.random.normal(kv, (dim, dim), dtype=jnp.float32), 0.0)
+    return x, x @ (u @ v).T + sigma * jax.random.normal(ke, (n, dim), dtype=jnp.float32)
 
 
 def rank_pair(key: jax.Array, n: int, *, rank: int, dim: int = 10, sigma: float = 1.0) -> tuple[jax.Array, jax.Array]:
@@ -163,7 +165,7 @@ def partial_view(key: jax.Array, n: int, *, p: int, fraction: float) -> tuple[ja
     """
     n = _check_n("partial_view", n, 2)
     m = _n_kept(p, fraction, "partial_view")
-    x = jax.random.normal(key, (n, int(p)))
+    x = jax.random.normal(key, (n, int(p)), dtype=jnp.float32)
     return x, x[:, :m]
 
 
@@ -179,15 +181,15 @@ def _n_kept(p: int, fraction: float, fn: str) -> int:
 # Jackknife on Gram matrices
 
 
-def _subsamples(key: jax.Array, n: int, n_samples: int | None, n_reps: int, fn: str) -> np.ndarray:
-    if n_samples is None:
-        n_samples = n // 2
-    if not 4 <= int(n_samples) <= n:
-        raise ValueError(f"{fn}: n_samples must be between 4 and n={n}, got {n_samples}.")
-    if int(n_reps) < 1:
-        raise ValueError(f"{fn}: n_reps must be >= 1, got {n_reps}.")
-    keys = jax.random.split(key, int(n_reps))
-    idx = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_samples)])(keys)
+def _subsamples(key: jax.Array, n: int, n_sub: int | None, repeats: int, fn: str) -> np.ndarray:
+    if n_sub is None:
+        n_sub = n // 2
+    if not 4 <= int(n_sub) <= n:
+        raise ValueError(f"{fn}: n_sub must be between 4 and n={n}, got {n_sub}.")
+    if int(repeats) < 1:
+        raise ValueError(f"{fn}: repeats must be >= 1, got {repeats}.")
+    keys = jax.random.split(key, int(repeats))
+    idx = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_sub)])(keys)
     return np.sort(np.asarray(idx), axis=1)
 
 
@@ -216,26 +218,27 @@ def _jackknife_from_grams(gx, gy, idx: np.ndarray, debiased: bool) -> tuple[np.n
     return ii, np.asarray(_cka_reps(gx, gy, jnp.asarray(idx), debiased=debiased))
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def imbalance_jackknife(
     x: jax.typing.ArrayLike,
     y: jax.typing.ArrayLike,
     *,
     key: jax.Array,
-    n_reps: int = 10,
-    n_samples: int | None = None,
+    repeats: int = 10,
+    n_sub: int | None = None,
 ) -> ImbalanceJackknife:
     """Euclidean Information Imbalance, both directions, with jackknife error bars.
 
     The squared distances of all ``n`` points are computed once (from the Gram matrices); each repetition
-    takes the sub-block of a random subsample of ``n_samples`` points and runs
+    takes the sub-block of a random subsample of ``n_sub`` points and runs
     :func:`ii_jax.imbalance_from_distances` on it.
 
     Args:
       x: ``[n, Dx]`` float features.
       y: ``[n, Dy]`` float features of the same points.
       key: PRNG key for the subsamples.
-      n_reps: repetitions R.
-      n_samples: points per subsample (default ``n // 2``).
+      repeats: repetitions R.
+      n_sub: points per subsample (default ``n // 2``).
 
     Returns:
       :class:`ImbalanceJackknife`.
@@ -244,16 +247,17 @@ def imbalance_jackknife(
       >>> import jax
       >>> from ii_jax.synthetic import imbalance_jackknife, rank_pair
       >>> x, y = rank_pair(jax.random.key(0), 200, rank=1)
-      >>> jk = imbalance_jackknife(x, y, key=jax.random.key(1), n_reps=3)
+      >>> jk = imbalance_jackknife(x, y, key=jax.random.key(1), repeats=3)
       >>> bool(jk.x_to_y < jk.y_to_x)
       True
     """
     x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ValueError(f"imbalance_jackknife: x and y must be [n, D] with the same n, got {x.shape} and {y.shape}.")
-    idx = _subsamples(key, x.shape[0], n_samples, n_reps, "imbalance_jackknife")
+    idx = _subsamples(key, x.shape[0], n_sub, repeats, "imbalance_jackknife")
     ii, _ = _jackknife_from_grams(_gram(x), _gram(y), idx, False)
-    return ImbalanceJackknife(float(ii[:, 0].mean()), float(ii[:, 0].std()), float(ii[:, 1].mean()), float(ii[:, 1].std()), ii)
+    return ImbalanceJackknife(float(ii[:, 0].mean()), float(replica_std(ii[:, 0])), float(ii[:, 1].mean()),
+                              float(replica_std(ii[:, 1])), ii)
 
 
 def _curves(x_values, ii_list, cka_list) -> Curves:
@@ -261,18 +265,20 @@ def _curves(x_values, ii_list, cka_list) -> Curves:
     ck = np.stack(cka_list)  # [T, R]
     return Curves(
         np.asarray(x_values, np.float64),
-        ii[..., 0].mean(1), ii[..., 0].std(1), ii[..., 1].mean(1), ii[..., 1].std(1), ck.mean(1), ck.std(1),
+        ii[..., 0].mean(1), replica_std(ii[..., 0], 1), ii[..., 1].mean(1), replica_std(ii[..., 1], 1), ck.mean(1),
+        replica_std(ck, 1),
     )
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def rank_experiment(
     key: jax.Array,
     *,
     n: int = 1000,
     dim: int = 10,
     sigma: float = 1.0,
-    n_reps: int = 10,
-    n_samples: int | None = None,
+    repeats: int = 10,
+    n_sub: int | None = None,
     debiased: bool = False,
 ) -> Curves:
     """Fig. 1 (left): Δ(X→Y), Δ(Y→X) and CKA of the rank construction for ``r = 1..dim``.
@@ -282,8 +288,8 @@ def rank_experiment(
       n: points per pair.
       dim: dimension D (paper: 10).
       sigma: noise standard deviation.
-      n_reps: jackknife repetitions (paper: 10).
-      n_samples: points per jackknife subsample (default ``n // 2``).
+      repeats: jackknife repetitions (paper: 10).
+      n_sub: points per jackknife subsample (default ``n // 2``).
       debiased: report the debiased CKA instead of the biased one.
 
     Returns:
@@ -292,14 +298,14 @@ def rank_experiment(
     Examples:
       >>> import jax
       >>> from ii_jax.synthetic import rank_experiment
-      >>> c = rank_experiment(jax.random.key(0), n=200, dim=4, n_reps=2)
+      >>> c = rank_experiment(jax.random.key(0), n=200, dim=4, repeats=2)
       >>> bool(c.ii_xy[0] < c.ii_yx[0]), bool(c.ii_yx[-1] < c.ii_yx[0])
       (True, True)
     """
     n = _check_n("rank_experiment", n)
     kd, ks = jax.random.split(key)
     xs, ys = rank_pairs(kd, n, dim=dim, sigma=sigma)
-    idx = _subsamples(ks, n, n_samples, n_reps, "rank_experiment")
+    idx = _subsamples(ks, n, n_sub, repeats, "rank_experiment")
     ii_list, cka_list = [], []
     for x, y in zip(xs, ys):
         ii, ck = _jackknife_from_grams(_gram(x), _gram(y), idx, debiased)
@@ -313,14 +319,15 @@ def _add_gram(g, cols):
     return g + _gram(cols)
 
 
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def power_experiment(
     key: jax.Array,
     *,
     n: int = 1000,
     p: int = 1000,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
-    n_reps: int = 10,
-    n_samples: int | None = None,
+    repeats: int = 10,
+    n_sub: int | None = None,
     debiased: bool = False,
     chunk: int = 4096,
 ) -> Curves:
@@ -335,8 +342,8 @@ def power_experiment(
       n: number of points.
       p: components of the full vector (paper: 10^3 and 10^5).
       fractions: kept fractions, in ``(0, 1]``.
-      n_reps: jackknife repetitions.
-      n_samples: points per subsample (default ``n // 2``).
+      repeats: jackknife repetitions.
+      n_sub: points per subsample (default ``n // 2``).
       debiased: debiased CKA instead of the biased one (the paper's Fig. 1 uses the biased one).
       chunk: components generated and multiplied at a time.
 
@@ -346,7 +353,7 @@ def power_experiment(
     Examples:
       >>> import jax
       >>> from ii_jax.synthetic import power_experiment
-      >>> c = power_experiment(jax.random.key(0), n=200, p=200, fractions=(0.05, 0.5), n_reps=2)
+      >>> c = power_experiment(jax.random.key(0), n=200, p=200, fractions=(0.05, 0.5), repeats=2)
       >>> bool(c.ii_xy[0] > c.ii_xy[1]), bool(c.cka[0] < c.cka[1])
       (True, True)
     """
@@ -356,13 +363,14 @@ def power_experiment(
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"power_experiment: chunk must be a positive int, got {chunk!r}.")
     kd, ks = jax.random.split(key)
-    idx = _subsamples(ks, n, n_samples, n_reps, "power_experiment")
+    idx = _subsamples(ks, n, n_sub, repeats, "power_experiment")
     # Component j of every point comes from fold_in(kd, j // chunk), so the data do not depend on fractions.
     grams = {}
     g = jnp.zeros((n, n), jnp.float32)
     targets = sorted(set(kept))
     for start in range(0, int(p), chunk):
-        block = jax.random.normal(jax.random.fold_in(kd, start // chunk), (n, min(chunk, int(p) - start)))
+        block = jax.random.normal(jax.random.fold_in(kd, start // chunk), (n, min(chunk, int(p) - start)),
+                                  dtype=jnp.float32)
         end, pos = start + block.shape[1], start
         for m in (m for m in targets if start < m <= end):  # prefixes that end inside this chunk
             g = _add_gram(g, block[:, pos - start : m - start])

@@ -52,7 +52,7 @@ def _ref_imbalance(x, y):
 
 def test_layer_profile_matches_reference_and_finds_the_semantic_layer(pair):
     a, b, _ = pair
-    p = analyses.layer_profile(a, b, tokens=3, jackknife=(4, 30), progress=False)
+    p = analyses.layer_profile(a, b, tokens=3, jackknife=(4, 30), progress=False, include_embedding=True)
     for i, layer in enumerate(p.layers):
         x = np.asarray(a.bits(layer))[:, -3:].reshape(N, -1)
         y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
@@ -65,10 +65,63 @@ def test_layer_profile_matches_reference_and_finds_the_semantic_layer(pair):
     assert p.values[0].min() > 0.6 and p.values[2].max() < 0.4
 
 
+def test_embedding_layer_is_left_out_by_default_everywhere(pair, tmp_path):
+    """Paper §3.1: every layer analysis runs "excluding the embedding layer" (the store's embedding_layer, 0)."""
+    a, b, _ = pair
+    quick = dict(progress=False)
+    runs = {
+        "layer_profile": lambda **kw: analyses.layer_profile(a, b, tokens=2, jackknife=None, null=False, **quick, **kw).layers,
+        "window_sweep": lambda **kw: analyses.window_sweep(a, b, windows=[1, 2], **quick, **kw).layers,
+        "token_distance": lambda **kw: analyses.token_distance(a, tau_max=2, **quick, **kw).layers,
+        "cross_model": lambda layers=None, **kw: analyses.cross_model(a, b, tokens=2, layers_a=layers, **quick,
+                                                                      **kw).layers_a,
+        "cross_modal": lambda **kw: analyses.cross_modal(a, b, text_layer=2, text_tokens=2, image_tokens=2,
+                                                         bootstrap=None, null=False, **quick, **kw).layers,
+        "image_pairs": lambda **kw: analyses.image_pairs(ArrayStore([np.asarray(a.bits(l)) for l in a.layers],
+                                                                    labels=np.arange(N) // 6, embedding_layer=0),
+                                                         replications=1, tokens=2, null=False, **quick, **kw).layers,
+    }
+    for name, run in runs.items():
+        assert list(run()) == [1, 2, 3], name
+        assert list(run(include_embedding=True)) == [0, 1, 2, 3], name
+        assert list(run(layers=[0, 2])) == [0, 2], name  # explicit layers are taken as given
+    from ii_jax import bid_profile_store
+
+    assert len(bid_profile_store(a, tokens=(2,))[2].d0) == L - 1
+    assert len(bid_profile_store(a, tokens=(2,), include_embedding=True)[2].d0) == L
+    # a profile that holds the embedding layer: it is never the semantic layer unless asked
+    p = analyses.Profile(np.arange(4), np.arange(4) / 3, np.array([[0.1, 0.1], [0.5, 0.5], [0.3, 0.3], [0.6, 0.6]]),
+                         np.full((4, 2), np.nan), np.full((4, 2), np.nan), 50, {"embedding_layer": 0})
+    assert analyses.semantic_layers(p).layer == 2
+    assert analyses.semantic_layers(p, include_embedding=True).layer == 0
+    # arrays without an embedding layer keep every layer
+    assert list(analyses.layer_profile(ArrayStore([np.asarray(a.bits(l)) for l in a.layers]),
+                                       ArrayStore([np.asarray(b.bits(l)) for l in b.layers]), tokens=2,
+                                       jackknife=None, null=False, progress=False).layers) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="not among the layers"):
+        ArrayStore([np.asarray(a.bits(0))], embedding_layer=3)
+
+
+def test_default_jackknife_is_accepted_as_jackknife(pair):
+    """default_jackknife(N) passed as jackknife= runs 5 subsets of 0.4 N points, like "auto"."""
+    a, b, _ = pair
+    jk = analyses.default_jackknife(N)
+    assert (jk.repeats, jk.n_sub) == (5, 24) and jk == analyses.Jackknife(5, 24)
+    kw = dict(tokens=2, null=False, progress=False, layers=[2])
+    auto = analyses.layer_profile(a, b, jackknife="auto", **kw)
+    given = analyses.layer_profile(a, b, jackknife=jk, **kw)
+    assert given.params["jackknife"] == auto.params["jackknife"] == {"repeats": 5, "n_sub": 24}
+    np.testing.assert_array_equal(given.std, auto.std)
+    with pytest.raises(ValueError, match="too small for a jackknife of 61 points"):
+        analyses.layer_profile(a, b, jackknife=(5, 61), **kw)
+    with pytest.raises(ValueError, match="pair of integers"):
+        analyses.layer_profile(a, b, jackknife=(5, 2.5), **kw)
+
+
 def test_profile_is_the_same_from_arrays(pair):
     a, b, _ = pair
-    arr_a = ArrayStore([np.asarray(a.bits(l)) for l in a.layers])
-    arr_b = ArrayStore([np.asarray(b.bits(l)) for l in b.layers])
+    arr_a = ArrayStore([np.asarray(a.bits(l)) for l in a.layers], embedding_layer=0)
+    arr_b = ArrayStore([np.asarray(b.bits(l)) for l in b.layers], embedding_layer=0)
     kw = dict(tokens=2, jackknife=None, null=False, progress=False)
     np.testing.assert_array_equal(analyses.layer_profile(a, b, **kw).values,
                                   analyses.layer_profile(arr_a, arr_b, **kw).values)
@@ -77,7 +130,7 @@ def test_profile_is_the_same_from_arrays(pair):
 def test_representations(pair):
     a, b, _ = pair
     res = analyses.compare_representations(a, b, representations=("concat", "last", "mean", "float"), tokens=3,
-                                           jackknife=None, null=False, progress=False)
+                                           jackknife=None, null=False, progress=False, include_embedding=True)
     layer = 2
     fa, fb = np.asarray(a.floats(layer), np.float32), np.asarray(b.floats(layer), np.float32)
     xa = ref.clip_and_normalize(fa[:, -3:].mean(1), 0.0005, 0.95)
@@ -92,17 +145,17 @@ def test_representations(pair):
 
 def test_window_sweep_minimum_is_the_min_over_layers(pair):
     a, b, _ = pair
-    s = analyses.window_sweep(a, b, windows=[1, 3, T], progress=False)
+    s = analyses.window_sweep(a, b, windows=[1, 3, T], progress=False, include_embedding=True)
     assert s.values.shape == (3, L, 2)
     np.testing.assert_array_equal(s.minimum, s.values.min(axis=1))
-    p = analyses.layer_profile(a, b, tokens=3, jackknife=None, null=False, progress=False)
+    p = analyses.layer_profile(a, b, tokens=3, jackknife=None, null=False, progress=False, include_embedding=True)
     np.testing.assert_allclose(s.values[1], p.values, atol=1e-12)
     assert (s.argmin == 2).all()  # every window finds the shared layer
 
 
 def test_token_distance_matches_reference_and_asymmetry_definition(pair):
     a, _, _ = pair
-    td = analyses.token_distance(a, tau_max=3, jackknife=(3, 30), progress=False)
+    td = analyses.token_distance(a, tau_max=3, jackknife=(3, 30), progress=False, include_embedding=True)
     bits = np.asarray(a.bits(1))
     for tau in (1, 3):
         want = _ref_imbalance(bits[:, -1], bits[:, -1 - tau])
@@ -123,7 +176,7 @@ def test_image_pairs_are_disjoint_same_class_and_informative(tmp_path):
         p = analyses.same_class_pairs(src.manifest["labels"], seed=seed)
         assert len(np.unique(p)) == p.size  # without repetition
         assert all(labels[i] == labels[j] for i, j in p)
-    r = analyses.image_pairs(src, replications=3, tokens=2, progress=False)
+    r = analyses.image_pairs(src, replications=3, tokens=2, progress=False, include_embedding=True)
     assert r.n_pairs == 30 and r.values.shape == (3, 2, 2)
     assert (r.mean < 0.6).all() and (r.std > 0).all() and (r.null > 0.75).all()
     x = np.asarray(src.bits(1))[:, -2:].reshape(N, -1)
@@ -135,15 +188,16 @@ def test_image_pairs_are_disjoint_same_class_and_informative(tmp_path):
 
 def test_cross_modal_and_cross_model(pair):
     a, b, _ = pair
-    cm = analyses.cross_modal(a, b, text_layer=2, text_tokens=2, image_tokens=3, bootstrap=(10, 40), progress=False)
+    cm = analyses.cross_modal(a, b, text_layer=2, text_tokens=2, image_tokens=3, bootstrap=(10, 40), progress=False,
+                              include_embedding=True)
     x = np.asarray(a.bits(2))[:, -2:].reshape(N, -1)
     for i, layer in enumerate(cm.layers):
         y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
         np.testing.assert_allclose(cm.values[i], _ref_imbalance(x, y), atol=1e-9)
     assert (cm.std > 0).all() and cm.params["text_layer"] == 2
-    m = analyses.cross_model(a, b, tokens=2, progress=False)
+    m = analyses.cross_model(a, b, tokens=2, progress=False, include_embedding=True)
     assert m.values.shape == (L, L, 2)
-    p = analyses.layer_profile(a, b, tokens=2, jackknife=None, null=False, progress=False)
+    p = analyses.layer_profile(a, b, tokens=2, jackknife=None, null=False, progress=False, include_embedding=True)
     np.testing.assert_allclose(np.diagonal(m.values, axis1=0, axis2=1).T, p.values, atol=1e-12)
 
 

@@ -6,17 +6,17 @@ When the DADApy fixtures are present (tests/fixtures/dadapy/), the same data are
 """
 import json
 import pathlib
-import sys
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 from scipy.special import gammaln
 from scipy.stats import binom
 
-from ii_jax import bid
+from ii_jax import bid_from_bits
 from ii_jax import bid_from_histogram
 from ii_jax import bid_jackknife
 from ii_jax import bid_profile
@@ -27,7 +27,7 @@ from ii_jax import plot_bid_profile
 from ii_jax import subsample_histograms
 from ii_jax.binary import pack_bits_np
 
-bidmod = sys.modules["ii_jax.bid"]  # `ii_jax.bid` is the function; the module lives here
+import ii_jax.bid as bidmod  # noqa: E402  (the module: the function is bid_from_bits)
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "dadapy"
 
 
@@ -196,7 +196,7 @@ def test_exact_binomial_gives_L():
 
 
 def test_random_bits_bid_near_L_and_dadapy(random_bits):
-    res = bid(pack_bits_np(random_bits), 2000)
+    res = bid_from_bits(pack_bits_np(random_bits), 2000)
     assert bool(res.converged)
     assert abs(float(res.d0) / 2000 - 1) < 0.05  # issue: within 5% of L
     assert abs(float(res.d0) / 1948 - 1) < 0.05  # DADApy's quoted value on its own random bits
@@ -204,7 +204,7 @@ def test_random_bits_bid_near_L_and_dadapy(random_bits):
 
 
 def test_structured_bits_bid_far_below_L(repeat4_bits):
-    res = bid(pack_bits_np(repeat4_bits), 1200)
+    res = bid_from_bits(pack_bits_np(repeat4_bits), 1200)
     assert bool(res.converged)
     assert float(res.d0) / 1200 < 0.5
     assert abs(float(res.d0) / 553 - 1) < 0.05  # DADApy's quoted d0
@@ -238,7 +238,7 @@ def test_agrees_with_dadapy_fixture(name):
     expected = np.zeros(n_bits + 1, np.int64)
     expected[np.asarray(ref["hist_values"])] = ref["hist_counts"]
     np.testing.assert_array_equal(counts, expected)
-    res = bid(words, n_bits, alpha_min=ref["alphamin"], alpha_max=ref["alphamax"])
+    res = bid_from_bits(words, n_bits, alpha_min=ref["alphamin"], alpha_max=ref["alphamax"])
     assert bool(res.converged)
     assert (int(res.r_min), int(res.r_max)) == (ref["rmin"], ref["rmax"])
     assert abs(float(res.d0) / ref["d0"] - 1) < 0.05
@@ -322,7 +322,7 @@ def test_too_few_bins_is_an_error_single_and_nan_in_batch(random_hist):
     with pytest.raises(ValueError, match="need at least 3"):
         bid_from_histogram(counts)
     with pytest.raises(ValueError, match="L too small"):
-        bid(pack_bits(np.array([[0, 0], [1, 0], [1, 1]], bool)), 2)
+        bid_from_bits(pack_bits(np.array([[0, 0], [1, 0], [1, 1]], bool)), 2)
     batch = bid_from_histogram(np.stack([counts, random_hist[:101]]))
     assert np.isnan(float(batch.d0[0])) and not bool(batch.converged[0]) and int(batch.n_bins[0]) == 1
 
@@ -330,9 +330,9 @@ def test_too_few_bins_is_an_error_single_and_nan_in_batch(random_hist):
 def test_bid_bad_arguments(random_bits):
     words = pack_bits_np(random_bits[:50])
     with pytest.raises(TypeError, match="BID is defined on binary data"):
-        bid(random_bits[:50].astype(np.float32), 2000)
+        bid_from_bits(random_bits[:50].astype(np.float32), 2000)
     with pytest.raises(ValueError, match="alpha_min < alpha_max"):
-        bid(words, 2000, alpha_min=0.3, alpha_max=0.2)
+        bid_from_bits(words, 2000, alpha_min=0.3, alpha_max=0.2)
     with pytest.raises(ValueError, match="alpha_min < alpha_max"):
         bid_from_histogram(np.ones(10), alpha_max=1.5)
     with pytest.raises(ValueError, match="non-negative"):
@@ -340,8 +340,11 @@ def test_bid_bad_arguments(random_bits):
 
 
 def test_no_global_x64():
+    """The float64 polish runs in a scoped x64 context: the user's global setting is left as it was."""
+    before = bool(jax.config.jax_enable_x64)
     bid_from_histogram(np.round(1e6 * binom.pmf(np.arange(201), 200, 0.5)).astype(np.int64))
-    assert not jax.config.jax_enable_x64
+    assert bool(jax.config.jax_enable_x64) == before
+    assert jnp.zeros(1).dtype == (jnp.float64 if before else jnp.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -350,21 +353,26 @@ def test_no_global_x64():
 
 def test_jackknife_error_bars(random_bits):
     words = pack_bits_np(random_bits)
-    jk = bid_jackknife(words, 2000, key=jax.random.key(0), n_samples=400, n_reps=6)
+    jk = bid_jackknife(words, 2000, key=jax.random.key(0), n_sub=400, repeats=6)
     assert jk.n_converged == 6 and jk.fits.d0.shape == (6,)
     assert abs(jk.d0 / 2000 - 1) < 0.05
     assert 0 < jk.d0_std < 0.05 * jk.d0
+    d0 = np.asarray(jk.fits.d0, np.float64)  # one error-bar rule across ii-jax: ddof=1, as the II's jackknife
+    assert jk.d0_std == pytest.approx(np.std(d0, ddof=1), rel=1e-12)
+    with pytest.warns(DeprecationWarning, match="n_reps"):  # the old names, kept one release
+        old = bid_jackknife(words, 2000, key=jax.random.key(0), n_samples=400, n_reps=6)
+    assert old.d0 == jk.d0
     # the same subsamples, fitted one at a time
     members = bidmod._jackknife_members(jax.random.key(0), 1000, 400, 6, "t")
     for s in (0, 5):
-        single = bid(words[members[s]], 2000)
+        single = bid_from_bits(words[members[s]], 2000)
         np.testing.assert_allclose(float(jk.fits.d0[s]), float(single.d0), rtol=1e-4)
 
 
 def test_jackknife_bad_arguments(random_bits):
     words = pack_bits_np(random_bits[:20])
-    with pytest.raises(ValueError, match="n_samples must be between 2 and N=20"):
-        bid_jackknife(words, 2000, key=jax.random.key(0), n_samples=50)
+    with pytest.raises(ValueError, match="n_sub must be between 2 and N=20"):
+        bid_jackknife(words, 2000, key=jax.random.key(0), n_sub=50)
     with pytest.raises(ValueError, match="key is required"):
         bid_jackknife(words, 2000, key=None)
 
@@ -385,7 +393,7 @@ def test_bid_profile_orders_layers_and_marks_failures(rng):
     frac = prof.bid_fraction
     assert frac[0] > 0.9 and frac[0] > frac[1] > frac[2]
     assert np.isnan(frac[3]) and prof.n_converged.tolist() == [1, 1, 1, 0]
-    jk = bid_profile(layers[:2], [256, 256], [0.0, 0.5], key=jax.random.key(1), n_samples=200, n_reps=3)
+    jk = bid_profile(layers[:2], [256, 256], [0.0, 0.5], key=jax.random.key(1), n_sub=200, repeats=3)
     assert jk.n_converged.tolist() == [3, 3] and np.all(jk.d0_std > 0)
     with pytest.raises(ValueError, match="one n_bits and one relative_depth per layer"):
         bid_profile(layers, 256, [0.0, 1.0])
@@ -411,7 +419,7 @@ def test_bid_profile_store_windows_repack_tokens(rng):
     assert profiles[3].n_bits.tolist() == [144.0, 144.0]
     np.testing.assert_allclose(profiles[3].relative_depth, [0.0, 1.0])
     window = store.raw[6][:, 0:3, :].reshape(300, -1)  # tokens 0..2 of 4 after dropping the last one
-    expected = bid(pack_bits_np(window), 144)
+    expected = bid_from_bits(pack_bits_np(window), 144)
     np.testing.assert_allclose(profiles[3].d0[1], float(expected.d0), rtol=1e-5)
     with pytest.raises(ValueError, match="need 5 stored tokens"):
         bid_profile_store(store, tokens=(4,), skip_last=1)
@@ -423,7 +431,7 @@ def test_plot_bid_profile(rng):
     import matplotlib
 
     matplotlib.use("Agg")
-    prof = bid_profile(make_layers(rng)[:2], 256, [0.0, 1.0], key=jax.random.key(0), n_samples=200, n_reps=2)
+    prof = bid_profile(make_layers(rng)[:2], 256, [0.0, 1.0], key=jax.random.key(0), n_sub=200, repeats=2)
     ax = plot_bid_profile({10: prof, 20: prof})
     assert ax.get_xlabel() == "relative depth" and len(ax.get_lines()) == 2
     with warnings.catch_warnings():
@@ -449,3 +457,17 @@ def test_bid_cli(rng, tmp_path, capsys):
     bad = parser.parse_args(["bid", "somewhere", "--tokens", "9"])
     assert run_bid(bad, open_store=lambda path: store) == 2
     assert "need 9 stored tokens" in capsys.readouterr().err
+
+
+def test_bid_module_and_function_are_both_reachable(random_bits):
+    import types
+
+    import ii_jax
+    import ii_jax.bid as m
+
+    assert isinstance(m, types.ModuleType) and ii_jax.bid is m and m.bid_from_bits is ii_jax.bid_from_bits
+    words = pack_bits_np(random_bits[:200])
+    want = bid_from_bits(words, 2000)
+    for old in (ii_jax.bid, m.bid):  # the old spellings work for one release, with a warning
+        with pytest.warns(DeprecationWarning, match="bid_from_bits"):
+            assert float(old(words, 2000).d0) == float(want.d0)
