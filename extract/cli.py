@@ -37,11 +37,16 @@ def register(subparsers) -> None:
     ex.add_argument("--out", required=True, help="output folder of the shard store")
     ex.add_argument("-n", type=int, default=None, help="number of pairs (seeded subsample; default all)")
     ex.add_argument("--tokens", type=int, default=None,
-                    help="tokens stored per item (text default 40; images default all)")
+                    help="tokens stored per item (text default: min-tokens - drop-last, 38 with the default "
+                         "filter; images default all)")
     ex.add_argument("--drop-last", type=int, default=2, help="final text tokens dropped before the window")
-    ex.add_argument("--min-tokens", type=int, default=None, help="token filter, lower bound (default tokens+drop)")
-    ex.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (0: none)")
-    ex.add_argument("--filter-model", default=None, help="tokenizer for the token filter (default: --model)")
+    ex.add_argument("--min-tokens", type=int, default=None,
+                    help="token filter, lower bound (default 40, the paper's; 0: none); the same on every side, "
+                         "and at least tokens + drop-last on a text side")
+    ex.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (default 80; 0: none)")
+    ex.add_argument("--filter-model", default=None,
+                    help="tokenizer for the token filter (default: --model; an image side of image-text pairs "
+                         "needs the text side's model)")
     ex.add_argument("--seed", type=int, default=0, help="subsampling and image-pairing seed (default 0)")
     ex.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
     ex.add_argument("--chunk-size", type=int, default=256, help="items per resumable chunk")
