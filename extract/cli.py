@@ -31,8 +31,10 @@ def register(subparsers) -> None:
 
     ex = subparsers.add_parser("extract", help="run a model on one side of a paired dataset -> shard store")
     ex.add_argument("--model", required=True, help="built-in name, local model folder or hub id")
-    ex.add_argument("--dataset", required=True, help="bible:en-es, udhr:eng-spa, stamps:image-en, fashion-mnist, "
-                                                      "tsv:PATH, jsonl:PATH, images:DIR, hf:NAME:A,B")
+    ex.add_argument("--dataset", required=True,
+                    help="bible:en-es, bible:LANG[@EDITION]-LANG[@EDITION] (e.g. bible:en-it, bible:en@kjv-de; "
+                         "make study-assets), udhr:eng-spa, stamps:image-en, fashion-mnist, tsv:PATH, jsonl:PATH, "
+                         "images:DIR, hf:NAME:A,B")
     ex.add_argument("--side", required=True, help="which side of the pairs to run (e.g. en)")
     ex.add_argument("--out", required=True, help="output folder of the shard store")
     ex.add_argument("-n", type=int, default=None, help="number of pairs (seeded subsample; default all)")
