@@ -149,8 +149,9 @@ def test_qwen_asset_table():
 
 
 def test_study_extras_pin_what_the_tables_pin():
-    import tomllib
     from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
 
     from extract import datasets
 
