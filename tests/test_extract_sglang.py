@@ -91,7 +91,7 @@ def tiny(tmp_path_factory):
 
 def _args(model, data, out, url, *extra):
     return ["extract", "--model", str(model), "--dataset", f"tsv:{data}", "--side", "en", "--out", str(out),
-            "--no-progress", "-n", "12", "--tokens", "4", "--batch-size", "5", "--chunk-size", "4", "--floats",
+            "--no-progress", "-n", "12", "--tokens", "4", "--min-tokens", "6", "--batch-size", "5", "--chunk-size", "4", "--floats",
             "--sglang", url, *extra]
 
 
@@ -106,7 +106,7 @@ def test_server_route_writes_the_last_layer(tmp_path, tiny, server):
     assert m["model"]["backend"]["layers_returned"] == [3]
     # layer 0 is looked up here in the checkpoint's embedding matrix: exactly the HF route's layer 0
     hf = shards.open_store(extract_side(ExtractConfig(model=str(model), dataset=f"tsv:{data}", side="en",
-                                                      out=str(tmp_path / "hf"), n=12, window=4, batch_size=5,
+                                                      out=str(tmp_path / "hf"), n=12, window=4, min_tokens=6, batch_size=5,
                                                       chunk_size=4, floats=True), log=lambda m: None,
                                         progress_bar=False))
     assert hf.item_ids == store.item_ids
@@ -194,7 +194,7 @@ class FakeEngine:
 
 def test_engine_route_matches_the_hugging_face_route(tmp_path, tiny):
     model, data = tiny
-    common = dict(model=str(model), dataset=f"tsv:{data}", side="en", n=12, window=4, batch_size=4, chunk_size=4,
+    common = dict(model=str(model), dataset=f"tsv:{data}", side="en", n=12, window=4, min_tokens=6, batch_size=4, chunk_size=4,
                   floats=True)
     hf = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "hf"), **common), log=lambda m: None,
                                         progress_bar=False))

@@ -73,8 +73,8 @@ def tiny(tmp_path_factory):
 
 
 def _cfg(model, data, out, **kw):
-    base = dict(model=str(model), dataset=f"tsv:{data}", side="en", out=str(out), n=20, window=4, batch_size=3,
-                chunk_size=4, floats=True)
+    base = dict(model=str(model), dataset=f"tsv:{data}", side="en", out=str(out), n=20, window=4, min_tokens=6,
+                batch_size=3, chunk_size=4, floats=True)
     base.update(kw)
     return ExtractConfig(**base)
 
@@ -89,7 +89,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def _cli(model, data, out, *extra):
     return ["extract", "--model", str(model), "--dataset", f"tsv:{data}", "--side", "en", "--out", str(out),
-            "--no-progress", "-n", "20", "--tokens", "4", "--batch-size", "3", "--chunk-size", "4", "--floats", *extra]
+            "--no-progress", "-n", "20", "--tokens", "4", "--min-tokens", "6", "--batch-size", "3", "--chunk-size", "4", "--floats", *extra]
 
 
 def test_parse_shard():
