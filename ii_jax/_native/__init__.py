@@ -169,7 +169,10 @@ def build(out: str | None = None, *, quiet: bool = False) -> str | None:
     if why is None:
         tmp = out + ".tmp"
         cmd = [cxx, "-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", f"-I{include}", *SOURCES, "-o", tmp]
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:  # the compiler named by $CXX does not run
+            p = subprocess.CompletedProcess(cmd, 127, "", str(e))
         if p.returncode == 0:
             os.replace(tmp, out)
             _load.cache_clear()
