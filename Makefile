@@ -7,9 +7,20 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup data study-assets demo test test-fast bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo test test-fast bench bench-extract clean dadapy-venv clean-dadapy
 
-setup: $(STAMP)
+# The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
+# missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
+NATIVE_SRC := ii_jax/_native/hamming.cc ii_jax/_native/stats.cc
+NATIVE_SO  := ii_jax/_native/_hamming.so
+
+setup: $(STAMP) $(NATIVE_SO)
+
+native: $(STAMP)
+	$(PY) -m ii_jax._native
+
+$(NATIVE_SO): $(NATIVE_SRC) $(STAMP)
+	-$(PY) -m ii_jax._native
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -66,7 +77,7 @@ bench-extract: setup data
 	$(PY) benchmarks/bench_extract.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .data
+	rm -rf $(VENV) build *.egg-info .data $(NATIVE_SO)
 
 # DADApy 0.3.4, the reference implementation, in its own venv: it pins jax==0.4.30 and numpy<2, so it
 # never enters .venv and no test target depends on it. Reached via benchmarks/dadapy_bridge.py.

@@ -213,35 +213,92 @@ def _float_block(a, bt, a_sq, b_sq, i0, j0, *, rows, cols, metric):
                       metric)
 
 
+def native_available() -> bool:
+    """Whether the native CPU kernel (``ii_jax/_native``, XLA FFI) can run: built, loadable, JAX on CPU."""
+    if jax.default_backend() != "cpu":
+        return False
+    from ii_jax import _native
+
+    return _native.available()
+
+
 def default_kernel() -> str:
-    """``"matmul"`` (±1 int8, int32 accumulation) on accelerators, ``"popcount"`` on CPU."""
-    return "popcount" if jax.default_backend() == "cpu" else "matmul"
+    """``"matmul"`` (±1 int8, int32 accumulation) on accelerators; on CPU ``"native"`` where the native kernel is
+    built, else ``"popcount"``."""
+    if jax.default_backend() != "cpu":
+        return "matmul"
+    return "native" if native_available() else "popcount"
 
 
-KERNELS = ("popcount", "popcount32", "matmul", "matmul_bf16")
+# Hamming kernels by name. "native" is the C++ kernel behind XLA's FFI (CPU only, :mod:`ii_jax._native`); the
+# others are pure JAX: the fallback where the native one is absent, its test oracle, and the route on GPUs.
+KERNELS = ("native", "popcount", "popcount32", "matmul", "matmul_bf16")
 
 
 def check_kernel(kernel: str | None, n_bits: int | None = None) -> str:
-    """The kernel to use (default by backend), validated; ``matmul_bf16`` only below 2^24 bits."""
+    """The kernel to use (default by backend), validated; ``matmul_bf16`` only below 2^24 bits. ``"native"``
+    where the native kernel cannot run (not built, or not a CPU backend) becomes the backend's pure-JAX default,
+    with one warning."""
     kernel = kernel or default_kernel()
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}.")
+    if kernel == "native" and not native_available():
+        _warn_native_missing()
+        kernel = "popcount" if jax.default_backend() == "cpu" else "matmul"
     if kernel == "matmul_bf16" and n_bits is not None and n_bits >= _BF16_EXACT_BITS:
         raise ValueError(f"kernel='matmul_bf16' is exact only below 2^24 bits, got {n_bits} bits; use 'matmul'.")
     return kernel
 
 
+@functools.lru_cache(maxsize=None)
+def _warn_native_missing() -> None:
+    import warnings
+
+    warnings.warn("kernel='native' is not available here (not built, or not a CPU backend); using the pure-JAX "
+                  "kernel. Build it with `make setup` or `python -m ii_jax._native`.", RuntimeWarning, stacklevel=3)
+
+
+class NativeTiles:
+    """Tile function of the native kernel: ``tile(i0, i1, j0, j1) -> int32 [i1-i0, j1-j0]`` like the pure-JAX
+    ones (one core per tile: :func:`assemble` and the streaming pass run tiles on :func:`tile_workers` threads),
+    plus :meth:`matrix`, the whole matrix in one call on every core (upper tiles and mirror when symmetric).
+
+    Args:
+      a: ``uint32`` ``[N, W]``; b: ``uint32`` ``[M, W]`` or ``None`` for ``a`` against itself.
+    """
+
+    def __init__(self, a, b=None):
+        from ii_jax import _native
+
+        self._native = _native
+        cpu = jax.devices("cpu")[0]
+        self.symmetric = b is None
+        self.a = jax.device_put(np.ascontiguousarray(a), cpu)
+        self.b = self.a if self.symmetric else jax.device_put(np.ascontiguousarray(b), cpu)
+
+    def __call__(self, i0, i1, j0, j1) -> jax.Array:
+        return self._native.hamming(self.a, self.b, i0, j0, rows=i1 - i0, cols=j1 - j0, threads=1)
+
+    def matrix(self) -> jax.Array:
+        """``int32`` ``[N, M]``, all cores."""
+        n, m = self.a.shape[0], self.b.shape[0]
+        return self._native.hamming(self.a, self.b, rows=n, cols=m, symmetric=self.symmetric)
+
+
 def hamming_tiles(a: jax.Array, b: jax.Array | None = None, *, kernel: str | None = None, pad_to: int = 1):
     """A tile function ``(i0, i1, j0, j1) -> int32 [i1-i0, j1-j0]`` of Hamming distances ``a[i0:i1]`` vs ``b[j0:j1]``.
 
-    ``kernel``: ``"popcount"`` (64-bit words in a scoped x64 context; CPU default), ``"popcount32"`` (32-bit
-    words, no x64 at all), ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default) or
-    ``"matmul_bf16"`` (±1 bf16 with float32 accumulation, below 2^24 bits).
+    ``kernel``: ``"native"`` (the C++ kernel behind XLA's FFI; CPU default where built: a :class:`NativeTiles`),
+    ``"popcount"`` (64-bit words in a scoped x64 context; the CPU fallback), ``"popcount32"`` (32-bit words, no
+    x64 at all), ``"matmul"`` (±1 int8 matmul with int32 accumulation; accelerator default) or ``"matmul_bf16"``
+    (±1 bf16 with float32 accumulation, below 2^24 bits).
     Rows are zero-padded to a multiple of ``pad_to``, so tiles requested on that grid past the last row keep their
     full static shape (one compilation for the whole matrix); callers cut the padding off.
     """
     kernel = check_kernel(kernel, 32 * int(np.shape(a)[1]))
     symmetric = b is None
+    if kernel == "native":  # rows past the end come back as zeros: no padding needed
+        return NativeTiles(a, b)
     if kernel != "popcount":
         a = _pad_axis(jnp.asarray(a), 0, pad_to)
         b = a if symmetric else _pad_axis(jnp.asarray(b), 0, pad_to)
@@ -320,6 +377,8 @@ def assemble(n: int, m: int, block: int, symmetric: bool, tile_fn, dtype) -> np.
     tiles), so one compilation serves the whole matrix; the padding is cut off here. Tiles run on
     :func:`tile_workers` threads.
     """
+    if isinstance(tile_fn, NativeTiles):  # the whole matrix in one native call (a read-only view, no copy)
+        return np.asarray(tile_fn.matrix())
     out = np.empty((n, m), dtype=dtype)
     jobs = [(i0, j0) for i0 in range(0, n, block) for j0 in range(i0 if symmetric else 0, m, block)]
 
@@ -376,6 +435,8 @@ def prepare_operands(a, b=None, *, metric: str, kernel: str | None = None, chunk
     b = a if symmetric else b
     if metric == "hamming":
         kernel = check_kernel(kernel, 32 * int(a.shape[1]))
+        if kernel == "native":  # the mesh path traces its kernels into shard_map: the pure-JAX one there
+            kernel = "popcount"
         rows, cols = np.asarray(a), np.asarray(b)
         if kernel == "popcount":  # two words per uint64: the cheaper popcount reduction on CPU
             if rows.shape[1] % 2:
@@ -458,9 +519,9 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
       b: ``uint32`` ``[M, W]``, or ``None`` for ``a`` against itself (then only the upper triangle of tiles is
         computed and mirrored).
       block_size: tile edge (default 512, or less for small inputs).
-      kernel: ``"popcount"`` (XOR + popcount, the CPU route), ``"popcount32"`` (the same on 32-bit words, without
-        the scoped 64-bit context), ``"matmul"`` (±1 int8 matmul, the accelerator route) or ``"matmul_bf16"``;
-        default by backend.
+      kernel: ``"native"`` (the C++ kernel behind XLA's FFI, CPU default where it is built), ``"popcount"`` (XOR +
+        popcount in JAX, the CPU fallback), ``"popcount32"`` (the same on 32-bit words, without the scoped 64-bit
+        context), ``"matmul"`` (±1 int8 matmul, the accelerator route) or ``"matmul_bf16"``; default by backend.
       mesh: devices to shard the rows over (see :func:`ii_jax.parallel.resolve_mesh`; default: all devices when
         there is more than one).
 
@@ -487,6 +548,8 @@ def hamming_distances(a, b=None, *, block_size: int | None = None, kernel: str |
         ops = prepare_operands(a, None if symmetric else b, metric="hamming", kernel=kernel, chunk=block)
         return jnp.asarray(sharded_matrix(ops, mesh, a.shape[0], b.shape[0], block, np.int32))
     tile = hamming_tiles(a, None if symmetric else b, kernel=kernel, pad_to=block)
+    if isinstance(tile, NativeTiles):
+        return tile.matrix()
     return jnp.asarray(assemble(a.shape[0], b.shape[0], block, symmetric, tile, np.int32))
 
 

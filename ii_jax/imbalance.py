@@ -189,10 +189,22 @@ def _block_exact(dx, dy, row_ids, px, py, *, n_valid, k, ties):
 _EXACT_ROWS = 8  # rows per call of the exact kernel (one compiled shape)
 
 
+def _native_stats(dx, dy, row_ids, **opts):
+    """:func:`ii_jax._native.block_stats` where it runs (CPU, native library built, ties "average"/"min"), else None."""
+    if not _dist.native_available():
+        return None
+    from ii_jax import _native
+
+    return _native.block_stats(dx, dy, row_ids, **opts)
+
+
 def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
     """Row statistics of one block, ``[2, 5, B]``: counting, and the exact sort only for the rows whose tie group
     overflows the candidates. The choice is made here on the host: inside ``lax.cond`` XLA may hoist the sort and
     always pay for it."""
+    native = _native_stats(dx, dy, row_ids, n_valid=n_valid, k=k, ties=ties)
+    if native is not None:  # every row exact in one native pass (ii_jax/_native/stats.cc): same integers
+        return np.asarray(native)
     stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
     stats, overflow = np.array(stats), np.asarray(overflow).any(axis=0)
     rows = np.flatnonzero(overflow)

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The GPU path, measured (issue 12 §2): one script for a machine with one GPU and JAX+CUDA preinstalled, no network.
+#
+#   bash benchmarks/gpu_check.sh                         # on the GPU machine, from the repository root
+#   GPU_CHECK_ALLOW_CPU=1 bash benchmarks/gpu_check.sh   # degraded quick mode on a CPU (small sizes), to test it
+#
+# 1. the engine's tests that make sense on a GPU (`-m "not slow"`, no torch/extraction/notebook tests);
+# 2. Information Imbalance, both directions, warm (after compilation): N=5000 x 150,000 bits, N=20,000 x 20,000,
+#    and the int8 against the bf16 matmul route; device name, time and Delta per line;
+# 3. Delta checked against the CPU value of the same data (a subprocess with JAX_PLATFORMS=cpu: the native kernel
+#    where it is built, else pure JAX), to 1e-12.
+# Target on an H200: <= 15 ms at 5000 x 150,000. Exit status: 0 when every test and every Delta check passed.
+# Knobs: GPU_CHECK_SKIP_TESTS=1, GPU_CHECK_CPU_BIG=0 (skip the CPU check of the 20,000-point case),
+# PYTHON (default python3).
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+status=0
+
+echo "== gpu_check: $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+"$PY" - <<'EOF' || exit 2
+import os, jax
+dev = jax.devices()[0]
+print(f"jax {jax.__version__}, backend {jax.default_backend()}, device {dev.device_kind} x{len(jax.devices())}")
+if jax.default_backend() == "cpu" and os.environ.get("GPU_CHECK_ALLOW_CPU") != "1":
+    raise SystemExit("no GPU here: set GPU_CHECK_ALLOW_CPU=1 for the quick CPU mode")
+EOF
+
+if [ "${GPU_CHECK_SKIP_TESTS:-0}" != 1 ]; then
+  echo "== engine tests (-m 'not slow')"
+  # Engine only: no torch models, extraction, notebooks or CLI demos.
+  timeout 900 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider \
+    tests/test_imbalance.py tests/test_binary.py tests/test_native.py tests/test_parallel.py \
+    tests/test_resample.py tests/test_windows.py tests/test_synthetic.py 2>&1 | tail -n 15
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "TESTS FAILED"; status=1; }
+fi
+
+echo "== timings (warm: the second call of each)"
+"$PY" - <<'EOF' || status=1
+import json, os, subprocess, sys, time
+sys.path.insert(0, "benchmarks")
+import jax
+import numpy as np
+from bench_core import make_data
+from ii_jax import information_imbalance
+
+quick = jax.default_backend() == "cpu"
+dev = jax.devices()[0].device_kind
+cases = ([(500, 20_000, "matmul"), (500, 20_000, "matmul_bf16"), (1000, 2_000, "matmul")] if quick else
+         [(5000, 150_000, "matmul"), (5000, 150_000, "matmul_bf16"), (20_000, 20_000, "matmul")])
+big = 1000 if quick else 20_000
+
+def timed(x, y, kernel):
+    information_imbalance(x, y, kernel=kernel, progress=False)  # compile
+    t = time.perf_counter()
+    r = information_imbalance(x, y, kernel=kernel, progress=False)
+    return time.perf_counter() - t, (r.x_to_y, r.y_to_x)
+
+results = []
+for n, d, kernel in cases:
+    x, y = make_data(n, d)
+    dt, delta = timed(x, y, kernel)
+    results.append(dict(n=n, d=d, kernel=kernel, time=dt, delta=delta))
+    note = "  (target <= 15 ms)" if (n, d) == (5000, 150_000) else ""
+    print(f"{dev:<24} N={n:>6} x {d:>7} bits  {kernel:<12} {dt * 1e3:9.1f} ms  "
+          f"Delta=({delta[0]:.6f}, {delta[1]:.6f}){note}", flush=True)
+
+# CPU values of the same data, in a CPU-only subprocess
+want = {(r["n"], r["d"]) for r in results if r["n"] != big or os.environ.get("GPU_CHECK_CPU_BIG", "1") == "1"}
+code = ("import json, sys; sys.path.insert(0, 'benchmarks'); from bench_core import make_data; "
+        "from ii_jax import information_imbalance as ii, distances; out = {}\n"
+        f"for n, d in {sorted(want)!r}:\n"
+        "    r = ii(*make_data(n, d), progress=False); out[f'{n}x{d}'] = [r.x_to_y, r.y_to_x]\n"
+        "print(json.dumps(dict(kernel=distances.default_kernel(), values=out)))")
+t = time.perf_counter()
+p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                   env=dict(os.environ, JAX_PLATFORMS="cpu"))
+if p.returncode != 0:
+    print("CPU reference failed:", p.stderr.strip().splitlines()[-1:])
+    sys.exit(1)
+cpu = json.loads(p.stdout.strip().splitlines()[-1])
+print(f"CPU reference ({cpu['kernel']} kernel, {os.cpu_count()} cores): {time.perf_counter() - t:.1f} s")
+bad = 0
+for r in results:
+    ref = cpu["values"].get(f"{r['n']}x{r['d']}")
+    if ref is None:
+        print(f"N={r['n']} x {r['d']} {r['kernel']}: no CPU check (GPU_CHECK_CPU_BIG=0)")
+        continue
+    err = max(abs(a - b) for a, b in zip(r["delta"], ref))
+    ok = err <= 1e-12
+    bad += not ok
+    print(f"N={r['n']} x {r['d']} {r['kernel']:<12} |Delta_dev - Delta_cpu| = {err:.1e}  {'OK' if ok else 'MISMATCH'}")
+print(json.dumps(dict(device=dev, results=results)))
+sys.exit(1 if bad else 0)
+EOF
+[ "$status" = 0 ] && echo "== gpu_check: all passed" || echo "== gpu_check: FAILED"
+exit "$status"
