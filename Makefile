@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup native data study-assets demo test test-fast bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo test test-x64 test-fast bench bench-extract clean dadapy-venv clean-dadapy
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
@@ -64,8 +64,18 @@ $(STUDY_STAMP): $(STAMP) pyproject.toml
 demo: setup data
 	$(VENV)/bin/ii-jax demo
 
+# The engine's fast tests run a second time under a user's global jax_enable_x64 (common in scientific JAX code):
+# results must not depend on it beyond float rounding.
+X64_TESTS := tests/test_imbalance.py tests/test_baselines.py tests/test_bid.py tests/test_resample.py \
+             tests/test_windows.py tests/test_binary.py tests/test_synthetic.py tests/test_analyses.py \
+             tests/test_native.py ii_jax
+
 test: setup data
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
+	$(MAKE) --no-print-directory test-x64
+
+test-x64: setup
+	JAX_ENABLE_X64=1 $(PY) -m pytest -q -m "not slow" -p no:randomly $(X64_TESTS)
 
 test-fast: setup data
 	$(PY) -m pytest -q -m "not slow"

@@ -213,7 +213,7 @@ def run(args) -> int:
         plots.save(plots.plot_window_sweep(sweeps, directions=("en→es", "es→en"),
                                            title="Minimum Δ over layers vs tokens concatenated"),
                    out / "window_sweep.png")
-    sections.append(dict(title="3. Token-window sweep (Fig. 3a)", figure="window_sweep.png",
+    sections.append(dict(title="2. Token-window sweep (Fig. 3a)", figure="window_sweep.png",
                          text="Minimum over layers of Δ as a function of the number of last tokens concatenated.",
                          table=(["model"] + [f"{w} tok" for w in sweeps[first].windows],
                                 [[m] + [float(v) for v in s.minimum[:, 0]] for m, s in sweeps.items()])))
@@ -234,7 +234,7 @@ def run(args) -> int:
                              title="asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ")
         fig.tight_layout()
         plots.save(fig, out / "token_distance.png")
-    sections.append(dict(title="4. Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="token_distance.png",
+    sections.append(dict(title="3. Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="token_distance.png",
                          text=f"Δ between the last token and the token τ positions earlier, at the first, the semantic "
                               f"({sem_layer}) and the last layer of {causal}; right: the asymmetry per layer "
                               "(positive: earlier tokens predict the last one better than the reverse)."))
@@ -248,7 +248,7 @@ def run(args) -> int:
     best = int(np.argmin(pairs.mean))
     summary.append(f"<b>{IMAGE_MODEL}</b> same-class pairs: minimum Δ = {pairs.mean[best]:.3f} at layer "
                    f"{pairs.layers[best]} (shuffled-pairing null {np.nanmean(pairs.null):.3f})")
-    sections.append(dict(title="5. Same-class image pairs (Fig. 4a)", figure="image_pairs.png", json="image_pairs.json",
+    sections.append(dict(title="4. Same-class image pairs (Fig. 4a)", figure="image_pairs.png", json="image_pairs.json",
                          text=f"{pairs.n_pairs} disjoint pairs of photographs of the same Tux Paint category, "
                               f"{cfg.replications} pairings; mean of both directions ± std over pairings. Dotted: "
                               "the pairing shuffled (null)."))
@@ -263,7 +263,7 @@ def run(args) -> int:
                                              title=f"Tux Paint captions vs {IMAGE_MODEL} layers"))
     summary.append(f"Image–caption: minimum Δ(caption→image) = {cm.values[:, 0].min():.3f}, "
                    f"Δ(image→caption) = {cm.values[:, 1].min():.3f} (N = {cm.n})")
-    sections.append(dict(title="6. Image–caption profile (Fig. 4b)", figure="cross_modal.png", json="cross_modal.json",
+    sections.append(dict(title="5. Image–caption profile (Fig. 4b)", figure="cross_modal.png", json="cross_modal.json",
                          text=f"English captions through {CAPTION_MODEL} at its semantic layer {text_layer} (last "
                               f"{CAPTION_TOKENS} tokens) against every layer of {IMAGE_MODEL} (last "
                               f"{cm.params['image_tokens']} tokens), both directions, bootstrap errors "
