@@ -25,6 +25,8 @@ def register(subparsers) -> None:
     build.add_argument("names", nargs="*", help="models to build (default: all but those of `make study-assets`)")
     build.add_argument("--force", action="store_true", help="rebuild even if built")
     build.add_argument("--verify", action="store_true", help="recompute the checksums of built folders")
+    build.add_argument("--only-builtin", action="store_true",
+                       help="skip names that are not built-in models (local folders, hub ids) instead of failing")
     build.add_argument("--cache", help="cache folder (default: $II_JAX_CACHE or ~/.cache/ii-jax)")
     assets_sub.add_parser("list", help="list built-in models and whether they are built")
     assets_p.set_defaults(handler=_assets)
@@ -102,6 +104,8 @@ def _assets(args) -> int:
         print("usage: ii-jax assets {build,list}", file=sys.stderr)
         return 2
     names = args.names or assets.default_assets()
+    if getattr(args, "only_builtin", False):
+        names = [n for n in names if n in assets.ASSETS]
     try:
         for name in names:
             if assets.is_built(name, cache=args.cache) and not args.force:

@@ -442,7 +442,7 @@ def test_plot_bid_profile(rng):
 def test_bid_cli(rng, tmp_path, capsys):
     import argparse
 
-    from ii_jax.bid_cli import add_bid_parser, run_bid
+    from ii_jax.cli.bid import add_bid_parser, run_bid
 
     parser = argparse.ArgumentParser(prog="ii-jax")
     add_bid_parser(parser.add_subparsers(dest="command"))

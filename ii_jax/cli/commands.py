@@ -1,5 +1,6 @@
-"""The ``ii-jax`` command: extraction (``assets``, ``extract``), the study's analyses on shard stores, ``bid`` and
-``demo``.
+"""The ``ii-jax`` subcommands: the study's analyses on shard stores, ``bid`` and ``demo``; the extraction
+commands (``assets``, ``extract``, ``merge``) are forwarded to ``python -m extract.cli`` in a subprocess, so the
+engine never imports the torch layer.
 
 Every analysis subcommand prints a table, writes ``NAME.json`` (numbers, parameters, library version) and
 ``NAME.png`` into ``--out`` (default ``results/``), and with ``--json`` prints the JSON document instead of the
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "run_extract", "EXTRACT_COMMANDS"]
 
 
 def _common(p: argparse.ArgumentParser, name: str) -> None:
@@ -23,6 +24,21 @@ def _common(p: argparse.ArgumentParser, name: str) -> None:
     p.add_argument("--ties", default="average", choices=("average", "min"), help="tie rule (default average)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed of the resampling (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+#: The extraction layer's subcommands: ``ii-jax NAME ...`` runs ``python -m extract.cli NAME ...``.
+EXTRACT_COMMANDS = {
+    "assets": "build the offline default models (forwarded to the extraction layer)",
+    "extract": "run a model on one side of a paired dataset -> shard store (forwarded to the extraction layer)",
+    "merge": "join the parts of a sharded extraction into one store (forwarded to the extraction layer)",
+}
+
+
+def run_extract(argv: list[str], env: dict | None = None) -> int:
+    """``python -m extract.cli ARGV`` in a subprocess (inheriting stdin/stdout/stderr); returns its exit code."""
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "extract.cli", *argv], env=env)
 
 
 _REPRESENTATIONS = ("concat", "last", "mean", "float")  # as ii_jax.analyses.REPRESENTATIONS (not imported: no jax at start-up)
@@ -63,14 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: extract the built-in data through the built-in models, run the "
                        "analyses, write results/demo/report.html")
-    from ii_jax.demo import add_arguments
+    from ii_jax.cli.demo import add_arguments
 
     add_arguments(p)
     p.set_defaults(handler=_run_demo)
 
-    from extract.cli import register  # extract.cli imports torch only inside its handlers
-
-    register(sub)
+    for name, text in EXTRACT_COMMANDS.items():  # listed here, run by the extraction layer in a subprocess
+        p = sub.add_parser(name, help=text, add_help=False,
+                           description=f"Forwarded to `python -m extract.cli {name}` (see its --help).")
+        p.add_argument("args", nargs=argparse.REMAINDER, help=f"arguments of `python -m extract.cli {name}`")
+        p.set_defaults(handler=None)
 
     p = sub.add_parser("profile", help="layer profile: Δ(A_l→B_l), Δ(B_l→A_l) per layer, jackknife, null (Fig. 2)")
     _two_stores(p, "shard store of side A (e.g. English)", "shard store of side B (e.g. Spanish), same items")
@@ -139,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, "cross_modal")
     p.set_defaults(handler=_run_cross_modal)
 
-    from ii_jax.bid_cli import add_bid_parser
+    from ii_jax.cli.bid import add_bid_parser
 
     add_bid_parser(sub)
     return parser
@@ -152,7 +170,7 @@ def _progress(args):
 
 
 def _sides(a, b):
-    from ii_jax.report import label_of
+    from ii_jax.cli.report import label_of
 
     la, lb = label_of(a), label_of(b)
     if la.split(":")[0] == lb.split(":")[0]:  # same model: name the sides
@@ -161,7 +179,7 @@ def _sides(a, b):
 
 
 def _emit(args, result, fig, extra=None):
-    from ii_jax.report import write_result
+    from ii_jax.cli.report import write_result
 
     doc = write_result(args.out, args.name, result, fig=fig, extra=extra)
     if args.json:
@@ -222,7 +240,7 @@ def _run_compare(args):
 
 def _run_cross_model(args):
     from ii_jax import analyses, plots
-    from ii_jax.report import label_of
+    from ii_jax.cli.report import label_of
 
     a, b = analyses.as_source(args.a), analyses.as_source(args.b)
     res = analyses.cross_model(a, b, tokens=args.tokens, layers_a=args.layers_a, layers_b=args.layers_b, k=args.k,
@@ -317,7 +335,7 @@ def _run_cross_modal(args):
 
 
 def _run_demo(args):
-    from ii_jax.demo import DemoError, run
+    from ii_jax.cli.demo import DemoError, run
 
     try:
         return run(args)
@@ -327,6 +345,10 @@ def _run_demo(args):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``ii-jax ARGV`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in EXTRACT_COMMANDS:
+        return run_extract(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -345,5 +367,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())

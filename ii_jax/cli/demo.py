@@ -1,0 +1,283 @@
+"""``ii-jax demo``: the main job, offline, on the built-in data and models.
+
+1. builds the offline model assets (once; ``ii-jax assets build``);
+2. extracts English–Spanish Bible verse pairs of 40–80 tokens through gemma3-270m and e5-small-multilingual,
+   Tux Paint stamp photographs through dinov2-small and their English captions through e5 (each extraction a
+   resumable ``ii-jax extract`` subprocess: the engine itself never imports torch);
+3. runs the analyses: layer profiles with jackknife errors, the shuffled null and the semantic layers (Fig. 2),
+   window sweeps (Fig. 3a), token distance and causal asymmetry (Fig. 3b–c, 10), same-class image pairs
+   (Fig. 4a), image–caption profiles at e5's semantic layer (Fig. 4b);
+4. writes ``results/demo/`` (one JSON and one PNG per analysis, the stores under ``stores/``) and
+   ``report.html``.
+
+Run again, it reuses the stores already extracted. ``--quick`` is a two-minute version.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "run", "DemoError"]
+
+TEXT_MODELS = ("gemma3-270m", "e5-small-multilingual")
+IMAGE_MODEL = "dinov2-small"
+CAPTION_MODEL = "e5-small-multilingual"
+BIBLE_TOKENS = 38  # verses of 40-80 tokens (the paper's filter), the final 2 dropped: 38 tokens always exist
+CAPTION_TOKENS = 2  # Tux Paint captions are short ("A frog."): the last two tokens of each
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and how to rerun it."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
+    p.add_argument("--quick", action="store_true", help="a two-minute version: fewer pairs and resamples")
+    p.add_argument("-n", "--n", type=int, default=None, help="Bible verse pairs (default 1000; quick 150)")
+    p.add_argument("--n-images", type=int, default=None, help="stamp images (default all ~390; quick 120)")
+    p.add_argument("--tokens", type=int, default=20, help="last tokens concatenated for text (default 20)")
+    p.add_argument("--models", nargs="+", default=list(TEXT_MODELS), help="text models for the Bible profiles")
+    p.add_argument("--seed", type=int, default=0, help="subsampling and resampling seed")
+    p.add_argument("--batch-size", type=int, default=16, help="forward-pass batch size")
+    p.add_argument("--cache", default=None, help="model/data cache (default $II_JAX_CACHE or ~/.cache/ii-jax)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+class _Settings:
+    def __init__(self, args):
+        for name in ("n", "n_images"):
+            v = getattr(args, name)
+            if v is not None and v < 20:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 20 (got {v}): the resampling needs points.")
+        self.quick = bool(args.quick)
+        self.n = args.n or (150 if self.quick else 1000)
+        self.n_images = args.n_images or (120 if self.quick else None)
+        self.jackknife = (3, max(10, int(0.4 * self.n))) if self.quick else "auto"
+        self.bootstrap = (20, 100) if self.quick else (100, 200)
+        self.replications = 3 if self.quick else 5
+        self.tau_max = 10
+        self.windows = [1, 2, 5, 10, 20, 30, BIBLE_TOKENS]
+
+
+def _log(msg: str) -> None:
+    print(f"[demo] {msg}", file=sys.stderr, flush=True)
+
+
+def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
+    """``ii-jax CMD`` for the extraction layer, as a subprocess (the engine never imports torch)."""
+    return subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env)
+
+
+def _run_cli(cmd: list[str], what: str, env: dict) -> None:
+    _wait([(_spawn(cmd, env), cmd, what)])
+
+
+def _wait(jobs) -> None:
+    """Wait for every ``(process, cmd, what)``; a failure raises :class:`DemoError` once all have ended."""
+    failed = [(p.wait(), cmd, what) for p, cmd, what in jobs]
+    for rc, cmd, what in failed:
+        if rc != 0:
+            raise DemoError(f"{what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
+                            f"ii-jax {' '.join(cmd)}")
+
+
+def _extract_pair(specs: list[tuple], args, env) -> list[Path]:
+    """Run up to two extractions side by side, each on half the cores: their start-up work (imports, model load,
+    tokenising the filter) overlaps, the forward passes share the machine. Only the first shows a progress bar.
+
+    ``specs``: ``(store, model, dataset, side, n, extra options)``. Complete stores are reused.
+    """
+    threads = max(1, (os.cpu_count() or 2) // len(specs))
+    jobs = []
+    for k, (store, model, dataset, side, n, extra) in enumerate(specs):
+        if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
+            _log(f"reusing {store}")
+            continue
+        cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
+               "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(threads)] + extra
+        if n:
+            cmd += ["-n", str(n)]
+        if args.cache:
+            cmd += ["--cache", args.cache]
+        if args.no_progress or k > 0:
+            cmd += ["--no-progress"]
+        _log(f"extracting {dataset}:{side} through {model} -> {store}")
+        jobs.append((_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}"))
+    _wait(jobs)
+    return [spec[0] for spec in specs]
+
+
+def run(args) -> int:
+    """Run the demo (``args`` from :func:`add_arguments`); returns the exit code."""
+    import jax
+    import numpy as np
+
+    from ii_jax import analyses, plots
+    from ii_jax.cli.report import write_report, write_result
+    from ii_jax.shards import open_store
+
+    cfg = _Settings(args)
+    out = Path(args.out)
+    stores = out / "stores"
+    stores.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    progress = False if args.no_progress else None
+    key = jax.random.key(args.seed)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+
+    def step(name):
+        class _Timer:
+            def __enter__(self):
+                _log(name)
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timings[name] = time.perf_counter() - self.t
+
+        return _Timer()
+
+    models = list(dict.fromkeys(args.models))
+    with step("build offline model assets"):
+        needed = list(dict.fromkeys(models + [IMAGE_MODEL, CAPTION_MODEL]))
+        # the extraction layer decides which names are built-in (the engine never imports extract)
+        _run_cli(["assets", "build", "--only-builtin"] + needed + (["--cache", args.cache] if args.cache else []),
+                 "building the model assets", env)
+
+    text_stores = {}
+    for model in models:
+        with step(f"extract bible:en-es through {model}"):
+            text_stores[model] = tuple(_extract_pair(
+                [(stores / f"{model}-bible-{side}-n{cfg.n}-s{args.seed}", model, "bible:en-es", side, cfg.n,
+                  ["--tokens", str(BIBLE_TOKENS), "--min-tokens", "40", "--max-tokens", "80"]) for side in ("en", "es")],
+                args, env))
+    with step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL}"):
+        cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
+        tag = f"n{cfg.n_images or 'all'}-s{args.seed}"
+        img_store, cap_store = _extract_pair(
+            [(stores / f"{IMAGE_MODEL}-stamps-image-{tag}", IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
+              ["--filter-model", CAPTION_MODEL] + cap_filter),
+             (stores / f"{CAPTION_MODEL}-stamps-en-{tag}", CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
+              ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env)
+
+    sections, summary, table = [], [], []
+    profiles, semantic = {}, {}
+    with step("layer profiles (jackknife, null)"):
+        for model, (en, es) in text_stores.items():
+            a, b = open_store(en), open_store(es)
+            prof = analyses.layer_profile(a, b, tokens=args.tokens, jackknife=cfg.jackknife, null=True,
+                                          key=jax.random.fold_in(key, 1), progress=progress)
+            profiles[model], semantic[model] = prof, analyses.semantic_layers(prof)
+            write_result(out, f"profile_{model}", prof, extra={"semantic": semantic[model]._asdict()})
+        first = next(iter(profiles))
+        fig = plots.plot_profiles(profiles, directions=("en→es", "es→en"), semantic=semantic[first],
+                                  title=f"English–Spanish Bible verses, last {args.tokens} tokens")
+        plots.save(fig, out / "profiles.png")
+    for model, prof in profiles.items():
+        s = semantic[model]
+        i = list(prof.layers).index(s.layer)
+        table.append([model, prof.n, s.layer, round(s.relative_depth, 3), float(prof.values[i, 0]),
+                      float(prof.std[i, 0]), float(prof.values[i, 1]), f"{s.region[0]}..{s.region[1]}",
+                      float(np.nanmean(prof.null))])
+        summary.append(f"<b>{model}</b>: minimum Δ(en→es) = {prof.values[:, 0].min():.3f} "
+                       f"(semantic layer {s.layer} of {prof.layers[-1]}, relative depth {s.relative_depth:.2f}; "
+                       f"region {s.region[0]}–{s.region[1]}); shuffled null {np.nanmean(prof.null):.3f}")
+    null_ok = all(abs(np.nanmean(p.null) - 1) < 0.1 for p in profiles.values())
+    summary.append(f"Null check (shuffled pairing ≈ 1): <span class='{'ok' if null_ok else 'bad'}'>"
+                   f"{'passed' if null_ok else 'FAILED'}</span>")
+    sections.append(dict(title="1. Layer profiles (Fig. 2)", figure="profiles.png",
+                         json=", ".join(f"profile_{m}.json" for m in profiles),
+                         text="Δ between the English and Spanish representations of the same verses, layer by layer "
+                              f"(sign bits of the last {args.tokens} tokens, Hamming distance), with jackknife error "
+                              "bars and the shuffled-pairing null (dotted). The shaded band is the semantic region of "
+                              f"{first}: layers whose Δ stays within 0.05 of its minimum.",
+                         table=(["model", "N", "semantic layer", "depth", "Δ(en→es)", "std", "Δ(es→en)", "region",
+                                 "null"], table)))
+
+    sweeps = {}
+    with step("window sweeps"):
+        for model, (en, es) in text_stores.items():
+            a, b = open_store(en), open_store(es)
+            sweeps[model] = analyses.window_sweep(a, b, windows=[w for w in cfg.windows if w <= a.tokens],
+                                                  progress=progress)
+            write_result(out, f"window_sweep_{model}", sweeps[model])
+        plots.save(plots.plot_window_sweep(sweeps, directions=("en→es", "es→en"),
+                                           title="Minimum Δ over layers vs tokens concatenated"),
+                   out / "window_sweep.png")
+    sections.append(dict(title="2. Token-window sweep (Fig. 3a)", figure="window_sweep.png",
+                         text="Minimum over layers of Δ as a function of the number of last tokens concatenated.",
+                         table=(["model"] + [f"{w} tok" for w in sweeps[first].windows],
+                                [[m] + [float(v) for v in s.minimum[:, 0]] for m, s in sweeps.items()])))
+
+    with step("token distance and causal asymmetry"):
+        causal = models[0]
+        tds = {}
+        for side, path in zip(("en", "es"), text_stores[causal]):
+            tds[side] = analyses.token_distance(open_store(path), tau_max=cfg.tau_max, progress=progress)
+            write_result(out, f"token_distance_{causal}_{side}", tds[side])
+        plt = plots._plt()
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        sem_layer = semantic[causal].layer
+        lays = list(tds["en"].layers)
+        pick = sorted({lays[0], sem_layer, lays[-1]})
+        plots.plot_token_distance(tds["en"], layers=pick, ax=axes[0], title=f"{causal}, English")
+        plots.plot_asymmetry({f"{causal} {s}": r for s, r in tds.items()}, ax=axes[1],
+                             title="asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ")
+        fig.tight_layout()
+        plots.save(fig, out / "token_distance.png")
+    sections.append(dict(title="3. Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="token_distance.png",
+                         text=f"Δ between the last token and the token τ positions earlier, at the first, the semantic "
+                              f"({sem_layer}) and the last layer of {causal}; right: the asymmetry per layer "
+                              "(positive: earlier tokens predict the last one better than the reverse)."))
+
+    with step("same-class image pairs"):
+        img = open_store(img_store)
+        pairs = analyses.image_pairs(img, replications=cfg.replications, progress=progress, seed=args.seed)
+        write_result(out, "image_pairs", pairs,
+                     fig=plots.plot_image_pairs({f"{IMAGE_MODEL}, {pairs.n_pairs} pairs": pairs},
+                                                title="Same-category Tux Paint photographs"))
+    best = int(np.argmin(pairs.mean))
+    summary.append(f"<b>{IMAGE_MODEL}</b> same-class pairs: minimum Δ = {pairs.mean[best]:.3f} at layer "
+                   f"{pairs.layers[best]} (shuffled-pairing null {np.nanmean(pairs.null):.3f})")
+    sections.append(dict(title="4. Same-class image pairs (Fig. 4a)", figure="image_pairs.png", json="image_pairs.json",
+                         text=f"{pairs.n_pairs} disjoint pairs of photographs of the same Tux Paint category, "
+                              f"{cfg.replications} pairings; mean of both directions ± std over pairings. Dotted: "
+                              "the pairing shuffled (null)."))
+
+    with step("image-caption profile"):
+        text_layer = semantic[CAPTION_MODEL].layer if CAPTION_MODEL in semantic else open_store(cap_store).layers[-1]
+        cm = analyses.cross_modal(open_store(cap_store), img, text_layer=text_layer, text_tokens=CAPTION_TOKENS,
+                                  bootstrap=cfg.bootstrap, key=jax.random.fold_in(key, 6), progress=progress)
+        write_result(out, "cross_modal", cm,
+                     fig=plots.plot_profiles({"": cm}, directions=(f"caption (e5 layer {text_layer}) → image",
+                                                                   "image → caption"),
+                                             title=f"Tux Paint captions vs {IMAGE_MODEL} layers"))
+    summary.append(f"Image–caption: minimum Δ(caption→image) = {cm.values[:, 0].min():.3f}, "
+                   f"Δ(image→caption) = {cm.values[:, 1].min():.3f} (N = {cm.n})")
+    sections.append(dict(title="5. Image–caption profile (Fig. 4b)", figure="cross_modal.png", json="cross_modal.json",
+                         text=f"English captions through {CAPTION_MODEL} at its semantic layer {text_layer} (last "
+                              f"{CAPTION_TOKENS} tokens) against every layer of {IMAGE_MODEL} (last "
+                              f"{cm.params['image_tokens']} tokens), both directions, bootstrap errors "
+                              f"({cfg.bootstrap[0]} × {cfg.bootstrap[1]})."))
+
+    total = time.perf_counter() - t_start
+    timings["total"] = total
+    params = {"n": cfg.n, "n_images": cfg.n_images, "tokens": args.tokens, "models": models, "quick": cfg.quick,
+              "seed": args.seed, "jackknife": cfg.jackknife, "bootstrap": cfg.bootstrap,
+              "replications": cfg.replications, "tau_max": cfg.tau_max, "windows": cfg.windows,
+              "caption_tokens": CAPTION_TOKENS, "stores": str(stores)}
+    report = write_report(out, title="ii-jax demo: semantic information across layers", sections=sections,
+                          summary=summary, params=params, timings=timings)
+    target = 120 if cfg.quick else 900
+    print(f"ii-jax demo: done in {total / 60:.1f} min (target {target / 60:.0f} min); report: {report}")
+    for line in summary:
+        import re
+
+        print("  " + re.sub("<[^>]+>", "", line))
+    return 0
