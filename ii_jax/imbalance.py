@@ -22,7 +22,6 @@ float64 on the host, so the value is exact to rounding of the last division.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from typing import NamedTuple
@@ -350,12 +349,7 @@ def _sharded_stats(n: int, block: int, mesh, fast, exact, row_inputs: list, repl
 
     with _progress(n, desc, show) as bar:
         bar.update(n - sum(min(i0 + step, n) - i0 for i0 in todo))
-        pending = None
-        for i0 in todo + [None]:  # one step in flight while the previous one is resolved on the host
-            launched = None if i0 is None else (i0, launch(i0))
-            if pending is not None:
-                bar.update(resolve(*pending))
-            pending = launched
+        _dist.pipelined(todo, launch, lambda i0, res: bar.update(resolve(i0, res)))
     return out
 
 
@@ -679,8 +673,7 @@ def _sharded_features(x, y, *, metric, kernel, k, ties, key, block, n_cand, mesh
               for p in _priorities(n, ties, key))
     opts = dict(kx=ox.kind, ky=oy.kind, n_valid=n, k=k, ties=ties)
     sharded = (True,) * 5 + (False,) * 6
-    wide = "popcount64" in (ox.kind, oy.kind)
-    with _dist._x64_scope() if wide else contextlib.nullcontext():  # uint64 words only inside this scope
+    with _dist.kind_scope(ox.kind, oy.kind):  # 64-bit words only inside this scope
         fast = _par.row_sharded(_shard_fast_features, mesh, sharded=sharded, out_axes=(-1, -1), n_cand=n_cand,
                                 **opts)
         exact = _par.row_sharded(_shard_exact_features, mesh, sharded=sharded, out_axes=(-1,), **opts)
