@@ -41,7 +41,8 @@ def report(**kw):
 
 def _child(code: str) -> dict:
     """Run ``code`` after the prelude in a fresh interpreter; returns what it passed to ``report``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": path}
     proc = subprocess.run([sys.executable, "-c", _PRELUDE + code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     if proc.returncode != 0:
@@ -97,8 +98,11 @@ report(light=light, engine=engine, module=f.__module__, after=loaded(['jax']) !=
 """)
     assert out["light"] == [], f"import ii_jax loaded {out['light']}"
     assert out["engine"] == ["ii_jax"]
-    assert out["module"].startswith("ii_jax.") and out["after"], "information_imbalance did not load lazily"
-    assert out["torch"] == [] and out["version"] and out["has_all"]
+    assert out["module"].startswith("ii_jax.")
+    assert out["after"], "information_imbalance did not load jax on first access"
+    assert out["torch"] == []
+    assert out["version"]
+    assert out["has_all"]
 
 
 def test_every_public_name_resolves_without_extract_or_torch():
@@ -117,9 +121,12 @@ report(missing=missing, torch=loaded(['torch']), extract=loaded(['extract']),
        all_in_dir=set(ii_jax.__all__) <= set(dir(ii_jax)))
 """)
     assert out["missing"] == []
-    assert out["torch"] == [] and out["extract"] == []
-    assert out["bid_is_module"] and out["bid_from_bits_is_function"]
-    assert out["same_open_store"] and out["same_pairs"] and out["same_packer"] and out["all_in_dir"]
+    assert out["torch"] == []
+    assert out["extract"] == []
+    assert out["bid_is_module"], "ii_jax.bid must be the module"
+    assert out["bid_from_bits_is_function"]
+    for key in ("same_open_store", "same_pairs", "same_packer", "all_in_dir"):
+        assert out[key], key
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -133,7 +140,8 @@ import ii_jax.store.schema, ii_jax.store.manifest, ii_jax.store.reader, ii_jax.s
 import ii_jax.store.pairing, ii_jax.store.files, ii_jax.store.versions
 report(heavy=loaded({HEAVY!r}), engine=loaded(['ii_jax']), extract=loaded(['extract']))
 """)
-    assert out["heavy"] == [] and out["extract"] == []
+    assert out["heavy"] == []
+    assert out["extract"] == []
     assert _engine_modules_outside_store(out["engine"]) == []
 
 
@@ -146,8 +154,11 @@ def _sources(folder: str) -> list[Path]:
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
-    """``(line, module)`` for every import in ``path`` (``from a import b`` gives ``a.b`` as well as ``a``:
-    ``b`` may be a submodule); relative imports are resolved against the file's package."""
+    """``(line, module)`` for every import in ``path``.
+
+    ``from a import b`` gives ``a.b`` (``b`` may be a submodule); relative imports are resolved against the file's
+    package; ``importlib.import_module("m")`` and ``__import__("m")`` with a literal name count too.
+    """
     rel = path.relative_to(ROOT).with_suffix("")
     package = list(rel.parts[:-1])  # the package a relative import starts from (also for __init__.py)
     out = []

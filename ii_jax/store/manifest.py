@@ -34,7 +34,8 @@ def build_manifest(*, header: dict, item_ids: Sequence[str], token_counts: Seque
       item_ids: ``[N]`` pair ids, in row order.
       token_counts: ``[N]`` real tokens per item.
       layers: stored layer indices.
-      tokens, hidden: ``T`` and ``E``.
+      tokens: ``T``, tokens stored per item.
+      hidden: ``E``, bits (hidden size) per token.
       store_floats: whether float16 files are stored.
       files: file name -> ``{"sha256", "kind", "dtype", "shape", "layer", ...}``.
       plan_sha256: the writer's resume identity.

@@ -34,6 +34,7 @@ class Store:
     """
 
     def __init__(self, path: Path, manifest: dict, *, verify: bool):
+        """Wrap an already validated ``manifest`` of the store in ``path`` (use :func:`open_store`)."""
         self.path = path
         self.manifest = manifest
         self._verify = verify
@@ -48,12 +49,14 @@ class Store:
         self.embedding_layer: int | None = None if emb is None else int(emb)  # None: no embedding layer stored
 
     def __repr__(self) -> str:
+        """The folder, model, dataset, side and sizes."""
         m = self.manifest
         return (f"Store({str(self.path)!r}, model={m['model'].get('id')!r}, dataset={m['dataset'].get('spec')!r}, "
                 f"side={m['dataset'].get('side')!r}, N={len(self.item_ids)}, layers={len(self.layers)}, "
                 f"T={self.tokens}, E={self.n_bits})")
 
     def __len__(self) -> int:
+        """N, the number of items."""
         return len(self.item_ids)
 
     @property
@@ -144,7 +147,7 @@ def check_paired(store_a: Store, store_b: Store) -> None:
         common = len(set(a) & set(b))
         raise ValueError(f"stores are not paired: {store_a.path} has {len(a)} items and {store_b.path} has {len(b)}; "
                          f"{max(len(a), len(b)) - common} item ids differ.")
-    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
     i = diff[0]
     raise ValueError(f"stores are not paired: {len(diff)} of {len(a)} item ids differ between {store_a.path} and "
                      f"{store_b.path} (first at row {i}: {a[i]!r} vs {b[i]!r}).")

@@ -31,8 +31,12 @@ def installed_version(dist: str) -> str | None:
 
 
 def library_versions() -> dict:
-    """The manifest's ``library`` record: ``name``, the version of each of :data:`MANIFEST_LIBRARIES` (``None``
-    when not installed) and ``version``, :func:`ii_jax_version`."""
+    """The manifest's ``library`` record.
+
+    Returns:
+      ``{"name": "ii-jax", <each of MANIFEST_LIBRARIES>: version or None when not installed,
+      "version": ii_jax_version()}``.
+    """
     out: dict = {"name": "ii-jax"}
     for dist in MANIFEST_LIBRARIES:
         out[dist] = installed_version(dist)
