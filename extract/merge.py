@@ -35,9 +35,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from extract.atomic import atomic_save_npy, atomic_write_json
-from extract.writer import (build_manifest, describe_difference, first_difference, float_file, layer_file,
-                            make_plan, n_words, plan_digest)
+from extract.writer import describe_difference, first_difference, make_plan, plan_digest
+from ii_jax.store.bits import n_words
+from ii_jax.store.files import atomic_save_npy, atomic_write_json
+from ii_jax.store.manifest import build_manifest
+from ii_jax.store.reader import open_store
+from ii_jax.store.schema import LAYER_GLOB, MANIFEST_FILE, PARTIAL_DIR, float_file, layer_file
 
 __all__ = ["parse_shard", "shard_part", "merge_stores"]
 
@@ -123,11 +126,9 @@ def shard_part(*, header: dict, item_ids: Sequence[str], chunks: Sequence[Sequen
 
 
 def _open_part(path: Path):
-    from ii_jax.shards import open_store
-
-    mpath = path / "manifest.json"
+    mpath = path / MANIFEST_FILE
     if not mpath.exists():
-        plan = path / ".partial" / "plan.json"
+        plan = path / PARTIAL_DIR / "plan.json"
         if plan.exists():
             try:
                 shard = json.loads(plan.read_text()).get("header", {}).get("shard") or {}
@@ -253,7 +254,7 @@ def merge_stores(out: str | os.PathLike, parts: Sequence[str | os.PathLike], *, 
         raise ValueError("the merged parts do not reproduce the plan they were extracted from (plan_sha256 "
                          f"{digest[:12]}... vs {info['plan_sha256'][:12]}...); a part was changed after writing.")
 
-    mpath = out / "manifest.json"
+    mpath = out / MANIFEST_FILE
     if mpath.exists():
         try:
             old = json.loads(mpath.read_text())
@@ -266,13 +267,13 @@ def merge_stores(out: str | os.PathLike, parts: Sequence[str | os.PathLike], *, 
         if not overwrite:
             raise StoreExistsError(f"{out} already holds a different store ({mpath}); pass overwrite "
                                    "(--overwrite) or choose another output folder.")
-    if (out / ".partial").exists() and not overwrite:
+    if (out / PARTIAL_DIR).exists() and not overwrite:
         raise StoreExistsError(f"{out} holds an unfinished extraction; pass overwrite (--overwrite) or choose "
                                "another output folder.")
     if overwrite:
-        for p in list(out.glob("layer_*.npy")) + [mpath]:
+        for p in list(out.glob(LAYER_GLOB)) + [mpath]:
             p.unlink(missing_ok=True)
-        shutil.rmtree(out / ".partial", ignore_errors=True)
+        shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     for p in out.glob(".*.tmp"):
         p.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 :func:`extract_side` ties the pieces together: load the dataset, filter pairs by token count and draw a
 seeded subsample, load the model, tokenise (text) and plan length-sorted chunks, then hand the forward
 passes to :func:`extract.writer.write_store`. Both sides of a dataset extracted with the same dataset,
-filter and seed arguments hold the same item ids in the same order; :func:`ii_jax.shards.check_paired`
+filter and seed arguments hold the same item ids in the same order; :func:`ii_jax.store.check_paired`
 verifies that before any comparison.
 
 ``shard="i/n"`` (0-based) computes and writes only part ``i`` of ``n`` of that plan (see
@@ -22,6 +22,7 @@ import numpy as np
 
 from extract import datasets as ds_mod
 from extract.writer import write_store
+from ii_jax.store.versions import library_versions  # the manifest's `library` record (re-exported)
 
 __all__ = ["ExtractConfig", "extract_side", "library_versions", "write_extraction", "token_filter",
            "DEFAULT_MIN_TOKENS", "DEFAULT_MAX_TOKENS"]
@@ -81,21 +82,6 @@ class ExtractConfig:
     cache: str | None = None
     shard: str | tuple | None = None
     device_map: str | None = None
-
-
-def library_versions() -> dict:
-    from importlib import metadata
-
-    out = {"name": "ii-jax"}
-    for dist in ("ii-jax", "torch", "transformers", "numpy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    import ii_jax
-
-    out["version"] = ii_jax.__version__
-    return out
 
 
 def _log(msg: str) -> None:

@@ -7,7 +7,8 @@ When every chunk is done, one ``layer_XXX.npy`` per layer (and ``layer_XXX.f16.n
 item order, each atomically, then ``manifest.json`` (with the SHA-256 of every file) is written last, and
 ``.partial/`` is removed. A killed run, started again with the same arguments, reuses the finished chunks
 and computes exactly the same batches for the rest, so its files are identical to an uninterrupted run's.
-The manifest schema is documented in :mod:`ii_jax.shards`.
+The store's schema (file names, manifest fields, bit layout) and the manifest itself come from
+:mod:`ii_jax.store`, the one definition of the contract; this module keeps the resumable write loop.
 """
 from __future__ import annotations
 
@@ -19,27 +20,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from extract.atomic import atomic_save_npy, atomic_write_json, sha256_file
-from ii_jax.binary import n_words, pack_bits_np
+from ii_jax.store.bits import n_words, pack_bits_np
+from ii_jax.store.files import atomic_save_npy, atomic_write_json, sha256_file
+from ii_jax.store.manifest import build_manifest
+from ii_jax.store.schema import FLOAT16_MAX, LAYER_GLOB, MANIFEST_FILE, PARTIAL_DIR, float_file, layer_file
 
 __all__ = ["write_store", "FLOAT16_MAX", "layer_file", "float_file", "StoreExistsError", "make_plan", "plan_digest",
            "build_manifest", "first_difference", "describe_difference"]
 
-FLOAT16_MAX = float(np.finfo(np.float16).max)
-FORMAT = "ii-jax-shards"
-FORMAT_VERSION = 1
-
 
 class StoreExistsError(ValueError):
     """The output folder holds a different extraction."""
-
-
-def layer_file(layer: int) -> str:
-    return f"layer_{layer:03d}.npy"
-
-
-def float_file(layer: int) -> str:
-    return f"layer_{layer:03d}.f16.npy"
 
 
 def make_plan(*, header: dict, item_ids: Sequence[str], chunks: Sequence[Sequence[int]], layers: Sequence[int],
@@ -90,31 +81,6 @@ def describe_difference(d: tuple[str, object, object] | None, there: str = "ther
 
     field, x, y = d
     return f"{field}: {show(x)} ({there}) vs {show(y)} ({here})"
-
-
-def build_manifest(*, header: dict, item_ids: Sequence[str], token_counts: Sequence[int], layers: Sequence[int],
-                   tokens: int, hidden: int, store_floats: bool, files: dict, plan_sha256: str) -> dict:
-    """The ``manifest.json`` of a finished store (schema in :mod:`ii_jax.shards`)."""
-    n, w = len(item_ids), n_words(hidden)
-    manifest = dict(header)
-    manifest.update({
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "n_items": n,
-        "item_ids": list(item_ids),
-        "token_counts": [int(c) for c in token_counts],
-        "tokens_stored": int(tokens),
-        "hidden_size": int(hidden),
-        "n_words": int(w),
-        "layers": [int(x) for x in layers],
-        "bits": {"dtype": "uint32", "shape": [n, int(tokens), int(w)], "bit_order": "lsb-first",
-                 "rule": "activation > 0", "padding": "zero", "file_pattern": "layer_{layer:03d}.npy"},
-        "floats": ({"dtype": "float16", "shape": [n, int(tokens), int(hidden)], "clip": FLOAT16_MAX,
-                    "file_pattern": "layer_{layer:03d}.f16.npy"} if store_floats else None),
-        "files": files,
-        "plan_sha256": plan_sha256,
-    })
-    return manifest
 
 
 def _clean_tmp(folder: Path) -> None:
@@ -170,8 +136,8 @@ def write_store(out: str | os.PathLike, *, header: dict, item_ids: Sequence[str]
         raise ValueError(f"write_store: {len(token_counts)} token counts for {n} items.")
     plan = make_plan(header=header, item_ids=item_ids, chunks=chunks, layers=layers, tokens=tokens, hidden=hidden,
                      store_floats=store_floats)
-    manifest_path = out / "manifest.json"
-    partial = out / ".partial"
+    manifest_path = out / MANIFEST_FILE
+    partial = out / PARTIAL_DIR
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
         if old.get("plan_sha256") == plan_digest(plan) and not overwrite:
@@ -260,6 +226,6 @@ def _assemble(path: Path, partial: Path, infos, chunks, key: str, j: int, shape,
 
 
 def _remove_store(out: Path) -> None:
-    for p in list(out.glob("layer_*.npy")) + [out / "manifest.json"]:
+    for p in list(out.glob(LAYER_GLOB)) + [out / MANIFEST_FILE]:
         p.unlink(missing_ok=True)
-    shutil.rmtree(out / ".partial", ignore_errors=True)
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)

@@ -2,22 +2,20 @@
 
 Binary codes are stored packed, 32 bits to a ``uint32`` word, least significant bit first: bit ``b`` of a
 vector lands in word ``b // 32`` at position ``b % 32``. The last word is zero padded, and because padding
-is zero on every point, it never changes a Hamming distance.
+is zero on every point, it never changes a Hamming distance. The layout is the shard store's
+(:mod:`ii_jax.store.bits`, which also holds the host-side :func:`pack_bits_np` and :func:`n_words`; both are
+re-exported here).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from ii_jax.store.bits import WORD_BITS  # noqa: F401  (re-exported: the layout is the store's)
+from ii_jax.store.bits import n_words
+from ii_jax.store.bits import pack_bits_np  # noqa: F401  (re-exported for host-side callers)
 
 __all__ = ["binarize", "pack_bits", "unpack_bits", "n_words"]
-
-WORD_BITS = 32
-
-
-def n_words(n_bits: int) -> int:
-    """Number of 32-bit words that hold ``n_bits`` bits."""
-    return -(-int(n_bits) // WORD_BITS)
 
 
 def binarize(x: jax.typing.ArrayLike) -> jax.Array:
@@ -103,13 +101,3 @@ def unpack_bits(words: jax.typing.ArrayLike, n_bits: int) -> jax.Array:
     bits = (words[..., None] >> shifts) & jnp.uint32(1)
     return bits.reshape(words.shape[:-1] + (w * WORD_BITS,))[..., :n_bits].astype(bool)
 
-
-def pack_bits_np(bits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """NumPy twin of :func:`pack_bits` for host-side writers (same layout, no device transfer)."""
-    bits = np.moveaxis(np.asarray(bits), axis, -1) != 0
-    d = bits.shape[-1]
-    w = n_words(d)
-    padded = np.zeros(bits.shape[:-1] + (w * WORD_BITS,), dtype=bool)
-    padded[..., :d] = bits
-    as_bytes = np.packbits(padded, axis=-1, bitorder="little")
-    return np.ascontiguousarray(as_bytes).view("<u4").astype(np.uint32, copy=False)

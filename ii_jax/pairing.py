@@ -1,33 +1,8 @@
-"""Pairing items for the Imbalance: disjoint same-class pairs (image–image analyses, paper Fig. 4a). NumPy only,
-so the extraction layer uses the same pairing."""
-from __future__ import annotations
+"""Deprecated alias of :mod:`ii_jax.store.pairing` (disjoint same-class pairs), kept for one release.
 
-from typing import Sequence
-
-import numpy as np
+Import from :mod:`ii_jax.store` instead (``from ii_jax.store import same_class_pairs``); this module only re-exports.
+"""
+# TODO(next release): remove this alias.
+from ii_jax.store.pairing import same_class_pairs
 
 __all__ = ["same_class_pairs"]
-
-
-def same_class_pairs(labels: Sequence, *, seed: int = 0) -> np.ndarray:
-    """Disjoint pairs of items with equal labels: each class shuffled (seeded) and paired in order.
-
-    No item appears twice (pairs are drawn without repetition); a class with an odd count leaves one out.
-
-    Returns:
-      ``int64`` ``[P, 2]`` row indices, sorted by the first column.
-
-    Examples:
-      >>> from ii_jax.pairing import same_class_pairs
-      >>> p = same_class_pairs(["a", "b", "a", "b", "a"], seed=0)
-      >>> p.shape, all(len(set(r)) == 2 for r in p.tolist())
-      ((2, 2), True)
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.asarray([str(x) for x in labels])
-    pairs = []
-    for cls in sorted(set(labels.tolist())):
-        idx = np.flatnonzero(labels == cls)
-        idx = idx[rng.permutation(len(idx))]
-        pairs += [(int(idx[k]), int(idx[k + 1])) for k in range(0, len(idx) - 1, 2)]
-    return np.array(sorted(pairs), np.int64).reshape(-1, 2)

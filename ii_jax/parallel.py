@@ -34,6 +34,9 @@ from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ii_jax.store.files import atomic_path
+from ii_jax.store.versions import ii_jax_version
+
 __all__ = ["AXIS", "default_mesh", "resolve_mesh", "initialize", "library_versions", "check_same_versions",
            "row_sharded", "shard_rows", "replicate", "to_host", "RowCheckpoint", "data_digest"]
 
@@ -160,9 +163,7 @@ def library_versions() -> dict:
     """The versions every process of a run must share: ii-jax, jax, jaxlib, numpy and the Python minor version."""
     import jaxlib
 
-    import ii_jax
-
-    return {"ii_jax": str(getattr(ii_jax, "__version__", "unknown")), "jax": jax.__version__,
+    return {"ii_jax": ii_jax_version(), "jax": jax.__version__,
             "jaxlib": jaxlib.__version__, "numpy": np.__version__,
             "python": ".".join(platform.python_version_tuple()[:2])}
 
@@ -340,9 +341,5 @@ class RowCheckpoint:
 
 
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # the store's one atomic write (fsync + rename)
         write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

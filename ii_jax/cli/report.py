@@ -10,13 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ii_jax.store.files import atomic_path, atomic_write_text
+from ii_jax.store.versions import ii_jax_version as _version
+
 __all__ = ["write_result", "write_report", "label_of"]
-
-
-def _version() -> str:
-    import ii_jax
-
-    return ii_jax.__version__
 
 
 def write_result(out: str | os.PathLike, name: str, result: Any, *, fig=None, extra: dict | None = None) -> dict:
@@ -41,13 +38,10 @@ def write_result(out: str | os.PathLike, name: str, result: Any, *, fig=None, ex
            "library": {"ii-jax": _version(), "jax": jax.__version__, "numpy": np.__version__,
                        "python": platform.python_version()},
            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    tmp = out / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, out / f"{name}.json")
+    atomic_write_text(out / f"{name}.json", json.dumps(doc, indent=1, allow_nan=False))
     if fig is not None:
-        tmp_png = out / f".{name}.tmp.png"
-        save(fig, tmp_png)
-        os.replace(tmp_png, out / f"{name}.png")
+        with atomic_path(out / f"{name}.png", suffix=".tmp.png") as tmp_png:  # savefig picks PNG by extension
+            save(fig, tmp_png)
     return doc
 
 
@@ -113,7 +107,5 @@ def write_report(out: str | os.PathLike, *, title: str, sections: list[dict], su
     parts.append(f"<p><small>ii-jax {html.escape(_version())} · written {time.strftime('%Y-%m-%d %H:%M')}"
                  "</small></p></body></html>")
     path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(parts))
     return path
