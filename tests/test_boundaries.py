@@ -182,15 +182,20 @@ def _is(module: str, top: str) -> bool:
     return module == top or module.startswith(top + ".")
 
 
-def _cli_module(path: Path) -> bool:
-    rel = path.relative_to(ROOT).as_posix()
-    return rel in ("ii_jax/cli.py", "ii_jax/demo.py") or rel.startswith("ii_jax/cli/")
-
-
-def test_only_the_command_line_imports_extract():
-    bad = [f"{p.relative_to(ROOT)}:{line}: {mod}" for p in _sources("ii_jax") if not _cli_module(p)
+def test_no_engine_module_imports_extract():
+    """Not even the command line: ii_jax.cli reaches the extraction layer only through subprocesses
+    (``python -m extract.cli ...``)."""
+    bad = [f"{p.relative_to(ROOT)}:{line}: {mod}" for p in _sources("ii_jax")
            for line, mod in _imports(p) if _is(mod, "extract")]
     assert bad == [], "engine modules import the extraction layer:\n" + "\n".join(bad)
+
+
+def test_the_command_line_reaches_extract_by_subprocess_only():
+    code = ("import sys\nimport ii_jax.cli\nii_jax.cli.build_parser()\n"
+            "assert not [m for m in sys.modules if m == 'extract' or m.startswith('extract.')], 'extract imported'\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def test_extract_imports_only_the_store_of_the_engine():
