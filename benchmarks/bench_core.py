@@ -83,7 +83,7 @@ def run_c_reference(exe: str | None, n: int, d: int, seed: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         paths = [os.path.join(tmp, f"{s}.bin") for s in "xy"]
         x, y = make_data(n, d, seed)
-        for a, path in zip((x, y), paths):
+        for a, path in zip((x, y), paths, strict=False):
             a.tofile(path)
         del x, y
         p = subprocess.run([exe, *paths, str(n), str(-(-d // 32))], capture_output=True, text=True)
@@ -151,7 +151,7 @@ def run_dadapy(n: int, d: int, seed: int = 0) -> dict:
     if not dadapy_bridge.dadapy_available():
         return {"error": "no .venv-dadapy: run `make dadapy-venv`"}
     arrays = {}
-    for side, words in zip("xy", make_data(n, d, seed)):
+    for side, words in zip("xy", make_data(n, d, seed), strict=False):
         arrays[f"{side}_packbits"], arrays[f"{side}_nbits"] = np.packbits(unpack(words, d), axis=1), np.int64(d)
     try:
         res = dadapy_bridge.run_dadapy("ii", arrays, metric="hamming")

@@ -44,7 +44,7 @@ def write_layers(folder: str, n: int, d: int, seed: int = 0, rows: int = 8192) -
             x[:, -1] &= mask
             y[:, -1] &= mask
         mx[i0:i1], my[i0:i1] = x, y
-    for m, p in zip((mx, my), paths):
+    for m, p in zip((mx, my), paths, strict=False):
         m.flush()
         del m
         os.replace(p + ".tmp", p)

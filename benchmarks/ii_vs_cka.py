@@ -28,7 +28,7 @@ from ii_jax import synthetic  # noqa: E402
 def show(title, curves, label):
     print(title)
     print(f"  {label:>8} {'D(X->Y)':>14} {'D(Y->X)':>14} {'CKA':>14}")
-    for row in zip(curves.x, curves.ii_xy, curves.ii_xy_std, curves.ii_yx, curves.ii_yx_std, curves.cka, curves.cka_std):
+    for row in zip(curves.x, curves.ii_xy, curves.ii_xy_std, curves.ii_yx, curves.ii_yx_std, curves.cka, curves.cka_std, strict=False):
         print("  {:8.4g} {:7.4f}±{:<6.4f} {:7.4f}±{:<6.4f} {:7.4f}±{:<6.4f}".format(*row))
 
 

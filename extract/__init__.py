@@ -1,4 +1,4 @@
-"""extract: the thin PyTorch layer of ii-jax. It runs real models and writes shard stores.
+r"""extract: the thin PyTorch layer of ii-jax. It runs real models and writes shard stores.
 
 ``ii_jax`` never imports this package (nor torch); the shard store (:mod:`ii_jax.store`, NumPy only) is the
 only contract between the two, and the only part of the engine this package imports. Modules, each named for its job:

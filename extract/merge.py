@@ -225,7 +225,7 @@ def merge_stores(out: str | os.PathLike, parts: Sequence[str | os.PathLike], *, 
             raise ValueError(f"items are covered more than once: row {first} of the plan is in {s.path}"
                              + (f" and {by_index[int(owner[first])].path}" if owner[first] >= 0 else "") + ".")
         owner[rows] = i
-        for k, c in zip(sh["chunk_ids"], sh["chunks"]):
+        for k, c in zip(sh["chunk_ids"], sh["chunks"], strict=False):
             if not 0 <= int(k) < n_chunks or chunks[int(k)] is not None:
                 raise ValueError(f"{s.path}: chunk {k} is out of range or covered by another part.")
             chunks[int(k)] = [int(x) for x in c]
@@ -289,7 +289,7 @@ def merge_stores(out: str | os.PathLike, parts: Sequence[str | os.PathLike], *, 
         for kind, name, shape, dtype in kinds:
             arr = np.empty(shape, dtype)
             clipped = 0
-            for s, rows in zip(order, part_rows):
+            for s, rows in zip(order, part_rows, strict=False):
                 arr[rows] = s.bits(layer) if kind == "bits" else s.floats(layer)
                 clipped += int(s.manifest["files"][name].get("clipped", 0))
             files[name] = {"sha256": atomic_save_npy(out / name, arr), "kind": kind, "dtype": np.dtype(dtype).name,

@@ -47,10 +47,12 @@ class LoadedModel:
 
     @property
     def n_layers(self) -> int:
+        """Transformer layers (the hidden states are ``n_layers + 1``: embeddings first)."""
         return int(self.config.num_hidden_layers) if hasattr(self.config, "num_hidden_layers") else int(self.config.n_layer)
 
     @property
     def hidden_size(self) -> int:
+        """Width of the hidden states (bits per token once binarised)."""
         return int(getattr(self.config, "hidden_size", None) or self.config.n_embd)
 
 

@@ -231,7 +231,7 @@ def build_tokenizer(f: E5File):
     from transformers import XLMRobertaTokenizerFast
 
     unk = f.special["unk"]
-    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores)]
+    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores, strict=False)]
     tok = Tokenizer(Unigram(vocab, unk_id=unk, byte_fallback=False))
     tok.normalizer = normalizers.Sequence(
         [normalizers.Precompiled(_precompiled_charsmap(f.norm_map)), normalizers.Replace(Regex(" {2,}"), " ")]

@@ -204,7 +204,8 @@ def token_filter(min_tokens: int | None = None, max_tokens: int | None = DEFAULT
                  ) -> tuple[int | None, int | None]:
     """The filter's bounds from the options: ``None`` for the lower bound is :data:`DEFAULT_MIN_TOKENS`;
     ``0`` (or ``None`` for the upper bound) is no bound. The result does not depend on the side or its
-    modality, so every side of a dataset selects the same pairs."""
+    modality, so every side of a dataset selects the same pairs.
+    """
     lo = DEFAULT_MIN_TOKENS if min_tokens is None else (int(min_tokens) or None)
     hi = int(max_tokens) if max_tokens else None
     if (lo is not None and lo < 0) or (hi is not None and hi < 0):
@@ -220,7 +221,8 @@ def _bounds(lo: int | None, hi: int | None) -> str:
 
 def _text_window(cfg: ExtractConfig, min_tokens: int | None) -> int:
     """The text window: ``cfg.window``, else the most tokens every kept item holds; refuses a window that
-    the filter lets items fall short of (they would be an error or padding later)."""
+    the filter lets items fall short of (they would be an error or padding later).
+    """
     floor = min_tokens or 0
     window = cfg.window if cfg.window is not None else floor - cfg.drop_last
     if cfg.window is None and window < 1:

@@ -1,4 +1,4 @@
-"""Hidden states from an SGLang engine or server, for models that need a cluster, written to a shard store.
+r"""Hidden states from an SGLang engine or server, for models that need a cluster, written to a shard store.
 
 SGLang (https://github.com/sgl-project/sglang) serves models sharded over many GPUs and nodes. Asked with
 ``return_hidden_states=True`` (the engine or server started with ``enable_return_hidden_states``), each
@@ -96,7 +96,8 @@ def import_sglang():
 
 def parse_layers(spec, n_layers: int) -> list[int]:
     """Layers the returned vectors hold: ``"last"`` (default: ``[n_layers]``), ``"all"`` (``0..n_layers``),
-    or a list / comma list of indices and ranges (``"0,10-20,61"``), in the order they are concatenated."""
+    or a list / comma list of indices and ranges (``"0,10-20,61"``), in the order they are concatenated.
+    """
     if spec is None or spec == "last":
         return [int(n_layers)]
     if spec == "all":
@@ -255,9 +256,11 @@ class SGLangBackend:
         self.embeddings: EmbeddingLookup | None = None  # layer 0 computed here when SGLang does not return it
 
     def generate(self, input_ids: list[list[int]]) -> list[dict]:  # pragma: no cover - abstract
+        """Hidden states of every sequence of token ids: one dict per sequence."""
         raise NotImplementedError
 
     def describe(self) -> dict:
+        """The engine's identity for the manifest."""
         out = {"engine": "sglang", **self.info, "layers_returned": self.returned,
                "state": "residual stream; the last layer after the final norm"}
         if self.embeddings is not None:
@@ -297,7 +300,8 @@ class SGLangBackend:
                ids: Sequence[str] | None = None) -> np.ndarray:
         """``float32 [n, len(layers), T, E]`` at the window positions of ``indices`` (same contract as
         :func:`extract.text.text_states`). Prompts end at each item's last window token: under causal
-        attention the later tokens cannot change the window."""
+        attention the later tokens cannot change the window.
+        """
         indices = np.asarray(indices, dtype=np.int64)
         returned = list(self.returned if self.returned is not None else layers)
         local0 = 0 not in returned
@@ -316,7 +320,7 @@ class SGLangBackend:
             if not isinstance(results, list) or len(results) != len(seqs):
                 raise ValueError(f"SGLang returned {len(results) if isinstance(results, list) else 'no list of'} "
                                  f"results for {len(seqs)} prompts.")
-            for r, (i, seq, res) in enumerate(zip(batch, seqs, results)):
+            for r, (i, seq, res) in enumerate(zip(batch, seqs, results, strict=False)):
                 name = repr(ids[i]) if ids is not None else f"#{int(i)}"
                 arr = prefill_states(res, len(seq), name=name)
                 if arr.shape[1] != k * e:
@@ -335,7 +339,8 @@ class SGLangBackend:
 
 class HTTPBackend(SGLangBackend):
     """An SGLang server's native ``/generate`` endpoint (``python -m sglang.launch_server ...
-    --enable-return-hidden-states --disable-radix-cache``)."""
+    --enable-return-hidden-states --disable-radix-cache``).
+    """
 
     name = "sglang-http"
 
@@ -364,6 +369,7 @@ class HTTPBackend(SGLangBackend):
             return None
 
     def generate(self, input_ids: list[list[int]]) -> list[dict]:
+        """Hidden states from the SGLang server, one request per batch."""
         body = json.dumps({"input_ids": input_ids, "sampling_params": dict(_SAMPLING),
                            "return_hidden_states": True}).encode()
         req = urllib.request.Request(self.url + "/generate", data=body, headers={"Content-Type": "application/json"})
@@ -408,16 +414,19 @@ class EngineBackend(SGLangBackend):
     @classmethod
     def start(cls, model_path: str, *, layers=None, **engine_args) -> "EngineBackend":
         """Start ``sglang.Engine(model_path=..., enable_return_hidden_states=True, disable_radix_cache=True,
-        **engine_args)`` (e.g. ``tp_size=16, nnodes=2, node_rank=0, dist_init_addr="host:5000"``)."""
+        **engine_args)`` (e.g. ``tp_size=16, nnodes=2, node_rank=0, dist_init_addr="host:5000"``).
+        """
         sgl = import_sglang()
         kwargs = {"enable_return_hidden_states": True, "disable_radix_cache": True, **engine_args}
         return cls(sgl.Engine(model_path=model_path, **kwargs), layers=layers)
 
     def generate(self, input_ids: list[list[int]]) -> list[dict]:
+        """Hidden states from the in-process SGLang engine."""
         res = self.engine.generate(input_ids=input_ids, sampling_params=dict(_SAMPLING), return_hidden_states=True)
         return res if isinstance(res, list) else [res]
 
     def shutdown(self) -> None:
+        """Stop the in-process engine."""
         if hasattr(self.engine, "shutdown"):
             self.engine.shutdown()
 

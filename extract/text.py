@@ -9,7 +9,8 @@ and the last ``window`` of the remaining ones are kept, in order. A text with fe
 Batches are formed from texts sorted by length, padded on the *right* with an attention mask, so the
 real tokens keep positions ``0..n-1`` and (in causal models) never see padding; the window is gathered
 at the real token positions. Causal models are run only up to the last window token: later tokens cannot
-change earlier states under causal attention, so this is exact and saves the dropped tokens' work. All hidden states are returned: index 0 is the embedding layer.
+change earlier states under causal attention, so this is exact and saves the dropped tokens' work. All hidden
+states are returned: index 0 is the embedding layer.
 """
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def text_states(loaded, tokenized: TokenizedTexts, indices: Sequence[int], *, ba
             seqs = [tokenized.input_ids[i] for i in batch]
             if loaded.kind == "causal":
                 # Causal attention: tokens after the window cannot change it, so they are not run.
-                seqs = [s[: int(tokenized.window_positions[i, -1]) + 1] for s, i in zip(seqs, batch)]
+                seqs = [s[: int(tokenized.window_positions[i, -1]) + 1] for s, i in zip(seqs, batch, strict=False)]
             width = max(len(s) for s in seqs)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)

@@ -62,7 +62,7 @@ def first_difference(a, b, path: str = "") -> tuple[str, object, object] | None:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if len(a) != len(b):
             return f"{path} (length)", len(a), len(b)
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
             d = first_difference(x, y, f"{path}[{i}]")
             if d is not None:
                 return d
@@ -218,7 +218,7 @@ def write_store(out: str | os.PathLike, *, header: dict, item_ids: Sequence[str]
 
 def _assemble(path: Path, partial: Path, infos, chunks, key: str, j: int, shape, dtype) -> dict:
     arr = np.empty(shape, dtype)
-    for info, chunk in zip(infos, chunks):
+    for info, chunk in zip(infos, chunks, strict=False):
         part = np.load(partial / info[key]["file"], mmap_mode="r")
         arr[np.asarray(chunk, np.int64)] = part[j]
     return {"sha256": atomic_save_npy(path, arr), "kind": key, "dtype": np.dtype(dtype).name,

@@ -100,12 +100,12 @@ def _cka(x, y, *, debiased, block_size):
 
 def cka(x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, debiased: bool = False, block_size: int = 1024,
         preprocess: bool = False, quantiles: float | tuple[float, float] = PAPER_QUANTILES) -> jax.Array:
-    """Linear Centered Kernel Alignment between two representations of the same N items.
+    r"""Linear Centered Kernel Alignment between two representations of the same N items.
 
     .. math::
 
-       \\mathrm{CKA}(X, Y) = \\frac{\\mathrm{HSIC}(K, L)}{\\sqrt{\\mathrm{HSIC}(K, K)\\,\\mathrm{HSIC}(L, L)}},
-       \\qquad K = X X^\\top,\\; L = Y Y^\\top,
+       \mathrm{CKA}(X, Y) = \frac{\mathrm{HSIC}(K, L)}{\sqrt{\mathrm{HSIC}(K, K)\,\mathrm{HSIC}(L, L)}},
+       \qquad K = X X^\top,\; L = Y Y^\top,
 
     with the biased HSIC ``tr(KHLH)`` or, with ``debiased=True``, the unbiased estimator of Song et al.
     (2012). Computed in the cheaper of the feature form (``||Xc^T Yc||_F^2``, D x D memory) and the Gram

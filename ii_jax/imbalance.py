@@ -75,7 +75,8 @@ def _mask_self(d: jax.Array, row_ids: jax.Array, n_valid: int) -> jax.Array:
 def _smallest(d: jax.Array, c: int) -> tuple[jax.Array, jax.Array]:
     """The ``c`` smallest entries of each row, ascending, with their column indices (lowest index first among
     equals): ``[B, M] -> ([B, c], [B, c])``. Repeated argmin, O(c·M) a row: XLA's CPU ``top_k`` is a full sort
-    and costs two orders of magnitude more for the few candidates needed here."""
+    and costs two orders of magnitude more for the few candidates needed here.
+    """
     big = _sentinel(d.dtype)
     rows = jnp.arange(d.shape[0])
 
@@ -200,7 +201,8 @@ def _native_stats(dx, dy, row_ids, **opts):
 def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
     """Row statistics of one block, ``[2, 5, B]``: counting, and the exact sort only for the rows whose tie group
     overflows the candidates. The choice is made here on the host: inside ``lax.cond`` XLA may hoist the sort and
-    always pay for it."""
+    always pay for it.
+    """
     native = _native_stats(dx, dy, row_ids, n_valid=n_valid, k=k, ties=ties)
     if native is not None:  # every row exact in one native pass (ii_jax/_native/stats.cc): same integers
         return np.asarray(native)
@@ -266,7 +268,8 @@ def _progress(total: int, desc: str, enabled: bool | None):
 
 def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str, ckpt=None) -> np.ndarray:
     """Loop over row blocks; ``stats_fn(i0, row_ids)`` returns ``[2, 5, block]``; returns ``int64`` ``[2, 5, N]``.
-    With a :class:`~ii_jax.parallel.RowCheckpoint`, blocks already written are skipped and new ones saved."""
+    With a :class:`~ii_jax.parallel.RowCheckpoint`, blocks already written are skipped and new ones saved.
+    """
     out = np.empty((2, 5, n), np.int64) if ckpt is None else ckpt.stats
     show = progress if progress is not None else (n >= 20_000)
     with _progress(n, desc, show) as bar:
@@ -355,7 +358,8 @@ def _sharded_stats(n: int, block: int, mesh, fast, exact, row_inputs: list, repl
 
 def _checkpoint(checkpoint, n: int, identity: dict, arrays) -> _par.RowCheckpoint | None:
     """A :class:`~ii_jax.parallel.RowCheckpoint` for this problem; in a multi-host run also checks that every
-    process holds the same data."""
+    process holds the same data.
+    """
     if checkpoint is None and jax.process_count() == 1:
         return None
     digest = _par.data_digest(*(np.asarray(a) for a in arrays))
@@ -519,7 +523,8 @@ def _col_chunk(n: int) -> int:
 
 def _tiles(a, metric: str, kernel: str | None, pad_to: int):
     """Tile function and dtype for one space. Euclidean ranks by squared distance: same order, and no ties made
-    by a square root."""
+    by a square root.
+    """
     if metric == "hamming":
         return _dist.hamming_tiles(a, kernel=kernel, pad_to=pad_to), np.int32
     m = "cosine" if metric == "cosine" else "sqeuclidean"
@@ -557,7 +562,8 @@ def distance_matrix(a, *, metric: str = "hamming", kernel: str | None = None, me
 
 def _row_source(a, n: int, metric: str, kernel: str, cached: bool, block: int):
     """``rows(i0) -> [block or fewer, N]`` distances from the features: slices of a full matrix built once from
-    symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block))."""
+    symmetric tiles (half the distance work), or computed on the fly in column chunks (memory O(N·block)).
+    """
     if cached:
         mat = distance_matrix(a, metric=metric, kernel=kernel)
         return lambda i0: mat[i0:i0 + block]
@@ -662,7 +668,8 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
 def _sharded_features(x, y, *, metric, kernel, k, ties, key, block, n_cand, mesh, progress, ckpt) -> np.ndarray:
     """Row statistics ``[2, 5, N]`` of two feature spaces on a mesh: per device, ``block`` query rows against all
     columns (replicated in chunks of the single-device path's streamed tile width, so every distance is computed
-    by the same tile as on one device)."""
+    by the same tile as on one device).
+    """
     n = x.shape[0]
     chunk = _col_chunk(n)
     m = _rank_metric(metric)

@@ -126,7 +126,7 @@ def _compiled(fn: Callable, mesh: Mesh, sharded: tuple[bool, ...], out_axes: tup
     def body(*args):
         outs = fn(*args, **kwargs)
         outs = outs if isinstance(outs, tuple) else (outs,)
-        return tuple(lax.all_gather(o, AXIS, axis=ax % o.ndim, tiled=True) for o, ax in zip(outs, out_axes))
+        return tuple(lax.all_gather(o, AXIS, axis=ax % o.ndim, tiled=True) for o, ax in zip(outs, out_axes, strict=False))
 
     in_specs = tuple(P(AXIS) if s else P() for s in sharded)
     mapped = jax.shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=tuple(P() for _ in out_axes),
@@ -330,6 +330,7 @@ class RowCheckpoint:
             self.done[i0:i1] = True
 
     def covered(self, i0: int, i1: int) -> bool:
+        """Whether rows ``i0:i1`` are already in the checkpoint."""
         return bool(self.done[i0:i1].all())
 
     def save(self, i0: int, i1: int, stats: np.ndarray) -> None:

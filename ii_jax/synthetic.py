@@ -139,7 +139,7 @@ def rank_pairs(key: jax.Array, n: int, *, dim: int = 10, sigma: float = 1.0) -> 
       ((4, 100, 4), (4, 100, 4))
     """
     keys = jax.random.split(key, dim)
-    pairs = [rank_pair(k, n, rank=r, dim=dim, sigma=sigma) for r, k in zip(range(1, dim + 1), keys)]
+    pairs = [rank_pair(k, n, rank=r, dim=dim, sigma=sigma) for r, k in zip(range(1, dim + 1), keys, strict=False)]
     return jnp.stack([p[0] for p in pairs]), jnp.stack([p[1] for p in pairs])
 
 
@@ -307,7 +307,7 @@ def rank_experiment(
     xs, ys = rank_pairs(kd, n, dim=dim, sigma=sigma)
     idx = _subsamples(ks, n, n_sub, repeats, "rank_experiment")
     ii_list, cka_list = [], []
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=False):
         ii, ck = _jackknife_from_grams(_gram(x), _gram(y), idx, debiased)
         ii_list.append(ii)
         cka_list.append(ck)

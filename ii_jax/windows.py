@@ -75,7 +75,8 @@ def mean_tokens(floats, k: int) -> np.ndarray:
 
 def clip_normalize(x, *, quantile: float | None = None) -> np.ndarray:
     """Deprecated alias of :func:`ii_jax.baselines.clip_and_normalize` (the one clip-and-normalise); with
-    ``quantile=t`` it clips ``|x|`` symmetrically at ``t`` as before, without it it uses the paper's quantiles."""
+    ``quantile=t`` it clips ``|x|`` symmetrically at ``t`` as before, without it it uses the paper's quantiles.
+    """
     warnings.warn("ii_jax.windows.clip_normalize is deprecated; use ii_jax.baselines.clip_and_normalize",
                   DeprecationWarning, stacklevel=2)
     return _clip_and_normalize(x) if quantile is None else _clip_and_normalize(x, quantiles=quantile)
@@ -84,7 +85,8 @@ def clip_normalize(x, *, quantile: float | None = None) -> np.ndarray:
 def float_window(floats, k: int, *, preprocess: bool = True) -> np.ndarray:
     """Concatenate the float activations of the last ``k`` tokens (``[N, k * E]``), clipped and normalised
     (:func:`ii_jax.baselines.clip_and_normalize`, the paper's quantiles) unless ``preprocess=False`` — the float
-    counterpart of :func:`last_tokens` (paper Supp. G)."""
+    counterpart of :func:`last_tokens` (paper Supp. G).
+    """
     t = _check_tokens("floats", floats, k)
     n, _, e = np.shape(floats)
     x = np.asarray(floats[:, t - k:, :], np.float32).reshape(n, k * e)

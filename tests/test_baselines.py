@@ -58,7 +58,7 @@ def mutual_knn_ref(x, y, k, preprocess, quantiles=(0.0005, 0.95)):
         return a @ a.T if preprocess else -((a[:, None, :] - a[None, :, :]) ** 2).sum(-1)
 
     nx, ny = knn_sets(sim(x), k), knn_sets(sim(y), k)
-    return np.mean([len(set(a) & set(b)) / k for a, b in zip(nx, ny)])
+    return np.mean([len(set(a) & set(b)) / k for a, b in zip(nx, ny, strict=False)])
 
 
 def tie_weights_ref(d, k):
@@ -112,7 +112,7 @@ def test_cka_jit_and_vmap(rng):
     ys = jnp.asarray(rng.normal(size=(3, 30, 6)), jnp.float32)
     batched = jax.vmap(lambda a, b: cka(a, b, debiased=True))(xs, ys)
     jitted = jax.jit(lambda a, b: cka(a, b))(xs[0], ys[0])
-    np.testing.assert_allclose(np.asarray(batched), [cka_ref(a, b, True) for a, b in zip(xs, ys)], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(batched), [cka_ref(a, b, True) for a, b in zip(xs, ys, strict=False)], rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(float(jitted), cka_ref(xs[0], ys[0], False), rtol=1e-4)
 
 
@@ -209,7 +209,7 @@ def test_clip_and_normalize_bad_input():
         clip_and_normalize(x, quantiles=(0.9, 0.1))
     with pytest.raises(TypeError, match="float \\[N, D\\]"):
         clip_and_normalize(np.ones((3, 4), np.int32))
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="quantiles="):
         clip_and_normalize(x, q=0.9)
 
 

@@ -29,7 +29,7 @@ def pairs_tsv(tmp_path_factory):
     ds = D.load_pairs("bible:en-es")
     path = tmp_path_factory.mktemp("data") / "pairs.tsv"
     rows = ["id\ten\tes"] + [f"{i}\t{a}\t{b}" for i, a, b in zip(ds.ids[1000:1048], ds.items[0][1000:1048],
-                                                                   ds.items[1][1000:1048])]
+                                                                   ds.items[1][1000:1048], strict=False)]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 

@@ -104,7 +104,7 @@ def test_fashion_mnist_same_class_pairs():
     assert len(ds) == 5000 and ds.modalities == ("image", "image")
     assert ds.items[0][0].pixels.shape == (28, 28)
     labels = D._read_idx(D.FASHION_DIR / "t10k-labels-idx1-ubyte.gz")
-    for pid, lab in zip(ds.ids[:200], ds.labels[:200]):
+    for pid, lab in zip(ds.ids[:200], ds.labels[:200], strict=False):
         a, b = (int(x.split("-")[1]) for x in pid.split("|"))
         assert labels[a] == labels[b] == lab and a != b
     assert D.load_pairs("fashion-mnist:test", seed=1).ids == ds.ids  # seeded

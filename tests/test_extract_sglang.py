@@ -71,7 +71,7 @@ class FakeSGLang(http.server.BaseHTTPRequestHandler):
         self._send(200, out)
 
 
-@pytest.fixture()
+@pytest.fixture
 def server():
     FakeSGLang.mode = "ok"
     FakeSGLang.requests = []

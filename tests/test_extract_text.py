@@ -21,12 +21,12 @@ TEXTS = [
 def test_window_is_last_content_tokens_before_the_dropped_ones():
     tok = loaded("minilm-l6").tokenizer
     res = tokenize_texts(TEXTS, tok, window=5, drop_last=2)
-    for text, ids, pos, count in zip(TEXTS, res.input_ids, res.window_positions, res.content_counts):
+    for text, ids, pos, count in zip(TEXTS, res.input_ids, res.window_positions, res.content_counts, strict=False):
         plain = tok(text, add_special_tokens=False)["input_ids"]
         assert count == len(plain) and ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
         assert [ids[p] for p in pos] == plain[-7:-2]
     zero_drop = tokenize_texts(TEXTS, tok, window=3, drop_last=0)
-    for ids, pos, text in zip(zero_drop.input_ids, zero_drop.window_positions, TEXTS):
+    for ids, pos, text in zip(zero_drop.input_ids, zero_drop.window_positions, TEXTS, strict=False):
         assert [ids[p] for p in pos] == tok(text, add_special_tokens=False)["input_ids"][-3:]
 
 
@@ -62,7 +62,7 @@ def test_causal_truncation_is_exact():
     model = loaded("smollm2-135m")
     tok = tokenize_texts(TEXTS[:2], model.tokenizer, window=4, drop_last=2)
     got = text_states(model, tok, [0, 1], batch_size=2)
-    for row, (ids, pos) in enumerate(zip(tok.input_ids, tok.window_positions)):
+    for row, (ids, pos) in enumerate(zip(tok.input_ids, tok.window_positions, strict=False)):
         with torch.inference_mode():
             full = model.module(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
         ref = torch.stack(full, 1)[0][:, torch.from_numpy(pos)].numpy()

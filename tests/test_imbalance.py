@@ -162,7 +162,6 @@ def test_asymmetry_direction(rng):
 
 def test_float64_distances_keep_their_order():
     # Two distances that collide in float32 must stay distinct.
-    n = 4
     base = np.array([[0, 1, 2, 3], [1, 0, 1 + 1e-12, 2], [2, 1 + 1e-12, 0, 1], [3, 2, 1, 0]], np.float64)
     want = ref.imbalance(base, base.T.copy()), ref.imbalance(base.T.copy(), base)
     _close(imbalance_from_distances(base, base.T.copy()), want)

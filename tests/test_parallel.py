@@ -139,7 +139,8 @@ def test_checkpoint_resumes_and_refuses_another_problem(tmp_path):
         calls = []
         save = parallel.RowCheckpoint.save
         try:
-            parallel.RowCheckpoint.save = lambda self, i0, i1, s: (calls.append(i0), save(self, i0, i1, s))
+            parallel.RowCheckpoint.save = lambda self, i0, i1, s, calls=calls, save=save: (calls.append(i0),
+                                                                                    save(self, i0, i1, s))
             again = information_imbalance(x, y, k=2, block_size=8, mesh=mesh, checkpoint=ck)
         finally:
             parallel.RowCheckpoint.save = save

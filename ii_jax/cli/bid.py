@@ -78,7 +78,7 @@ def run_bid(args: argparse.Namespace, *, open_store: Callable[[str], Any] | None
     for k, prof in profiles.items():
         print(f"last {k} tokens")
         print(f"  {'depth':>6} {'bits':>8} {'BID':>10} {'std':>8} {'BID/L':>7} {'conv':>5}")
-        for row in zip(prof.relative_depth, prof.n_bits, prof.d0, prof.d0_std, prof.bid_fraction, prof.n_converged):
+        for row in zip(prof.relative_depth, prof.n_bits, prof.d0, prof.d0_std, prof.bid_fraction, prof.n_converged, strict=False):
             print("  {:6.3f} {:8.0f} {:10.1f} {:8.1f} {:7.4f} {:5d}".format(*row))
         out[str(k)] = {name: np.asarray(v).tolist() for name, v in prof._asdict().items()}
     if args.json:

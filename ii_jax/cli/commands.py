@@ -211,7 +211,7 @@ def _run_profile(args):
     la, lb = _sides(a, b)
     _print(args, ["layer", "depth", f"{la}->{lb}", "std", f"{lb}->{la}", "std", "null"],
            [[int(l), float(d), float(v[0]), float(s[0]), float(v[1]), float(s[1]), float(n.mean())]
-            for l, d, v, s, n in zip(prof.layers, prof.relative_depth, prof.values, prof.std, prof.null)])
+            for l, d, v, s, n in zip(prof.layers, prof.relative_depth, prof.values, prof.std, prof.null, strict=False)])
     if not args.json:
         print(f"semantic layer {sem.layer} (depth {sem.relative_depth:.2f}, Δ {sem.value:.3f}); region layers "
               f"{sem.region[0]}..{sem.region[1]}")
@@ -233,7 +233,7 @@ def _run_compare(args):
     first = next(iter(res.values()))
     _print(args, ["layer", "depth"] + [f"{r}:{la}->{lb}" for r in res],
            [[int(l), float(d)] + [float(p.values[i, 0]) for p in res.values()]
-            for i, (l, d) in enumerate(zip(first.layers, first.relative_depth))])
+            for i, (l, d) in enumerate(zip(first.layers, first.relative_depth, strict=False))])
     fig = plots.plot_profiles(res, directions=(f"{la}→{lb}", f"{lb}→{la}"), null=False)
     return _emit(args, res, fig)
 
@@ -261,7 +261,7 @@ def _run_window_sweep(args):
     la, lb = _sides(a, b)
     _print(args, ["tokens", f"min {la}->{lb}", "layer", f"min {lb}->{la}", "layer"],
            [[int(w), float(m[0]), int(g[0]), float(m[1]), int(g[1])]
-            for w, m, g in zip(res.windows, res.minimum, res.argmin)])
+            for w, m, g in zip(res.windows, res.minimum, res.argmin, strict=False)])
     fig = plots.plot_window_sweep({"": res}, directions=(f"{la}→{lb}", f"{lb}→{la}"))
     return _emit(args, res, fig)
 
@@ -278,7 +278,7 @@ def _run_token_distance(args):
                                   include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "asymmetry", "std"],
            [[int(l), float(d), float(a), float(s)] for l, d, a, s in
-            zip(res.layers, res.relative_depth, res.asymmetry, res.asymmetry_std)])
+            zip(res.layers, res.relative_depth, res.asymmetry, res.asymmetry_std, strict=False)])
     plt = plots._plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     plots.plot_token_distance(res, layers=args.plot_layers, ax=axes[0])
@@ -296,7 +296,7 @@ def _run_image_pairs(args):
                                include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "mean Δ", "std", "null"],
            [[int(l), float(d), float(m), float(s), float(n)] for l, d, m, s, n in
-            zip(res.layers, res.relative_depth, res.mean, res.std, res.null)])
+            zip(res.layers, res.relative_depth, res.mean, res.std, res.null, strict=False)])
     fig = plots.plot_image_pairs({f"{res.n_pairs} pairs": res})
     return _emit(args, res, fig)
 
@@ -329,7 +329,7 @@ def _run_cross_modal(args):
                                include_embedding=args.include_embedding)
     _print(args, ["layer", "depth", "text->img", "std", "img->text", "std"],
            [[int(l), float(d), float(v[0]), float(s[0]), float(v[1]), float(s[1])]
-            for l, d, v, s in zip(res.layers, res.relative_depth, res.values, res.std)])
+            for l, d, v, s in zip(res.layers, res.relative_depth, res.values, res.std, strict=False)])
     fig = plots.plot_profiles({"": res}, directions=("text→image", "image→text"))
     return _emit(args, res, fig)
 

@@ -35,6 +35,7 @@ class DemoError(RuntimeError):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``demo`` options to ``p``."""
     p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
     p.add_argument("--quick", action="store_true", help="a two-minute version: fewer pairs and resamples")
     p.add_argument("-n", "--n", type=int, default=None, help="Bible verse pairs (default 1000; quick 150)")
@@ -218,7 +219,7 @@ def run(args) -> int:
     with step("token distance and causal asymmetry"):
         causal = models[0]
         tds = {}
-        for side, path in zip(("en", "es"), text_stores[causal]):
+        for side, path in zip(("en", "es"), text_stores[causal], strict=False):
             tds[side] = analyses.token_distance(open_store(path), tau_max=cfg.tau_max, progress=progress)
             write_result(out, f"token_distance_{causal}_{side}", tds[side])
         plt = plots._plt()

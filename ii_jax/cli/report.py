@@ -1,5 +1,6 @@
 """Writing results: each analysis's numbers as JSON (with its parameters and the library version) next to its
-figure (PNG), and an HTML report that gathers figures, tables and timings in one page that opens in a browser."""
+figure (PNG), and an HTML report that gathers figures, tables and timings in one page that opens in a browser.
+"""
 from __future__ import annotations
 
 import html

@@ -15,7 +15,8 @@ def as_array(a) -> jax.Array | np.ndarray:
 
 def check_words(name: str, a) -> jax.Array | np.ndarray:
     """Validate packed words. Host arrays (and memory maps) stay on the host: the kernels lay them out themselves,
-    so no device copy of the whole input is made here."""
+    so no device copy of the whole input is made here.
+    """
     a = as_array(a)
     if a.dtype != jnp.uint32:
         raise TypeError(f"{name} must be packed uint32 words of shape [N, W] (use pack_bits(binarize(x))), "
@@ -26,6 +27,7 @@ def check_words(name: str, a) -> jax.Array | np.ndarray:
 
 
 def check_floats(name: str, a) -> jax.Array:
+    """Validate float features ``[N, D]`` (finite) and return them as float32."""
     a = jnp.asarray(a)
     if not jnp.issubdtype(a.dtype, jnp.floating):
         hint = " (packed words go with metric='hamming')" if a.dtype == jnp.uint32 else ""

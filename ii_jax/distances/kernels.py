@@ -129,7 +129,8 @@ def x64_scope():
 
 def hamming_tile64(xb: jax.Array, yt: jax.Array) -> jax.Array:
     """:func:`hamming_tile` on ``uint64`` words (two packed words each): on CPUs without a vector popcount,
-    LLVM sums 64-bit lanes with one ``psadbw``, which is markedly cheaper than the 32-bit reduction."""
+    LLVM sums 64-bit lanes with one ``psadbw``, which is markedly cheaper than the 32-bit reduction.
+    """
     g = _WORD_GROUP
     xg = pad_axis(xb, 1, g).T.reshape(-1, g, xb.shape[0])
     yg = pad_axis(yt, 0, g).reshape(-1, g, yt.shape[1])

@@ -55,7 +55,8 @@ _DEFAULTS: dict[str, list[str]] = {"cpu": [], "gpu": [], "tpu": [], "*": []}  # 
 
 def register_kernel(kernel: HammingKernel, *, default_on: tuple[str, ...] = ()) -> HammingKernel:
     """Add ``kernel`` to the registry; ``default_on``: backends on which it becomes the preferred default
-    (ahead of those registered before it) when it is available."""
+    (ahead of those registered before it) when it is available.
+    """
     if not isinstance(kernel, HammingKernel):
         raise TypeError(f"register_kernel expects a HammingKernel, got {type(kernel).__name__}.")
     if (kernel.tile is None) == (kernel.host_tiles is None):
@@ -96,7 +97,8 @@ def _usable(k: HammingKernel, backend: str) -> bool:
 
 def default_kernel() -> str:
     """The preferred available kernel of the current backend: ``"native"`` on CPU where it is built, else
-    ``"popcount"``; ``"matmul"`` (±1 int8, int32 accumulation) on accelerators."""
+    ``"popcount"``; ``"matmul"`` (±1 int8, int32 accumulation) on accelerators.
+    """
     backend = _backend()
     for name in _DEFAULTS.get(backend, []) + _DEFAULTS["*"]:
         if _usable(_REGISTRY[name], backend):
@@ -106,7 +108,8 @@ def default_kernel() -> str:
 
 def check_kernel(kernel: str | None, n_bits: int | None = None) -> str:
     """The kernel to use (default by backend), validated. A kernel that cannot run here becomes its fallback
-    (with one warning); a kernel exact only below ``max_bits`` refuses more bits."""
+    (with one warning); a kernel exact only below ``max_bits`` refuses more bits.
+    """
     name = kernel or default_kernel()
     k = get_kernel(name)
     if not _usable(k, _backend()):

@@ -36,7 +36,8 @@ def tile_edge(n: int, requested: int | None = None, largest: int = 512) -> int:
 
 def tile_workers() -> int:
     """Host threads that dispatch tiles concurrently. XLA:CPU runs one tile's scan on one core, and each call
-    releases the GIL, so independent tiles on separate threads use every core."""
+    releases the GIL, so independent tiles on separate threads use every core.
+    """
     return max(1, min(8, os.cpu_count() or 1))
 
 
@@ -76,7 +77,8 @@ def _scope(kernel: _reg.HammingKernel):
 def word_major(words, word_bits: int, pad_to: int = 1) -> np.ndarray:
     """Packed ``uint32`` ``[N, W]`` -> word-major ``[Wk, N_pad]`` words of ``word_bits`` (zero padded: rows to a
     multiple of ``pad_to``, and ``W`` to an even count for 64-bit words), built in row chunks of ~16 MB so no
-    second full-size copy is made."""
+    second full-size copy is made.
+    """
     w = np.asarray(words)  # no copy for host arrays and CPU device arrays
     n, nw = w.shape
     per = word_bits // 32
@@ -125,6 +127,7 @@ class NativeTiles:
         self.b = self.a if self.symmetric else jax.device_put(np.ascontiguousarray(b), cpu)
 
     def __call__(self, i0, i1, j0, j1) -> jax.Array:
+        """The ``[i1-i0, j1-j0]`` tile on one core."""
         return self._native.hamming(self.a, self.b, i0, j0, rows=i1 - i0, cols=j1 - j0, threads=1)
 
     def matrix(self) -> jax.Array:
@@ -158,7 +161,8 @@ def hamming_tiles(a, b=None, *, kernel: str | None = None, pad_to: int = 1):
 
 def float_tiles(a, b=None, *, metric: str, pad_to: int = 1):
     """A tile function ``(i0, i1, j0, j1) -> float32`` of float distances (``a``, ``b`` already checked); rows
-    padded to a multiple of ``pad_to`` as in :func:`hamming_tiles`."""
+    padded to a multiple of ``pad_to`` as in :func:`hamming_tiles`.
+    """
     if metric == "cosine":
         a = _k.normalize_rows(a)
         b = a if b is None else _k.normalize_rows(b)
