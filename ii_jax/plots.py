@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["plot_profiles", "plot_cross_model", "plot_window_sweep", "plot_token_distance", "plot_asymmetry",
-           "plot_image_pairs", "save"]
+           "plot_image_pairs", "plot_bid_profile", "save"]
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 
@@ -179,6 +179,49 @@ def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None,
     _finish(ax, "relative depth", "Information Imbalance Δ (mean of directions)", title)
     fig.tight_layout()
     return fig
+
+
+def plot_bid_profile(profiles, *, ax=None, label: str = "n_tokens"):
+    """Plot BID / L against relative depth, with a ±1 std band where jackknife errors exist.
+
+    Args:
+      profiles: one :class:`~ii_jax.bid.BIDProfile` or ``{key: BIDProfile}`` (e.g. from
+        :func:`~ii_jax.bid.bid_profile_store`).
+      ax: matplotlib axes to draw on (default: a new figure).
+      label: legend title for the dict keys.
+
+    Returns:
+      the matplotlib ``Axes``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.bid import BIDProfile, plot_bid_profile
+      >>> prof = BIDProfile(np.array([0.0, 0.5, 1.0]), np.full(3, 100.0), np.array([40.0, np.nan, 60.0]),
+      ...                   np.array([2.0, np.nan, 3.0]), np.zeros(3), np.array([10, 0, 10]))
+      >>> ax = plot_bid_profile({10: prof})
+      >>> ax.get_ylabel()
+      'BID / L'
+    """
+    import matplotlib.pyplot as plt
+
+    from ii_jax.bid.results import BIDProfile
+
+    if isinstance(profiles, BIDProfile):
+        profiles = {None: profiles}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for name, prof in profiles.items():
+        order = np.argsort(prof.relative_depth)
+        x, y = prof.relative_depth[order], prof.bid_fraction[order]
+        (line,) = ax.plot(x, y, marker="o", ms=3, label=None if name is None else f"{label}={name}")
+        err = (prof.d0_std / prof.n_bits)[order]
+        if np.any(np.isfinite(err)):
+            ax.fill_between(x, y - err, y + err, color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.set_xlabel("relative depth")
+    ax.set_ylabel("BID / L")
+    if any(name is not None for name in profiles):
+        ax.legend()
+    return ax
 
 
 def save(fig, path, *, dpi: int = 130) -> None:

@@ -247,3 +247,46 @@ def test_cli_writes_json_and_png_and_fails_in_one_line(pair, capsys):
     assert len(err) == 1 and "longer than the 6 tokens" in err[0]
     assert cli.main(["profile", str(root / "missing"), str(b.path), "--out", str(out)]) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The per-(layer, token) distance cache and the one route to Δ (issue 11)
+
+def test_cache_sums_of_tokens_are_the_concatenations_hamming_matrix(pair):
+    from ii_jax.analyses.cache import TokenDistances
+
+    a, _, _ = pair
+    bits = np.asarray(a.bits(2))
+    cache = TokenDistances(a, 2)
+    for k in (1, 2, T):  # NumPy reference: Hamming matrix of the unpacked concatenation of the last k tokens
+        want = ref.hamming_matrix(binary.unpack_bits(bits[:, -k:].reshape(N, -1), k * bits.shape[2] * 32))
+        np.testing.assert_array_equal(cache.window(k), want)
+        np.testing.assert_array_equal(sum(cache.token(o) for o in range(k)), want)  # from the per-token blocks
+    for k, d in cache.windows([4, 1, 2]):  # the running sum, in increasing order
+        np.testing.assert_array_equal(d, cache.window(k))
+    np.testing.assert_array_equal(cache.window(2, skip_last=1), cache.token(1) + cache.token(2))
+    with pytest.raises(ValueError, match="longer than"):
+        list(cache.windows([T + 1]))
+
+
+def test_window_sweep_equals_layer_profile_per_window_exactly(pair):
+    a, b, _ = pair
+    windows = [1, 2, 4, T]
+    s = analyses.window_sweep(a, b, windows=windows, progress=False, include_embedding=True)
+    for wi, w in enumerate(windows):
+        p = analyses.layer_profile(a, b, tokens=w, jackknife=None, null=False, progress=False, include_embedding=True)
+        np.testing.assert_array_equal(s.values[wi], p.values)  # the same matrices, the same route: bit for bit
+    i = list(s.layers).index(2)  # and one window against the brute-force reference
+    x = np.asarray(a.bits(2))[:, -2:].reshape(N, -1)
+    y = np.asarray(b.bits(2))[:, -2:].reshape(N, -1)
+    np.testing.assert_allclose(s.values[1, i], _ref_imbalance(x, y), atol=1e-9)
+
+
+def test_token_distance_unchanged_through_the_cache(pair):
+    a, _, _ = pair
+    td = analyses.token_distance(a, tau_max=3, progress=False, include_embedding=True)
+    for li, layer in enumerate(td.layers):
+        bits = np.asarray(a.bits(layer))
+        for tau in (1, 2, 3):
+            want = information_imbalance(bits[:, -1], bits[:, -1 - tau])
+            np.testing.assert_allclose((td.backward[li, tau - 1], td.forward[li, tau - 1]), want, atol=1e-12)

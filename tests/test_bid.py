@@ -302,7 +302,7 @@ def test_not_converged_is_flagged_and_warned(monkeypatch, repeat4_hist):
     def failing(*args, **kwargs):
         return real(*args, **kwargs)._replace(converged=jax.numpy.array([False]))
 
-    monkeypatch.setattr(bidmod, "_fit_windows", failing)
+    monkeypatch.setattr(bidmod.fit, "_fit_windows", failing)  # bid_from_histogram looks it up in ii_jax.bid.fit
     with pytest.warns(RuntimeWarning, match="did not converge"):
         res = bid_from_histogram(repeat4_hist)
     assert not bool(res.converged)

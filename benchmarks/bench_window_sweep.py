@@ -1,0 +1,97 @@
+"""Window sweep against one layer profile on the same stores, in the same process (issue 11).
+
+    python benchmarks/bench_window_sweep.py           # N=1000, 19 layers, 38 tokens x 640 bits, two sides
+    python benchmarks/bench_window_sweep.py --quick   # N=200, 5 layers, 12 tokens: a smoke run
+
+Times ``window_sweep(a, b, windows=[1, 2, 5, 10, 20, 38])`` and one ``layer_profile(a, b, tokens=38,
+jackknife=None, null=False)`` (both without the embedding layer, the default) and prints both times and the ratio
+sweep / profile. A sweep that recomputed every window's distances costs about one profile per window; a running sum
+of per-token distance blocks costs about one profile. The stores are synthetic ``ArrayStore``s: sign bits of a
+per-layer mix of a signal shared by both sides and fresh noise, so the layers differ in Δ.
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from ii_jax.analyses import ArrayStore, layer_profile, window_sweep  # noqa: E402
+from ii_jax.binary import pack_bits_np  # noqa: E402
+
+
+def synthetic_pair(n: int, layers: int, tokens: int, bits: int, seed: int = 0):
+    """Two paired ``ArrayStore``s (layer 0 the embedding layer) of packed bits ``uint32`` ``[n, tokens, bits/32]``."""
+    rng = np.random.default_rng(seed)
+    strength = np.concatenate([[0.0], np.sin(np.linspace(0.2, np.pi - 0.2, layers - 1)) * 2.0])
+    sides = ([], [])
+    for li in range(layers):
+        shared = rng.standard_normal((n, tokens, bits), dtype=np.float32)
+        for side in sides:
+            noise = rng.standard_normal((n, tokens, bits), dtype=np.float32)
+            side.append(pack_bits_np(strength[li] * shared + noise > 0))
+    return (ArrayStore(sides[0], name="a", embedding_layer=0), ArrayStore(sides[1], name="b", embedding_layer=0))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a small smoke size (N=200, 5 layers, 12 tokens)")
+    ap.add_argument("--n", type=int, default=None)
+    ap.add_argument("--layers", type=int, default=None)
+    ap.add_argument("--tokens", type=int, default=None)
+    ap.add_argument("--bits", type=int, default=640, help="bits per token (a multiple of 32)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    n, layers, tokens = (200, 5, 12) if args.quick else (1000, 19, 38)
+    n, layers, tokens = args.n or n, args.layers or layers, args.tokens or tokens
+    windows = [w for w in (1, 2, 5, 10, 20, 38) if w < tokens] + [tokens]
+
+    t0 = time.perf_counter()
+    a, b = synthetic_pair(n, layers, tokens, args.bits, args.seed)
+    print(f"stores: N={n}, {layers} layers, {tokens} tokens x {args.bits} bits, two sides "
+          f"({time.perf_counter() - t0:.1f} s to build)", flush=True)
+
+    # Warm-up on the first analysed layer at full size (the kernels compile per shape), so compilation is timed in
+    # neither measurement.
+    small = [ArrayStore(s.bits[:2], embedding_layer=0) for s in (a, b)]
+    window_sweep(*small, windows=windows, progress=False)
+    layer_profile(*small, tokens=tokens, jackknife=None, null=False, progress=False)
+
+    t0 = time.perf_counter()
+    sweep = window_sweep(a, b, windows=windows, progress=False)
+    t_sweep = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prof = layer_profile(a, b, tokens=tokens, jackknife=None, null=False, progress=False)
+    t_prof = time.perf_counter() - t0
+
+    same = bool(np.array_equal(sweep.values[-1], prof.values))
+    print(f"window_sweep(windows={windows}): {t_sweep:.2f} s")
+    print(f"layer_profile(tokens={tokens}, jackknife=None, null=False): {t_prof:.2f} s")
+    print(f"sweep's last window equals the profile: {same}")
+    print(f"ratio sweep / profile: {t_sweep / t_prof:.2f}")
+
+    # Where the time goes: a sweep must evaluate Δ once per (window, layer), a profile once per layer.
+    try:
+        from ii_jax.analyses.cache import TokenDistances
+        from ii_jax.analyses.resampling import _delta
+    except ImportError:  # the code before the distance cache
+        return 0
+    dx, dy = TokenDistances(a, 1).window(tokens), TokenDistances(b, 1).window(tokens)
+    _delta(dx, dy, k=1, ties="average")
+    t0 = time.perf_counter()
+    for _ in range(5):
+        _delta(dx, dy, k=1, ties="average")
+    t_delta = (time.perf_counter() - t0) / 5
+    n_layers = len(prof.layers)
+    floor = (t_prof + (len(windows) - 1) * n_layers * t_delta) / t_prof
+    print(f"one Δ evaluation from two cached [N, N] matrices: {1e3 * t_delta:.1f} ms; the sweep's extra "
+          f"{len(windows) - 1} x {n_layers} evaluations alone put the ratio at >= {floor:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

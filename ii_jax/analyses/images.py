@@ -1,0 +1,149 @@
+"""Images: same-class image pairs (paper Fig. 4a) and the image-caption cross-modal profile (Fig. 4b)."""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import jax
+import numpy as np
+
+from ii_jax import resample as _rs
+from ii_jax.analyses._util import _key, _progress
+from ii_jax.analyses.cache import layer_distances
+from ii_jax.analyses.profile import Profile
+from ii_jax.analyses.resampling import _delta_stats, _pair_stats
+from ii_jax.analyses.sources import _check_paired, _depth, _labels, _layers, _name, as_source, features
+from ii_jax.pairing import same_class_pairs
+
+__all__ = ["ImagePairs", "image_pairs", "cross_modal"]
+
+
+class ImagePairs(NamedTuple):
+    """Δ between the two images of same-class pairs, per layer, over replications of the pairing.
+
+    Attributes:
+      layers, relative_depth: ``[L]``. values: ``[R, L, 2]`` both directions per replication.
+      mean: ``[L]`` the mean of the two directions, averaged over replications. std: ``[L]`` its std over
+      replications. null: ``[L]`` the same with the pairing shuffled, mostly different classes (≈ 1; NaN: not computed).
+      n_pairs: pairs per replication.
+    """
+
+    layers: np.ndarray
+    relative_depth: np.ndarray
+    values: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    null: np.ndarray
+    n_pairs: int
+    params: dict
+
+
+def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n_pairs: int | None = None,
+                tokens: int = 200, representation: str = "concat", layers=None, null: bool = True, k: int = 1,
+                ties: str = "average", seed: int = 0, progress: bool | None = None,
+                include_embedding: bool = False) -> ImagePairs:
+    """Δ between same-class image pairs (paper Fig. 4a): pairs drawn without repetition, ``replications`` times.
+
+    Args:
+      src: one image source holding every image, with class labels (a store's ``labels``, or ``labels=``).
+      replications: independent pairings R (paper: 5). n_pairs: pairs per replication (default: all the
+        disjoint same-class pairs one pairing yields; paper: 2500). tokens: last tokens (image default 200,
+        capped at the stored tokens).
+      null: also compute the null with the pairs' second images shuffled (so almost all pairs are of different
+        classes): ≈ 1.
+      include_embedding: also analyse the patch-embedding layer (default ``False``, as the text analyses).
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.analyses import ArrayStore, image_pairs
+      >>> rng = np.random.default_rng(0)
+      >>> labels = np.repeat(np.arange(20), 6)
+      >>> centres = rng.integers(0, 2**32, size=(20, 1, 8), dtype=np.uint32)
+      >>> noise = rng.integers(0, 2**32, size=(120, 1, 8), dtype=np.uint32) & rng.integers(0, 2**32, size=(120, 1, 8), dtype=np.uint32) & np.uint32(0x01010101)
+      >>> s = ArrayStore([centres[labels] ^ noise], labels=labels)
+      >>> r = image_pairs(s, replications=3, progress=False)
+      >>> bool(r.mean[0] < 0.5 < r.null[0]), r.n_pairs
+      (True, 60)
+    """
+    src = as_source(src)
+    labels = _labels(src) if labels is None else labels
+    if labels is None:
+        raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
+    if len(labels) != len(src):
+        raise ValueError(f"{len(labels)} labels for {len(src)} items.")
+    if isinstance(replications, bool) or not isinstance(replications, (int, np.integer)) or replications < 1:
+        raise ValueError(f"replications must be an integer >= 1, got {replications!r}.")
+    lays = _layers(src, layers, include_embedding)
+    tokens = min(tokens, src.tokens)
+    pairings = []
+    for r in range(replications):
+        p = same_class_pairs(labels, seed=seed + r)
+        if n_pairs is not None:
+            if n_pairs > len(p):
+                raise ValueError(f"n_pairs={n_pairs} but only {len(p)} disjoint same-class pairs exist.")
+            p = p[np.sort(np.random.default_rng(seed + r).choice(len(p), size=n_pairs, replace=False))]
+        pairings.append(p)
+    m = len(pairings[0])
+    if m < k + 2:
+        raise ValueError(f"only {m} same-class pairs: too few for k={k} (need at least {k + 2}).")
+    vals = np.zeros((replications, len(lays), 2))
+    nul = np.full(len(lays), np.nan)
+    key = jax.random.key(seed)
+    for li in _progress(range(len(lays)), "image pairs", progress):
+        x, metric = features(src, lays[li], representation=representation, tokens=tokens)
+        x = np.asarray(x)
+        for r, p in enumerate(pairings):
+            st = _pair_stats(x[p[:, 0]], x[p[:, 1]], metric, key=jax.random.fold_in(key, r), k=k, ties=ties,
+                             null=null and r == 0)
+            vals[r, li] = st.value
+            if null and r == 0:
+                nul[li] = st.null.mean()
+    both = vals.mean(axis=2)
+    std = _rs.replica_std(both, axis=0)
+    params = dict(analysis="image_pairs", source=_name(src), replications=replications, tokens=tokens,
+                  representation=representation, k=k, ties=ties, seed=seed, include_embedding=include_embedding)
+    return ImagePairs(np.array(lays), _depth(src, lays), vals, both.mean(axis=0), std, nul, m, params)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 6. Image-caption cross-modal profile (Fig. 4b)
+
+def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_tokens: int = 200,
+                text_representation: str = "concat", image_representation: str = "concat", layers=None,
+                bootstrap=(100, 200), null: bool = True, k: int = 1, ties: str = "average", key=None,
+                progress: bool | None = None, include_embedding: bool = False) -> Profile:
+    """One text layer against every image layer, both directions, bootstrap errors (paper Fig. 4b).
+
+    Args:
+      text, image: paired sources (captions and their images). text_layer: the fixed text layer (e.g. the text
+        model's semantic layer from :func:`semantic_layers`).
+      text_tokens, image_tokens: windows (image capped at the stored tokens).
+      bootstrap: ``(repeats, n_sub)`` (paper: 100 × 200; ``n_sub`` capped at N), or ``None``.
+      include_embedding: also the image model's embedding layer (default ``False``).
+
+    Returns:
+      :class:`Profile` over the image layers, ``values[:, 0]`` = Δ(text→image), ``values[:, 1]`` = Δ(image→text).
+    """
+    text, image = as_source(text), as_source(image)
+    _check_paired(text, image)
+    _layers(text, [text_layer])
+    lays = _layers(image, layers, include_embedding)
+    key = _key(key)
+    n = len(text)
+    if bootstrap is not None:
+        repeats, n_sub = (int(v) for v in bootstrap)
+        bootstrap = (repeats, min(n_sub, n))
+    dx = layer_distances(text, text_layer, representation=text_representation, tokens=text_tokens)
+    vals, stds, nulls = [], [], []
+    for layer in _progress(lays, "cross-modal", progress):
+        dy = layer_distances(image, layer, representation=image_representation,
+                             tokens=min(image_tokens, image.tokens))
+        st = _delta_stats(dx, dy, key=jax.random.fold_in(key, layer), k=k, ties=ties, bootstrap=bootstrap,
+                          null=null)
+        vals.append(st.value), stds.append(st.std), nulls.append(st.null)
+    params = dict(analysis="cross_modal", text=_name(text), image=_name(image), text_layer=text_layer,
+                  text_tokens=text_tokens, image_tokens=min(image_tokens, image.tokens),
+                  text_representation=text_representation, image_representation=image_representation,
+                  bootstrap=None if bootstrap is None else {"repeats": bootstrap[0], "n_sub": bootstrap[1]},
+                  k=k, ties=ties, include_embedding=include_embedding,
+                  embedding_layer=getattr(image, "embedding_layer", None))
+    return Profile(np.array(lays), _depth(image, lays), np.array(vals), np.array(stds), np.array(nulls), n, params)

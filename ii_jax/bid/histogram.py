@@ -1,0 +1,216 @@
+"""The streamed Hamming-distance histogram of packed bits (all pairs, or R subsamples in one pass)."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ii_jax.binary import WORD_BITS, n_words
+
+__all__ = ["hamming_histogram", "subsample_histograms"]
+
+_TILE = 128  # points per row/column tile of the streaming histogram: a 128x128 int32 block is 64 KiB.
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Streaming Hamming histogram
+
+
+def _check_words(words: Any, n_bits: Any, fn: str) -> tuple[np.ndarray, int]:
+    """Validate packed words against ``n_bits``; return them as a host ``(N, W)`` uint32 array."""
+    if isinstance(n_bits, bool) or not isinstance(n_bits, (int, np.integer)):
+        raise TypeError(f"{fn}: n_bits must be an int, got {type(n_bits).__name__}.")
+    n_bits = int(n_bits)
+    if n_bits < 1:
+        raise ValueError(f"{fn}: n_bits must be positive, got {n_bits}.")
+    dtype = getattr(words, "dtype", None)
+    if dtype is None:
+        words = np.asarray(words)
+        dtype = words.dtype
+    if dtype != np.uint32:
+        raise TypeError(
+            f"{fn}: words must be packed bits, uint32 as pack_bits makes them, got dtype {dtype}. "
+            "BID is defined on binary data: use pack_bits(binarize(x))."
+        )
+    words = np.asarray(words)
+    if words.ndim != 2:
+        raise ValueError(f"{fn}: words must have shape [N, W], got shape {words.shape}.")
+    if words.shape[1] != n_words(n_bits):
+        raise ValueError(
+            f"{fn}: words has {words.shape[1]} words per point but n_bits={n_bits} needs {n_words(n_bits)}."
+        )
+    tail = n_bits % WORD_BITS
+    if tail and words.shape[0] and np.any(words[:, -1] >> np.uint32(tail)):
+        raise ValueError(
+            f"{fn}: words has set bits beyond n_bits={n_bits} (padding must be zero): n_bits does not "
+            "match the packed data."
+        )
+    if words.shape[0] < 2:
+        raise ValueError(f"{fn}: words needs at least 2 points to have a distance, got {words.shape[0]}.")
+    return words, n_bits
+
+
+@functools.partial(jax.jit, static_argnames=("n_bins", "tile"))
+def _row_block_counts(wt: jax.Array, members: jax.Array, i0: jax.Array, *, n_bins: int, tile: int) -> jax.Array:
+    """Distance counts of pairs (i, j), i in rows ``[i0, i0 + tile)``, j > i, for each subsample.
+
+    Args:
+      wt: ``[W, N_pad]`` uint32 packed words, word-major (points along the fast axis).
+      members: ``[R, N_pad]`` int32 0/1 membership of each point in each of R subsamples.
+      i0: first row of the block, a multiple of ``tile``.
+
+    Returns:
+      ``[R, n_bins]`` int32 counts. Memory O(W * tile + R * tile**2): never an N x N matrix.
+    """
+    n_w, n_pad = wt.shape
+    xi = lax.dynamic_slice_in_dim(wt, i0, tile, axis=1)
+    mi = lax.dynamic_slice_in_dim(members, i0, tile, axis=1)
+    rows = i0 + jnp.arange(tile)
+
+    def column_tile(t, counts):
+        j0 = t * tile
+        xj = lax.dynamic_slice_in_dim(wt, j0, tile, axis=1)
+        mj = lax.dynamic_slice_in_dim(members, j0, tile, axis=1)
+
+        def add_word(w, acc):
+            return acc + lax.population_count(xi[w][:, None] ^ xj[w][None, :]).astype(jnp.int32)
+
+        dist = lax.fori_loop(0, n_w, add_word, jnp.zeros((tile, tile), jnp.int32)).ravel()
+        upper = (j0 + jnp.arange(tile))[None, :] > rows[:, None]
+        weights = (mi[:, :, None] * mj[:, None, :] * upper[None]).reshape(mi.shape[0], -1)
+        return counts + jax.vmap(lambda wr: jnp.bincount(dist, weights=wr, length=n_bins))(weights)
+
+    init = jnp.zeros((members.shape[0], n_bins), jnp.int32)
+    return lax.fori_loop(i0 // tile, n_pad // tile, column_tile, init)
+
+
+def _shard_row_counts(i0s: jax.Array, wt: jax.Array, members: jax.Array, *, n_bins: int, tile: int) -> jax.Array:
+    """One device's row block of :func:`_row_block_counts` (its first row in ``i0s[0]``) -> ``[1, R, n_bins]``."""
+    return _row_block_counts(wt, members, i0s[0], n_bins=n_bins, tile=tile)[None]
+
+
+def _sharded_pair_histograms(wt: np.ndarray, mem: np.ndarray, n_bins: int, tile: int, mesh) -> np.ndarray:
+    """:func:`_pair_histograms`'s loop on a mesh: every device counts its own row block; exact int64 sum here."""
+    from ii_jax import parallel as par
+
+    d = par.n_shards(mesh)
+    n_pad = wt.shape[1]
+    call = par.row_sharded(_shard_row_counts, mesh, sharded=(True, False, False), out_axes=(0,), n_bins=n_bins,
+                           tile=tile)
+    wt_d, mem_d = par.replicate(mesh, wt), par.replicate(mesh, mem)
+    total = np.zeros((mem.shape[0], n_bins), np.int64)
+    pending = None
+    for s0 in list(range(0, n_pad, d * tile)) + [None]:  # one step in flight; rows past the end count nothing
+        launched = None
+        if s0 is not None:
+            i0s = (s0 + tile * np.arange(d)).astype(np.int32)
+            launched = call(par.shard_rows(mesh, i0s, 0, d), wt_d, mem_d)[0]
+        if pending is not None:
+            total += par.to_host(pending).astype(np.int64).sum(axis=0)
+        pending = launched
+    return total
+
+
+def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: int, mesh=None) -> np.ndarray:
+    """Host driver: ``[R, n_bits + 1]`` int64 counts, one row block (one jitted call) at a time; on a mesh
+    (default: all devices when JAX sees more than one, see :mod:`ii_jax.parallel`) one row block per device."""
+    n, n_w = words.shape
+    n_pad = -(-n // tile) * tile
+    wt = np.zeros((n_w, n_pad), np.uint32)
+    wt[:, :n] = words.T
+    n_rows = members.shape[0] if members.shape[0] == 1 else -(-members.shape[0] // 4) * 4  # fewer shapes
+    mem = np.zeros((n_rows, n_pad), np.int32)
+    mem[: members.shape[0], :n] = members
+    n_bins = -(-(n_bits + 1) // 1024) * 1024  # a few static lengths, not one compilation per L
+    from ii_jax import parallel as par
+
+    mesh = par.resolve_mesh(mesh)
+    if mesh is not None:
+        return _sharded_pair_histograms(wt, mem, n_bins, tile, mesh)[: members.shape[0], : n_bits + 1]
+    wt_d, mem_d = jnp.asarray(wt), jnp.asarray(mem)
+    total = np.zeros((n_rows, n_bins), np.int64)
+    pending = None
+    for i0 in range(0, n_pad, tile):  # exact int64 totals on the host; one block in flight while we add.
+        block = _row_block_counts(wt_d, mem_d, i0, n_bins=n_bins, tile=tile)
+        if pending is not None:
+            total += np.asarray(pending)
+        pending = block
+    total += np.asarray(pending)
+    return total[: members.shape[0], : n_bits + 1]
+
+
+def hamming_histogram(words: jax.typing.ArrayLike, n_bits: int, *, block_size: int | None = None) -> np.ndarray:
+    """Histogram of the Hamming distances between all pairs of points, streamed in row blocks.
+
+    Each unordered pair ``i < j`` is counted once. XOR + popcount on packed words, one block of
+    ``block_size`` rows against column tiles at a time: memory O(N * W + block_size**2), never N x N.
+
+    Args:
+      words: ``[N, W]`` uint32 packed bits (:func:`ii_jax.pack_bits`), ``W = ceil(n_bits / 32)``.
+      n_bits: number of bits L per point.
+      block_size: rows (and columns) per tile; default 128.
+
+    Returns:
+      ``[n_bits + 1]`` int64 NumPy array: ``counts[r]`` = number of pairs at distance ``r``; sums to
+      ``N (N - 1) / 2``. (NumPy int64 because the counts pass 2**31 at N ~ 65,000, and JAX without x64
+      has no int64.)
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax import pack_bits, hamming_histogram
+      >>> bits = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 0]], dtype=bool)
+      >>> hamming_histogram(pack_bits(bits), 4)
+      array([0, 1, 1, 1, 0])
+    """
+    words, n_bits = _check_words(words, n_bits, "hamming_histogram")
+    tile = _tile(block_size)
+    members = np.ones((1, words.shape[0]), np.int32)
+    return _pair_histograms(words, n_bits, members, tile)[0]
+
+
+def subsample_histograms(
+    words: jax.typing.ArrayLike, n_bits: int, members: jax.typing.ArrayLike, *, block_size: int | None = None
+) -> np.ndarray:
+    """Hamming histograms of R subsamples of the points in one pass over the pairs.
+
+    Every distance is computed once and added to the histogram of each subsample that holds both points,
+    so R jackknife subsamples cost one distance pass, not R.
+
+    Args:
+      words: ``[N, W]`` uint32 packed bits.
+      n_bits: bits per point.
+      members: ``[R, N]`` bool: ``members[s, i]`` when point ``i`` belongs to subsample ``s``.
+      block_size: rows per tile (default 128).
+
+    Returns:
+      ``[R, n_bits + 1]`` int64 counts.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax import pack_bits, subsample_histograms
+      >>> bits = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 1]], dtype=bool)
+      >>> subsample_histograms(pack_bits(bits), 3, np.array([[1, 1, 0], [0, 1, 1]], dtype=bool))
+      array([[0, 1, 0, 0],
+             [0, 0, 1, 0]])
+    """
+    words, n_bits = _check_words(words, n_bits, "subsample_histograms")
+    members = np.asarray(members)
+    if members.ndim != 2 or members.shape[1] != words.shape[0]:
+        raise ValueError(
+            f"subsample_histograms: members must have shape [R, N] with N={words.shape[0]}, got {members.shape}."
+        )
+    if members.dtype != bool and not np.all((members == 0) | (members == 1)):
+        raise ValueError("subsample_histograms: members must be bool or 0/1.")
+    return _pair_histograms(words, n_bits, members.astype(np.int32), _tile(block_size))
+
+
+def _tile(block_size: int | None) -> int:
+    if block_size is None:
+        return _TILE
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}.")
+    return int(block_size)
