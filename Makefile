@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup native data study-assets demo test test-x64 test-fast bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo test test-x64 test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
@@ -67,12 +67,15 @@ demo: setup data
 # The engine's fast tests run a second time under a user's global jax_enable_x64 (common in scientific JAX code):
 # results must not depend on it beyond float rounding.
 X64_TESTS := tests/test_imbalance.py tests/test_baselines.py tests/test_bid.py tests/test_resample.py \
-             tests/test_windows.py tests/test_binary.py tests/test_synthetic.py tests/test_analyses.py \
-             tests/test_native.py ii_jax
+             tests/test_synthetic.py tests/test_native.py ii_jax
 
-test: setup data
+test: setup data lint
 	$(PY) -m pytest -q --durations=10
 	$(MAKE) --no-print-directory test-x64
+
+# ruff: pycodestyle, pyflakes, bugbear, NumPy, pytest, pydocstyle (google), no private imports (pyproject.toml)
+lint: setup
+	$(VENV)/bin/ruff check .
 
 test-x64: setup
 	JAX_ENABLE_X64=1 $(PY) -m pytest -q -m "not slow" -p no:randomly $(X64_TESTS)

@@ -130,7 +130,7 @@ def test_subsample_histograms_match_separate_histograms(rng):
     bits = rng.random((90, 50)) < 0.5
     members = rng.random((3, 90)) < 0.5
     got = subsample_histograms(pack_bits(bits), 50, members, block_size=32)
-    for row, m in zip(got, members):
+    for row, m in zip(got, members, strict=False):
         np.testing.assert_array_equal(row, brute_histogram(bits[m]))
 
 
@@ -274,7 +274,7 @@ def test_batched_fit_equals_single_fits(random_hist, repeat4_hist):
     wide = np.zeros(2001, np.int64)
     wide[:1201] = repeat4_hist
     batch = bid_from_histogram(np.stack([random_hist, wide]))
-    for row, counts in zip(range(2), [random_hist, repeat4_hist]):
+    for row, counts in zip(range(2), [random_hist, repeat4_hist], strict=False):
         single = bid_from_histogram(counts)
         np.testing.assert_allclose(float(batch.d0[row]), float(single.d0), rtol=1e-4)
         assert bool(batch.converged[row])
@@ -359,7 +359,7 @@ def test_jackknife_error_bars(random_bits):
     assert 0 < jk.d0_std < 0.05 * jk.d0
     d0 = np.asarray(jk.fits.d0, np.float64)  # one error-bar rule across ii-jax: ddof=1, as the II's jackknife
     assert jk.d0_std == pytest.approx(np.std(d0, ddof=1), rel=1e-12)
-    with pytest.warns(DeprecationWarning, match="n_reps"):  # the old names, kept one release
+    with pytest.warns(DeprecationWarning, match="is deprecated: use"):  # the old names, kept one release
         old = bid_jackknife(words, 2000, key=jax.random.key(0), n_samples=400, n_reps=6)
     assert old.d0 == jk.d0
     # the same subsamples, fitted one at a time
@@ -400,7 +400,7 @@ def test_bid_profile_orders_layers_and_marks_failures(rng):
 
 
 class FakeStore:
-    """The shard-store interface (``ii_jax.shards.open_store``), in memory: E=48 bits per token (E % 32 != 0)."""
+    """The shard-store interface (``ii_jax.store.open_store``), in memory: E=48 bits per token (E % 32 != 0)."""
 
     def __init__(self, rng, n=300, t=4, e=48):
         self.layers = [0, 3, 6]

@@ -1,7 +1,7 @@
 """The study's analyses (arXiv 2505.17101) on shard stores or arrays: layer profiles, cross-model matrices,
 token-window sweeps, token distance and causal asymmetry, same-class image pairs, image–caption profiles.
 
-Every analysis takes *sources*: a shard store (a folder path or an opened :class:`ii_jax.shards.Store`) or an
+Every analysis takes *sources*: a shard store (a folder path or an opened :class:`ii_jax.store.Store`) or an
 :class:`ArrayStore` built from arrays a user already has (``bits[l]`` packed ``uint32`` ``[N, T, W]`` per layer,
 optionally ``floats[l]`` ``[N, T, E]``). Per layer, each side is summarised into one vector per item by a
 *representation*:
@@ -64,7 +64,7 @@ from ii_jax.analyses.sweep import default_windows
 from ii_jax.analyses.sweep import window_sweep
 from ii_jax.analyses.tokens import TokenDistance
 from ii_jax.analyses.tokens import token_distance
-from ii_jax.pairing import same_class_pairs
+from ii_jax.store import same_class_pairs
 
 __all__ = [
     "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "Jackknife", "same_class_pairs",

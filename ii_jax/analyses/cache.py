@@ -66,7 +66,8 @@ class TokenDistances:
 
     def run(self, start: int, stop: int) -> np.ndarray:
         """Distances of the concatenated tokens at offsets ``start .. stop - 1``: the sum of their per-token
-        distances, from cached per-token blocks when all of them are cached, else one kernel pass over their words."""
+        distances, from cached per-token blocks when all of them are cached, else one kernel pass over their words.
+        """
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
             raise ValueError(f"skip_last must be an integer >= 0, got {start!r}.")
         if start >= self.tokens:
@@ -86,7 +87,8 @@ class TokenDistances:
     def windows(self, sizes: Sequence[int], *, skip_last: int = 0) -> Iterator[tuple[int, np.ndarray]]:
         """``(k, distances of window k)`` for the distinct ``sizes`` in increasing order, as a running sum: window
         ``k`` is the previous window plus the run of tokens between them (one ``[N, N]`` addition each). Only the
-        running sum and one run are alive at a time; each yielded matrix is a fresh array."""
+        running sum and one run are alive at a time; each yielded matrix is a fresh array.
+        """
         acc, prev = None, 0
         for k in sorted({int(s) for s in sizes}):
             if k < 1:
@@ -104,7 +106,8 @@ def layer_distances(src, layer: int, *, representation: str = "concat", tokens: 
                     skip_last: int = 0) -> np.ndarray:
     """The ``[N, N]`` distance matrix of one layer under a representation (see :func:`~ii_jax.analyses.features`):
     through :class:`TokenDistances` for the Hamming ones (``concat``, ``last``), else from the float features
-    (Euclidean comes back squared: the same order)."""
+    (Euclidean comes back squared: the same order).
+    """
     from ii_jax.analyses.sources import features
 
     if representation in ("concat", "last"):

@@ -12,7 +12,7 @@ from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.profile import Profile
 from ii_jax.analyses.resampling import _delta_stats, _pair_stats
 from ii_jax.analyses.sources import _check_paired, _depth, _labels, _layers, _name, as_source, features
-from ii_jax.pairing import same_class_pairs
+from ii_jax.store import same_class_pairs
 
 __all__ = ["ImagePairs", "image_pairs", "cross_modal"]
 
@@ -58,7 +58,8 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
       >>> rng = np.random.default_rng(0)
       >>> labels = np.repeat(np.arange(20), 6)
       >>> centres = rng.integers(0, 2**32, size=(20, 1, 8), dtype=np.uint32)
-      >>> noise = rng.integers(0, 2**32, size=(120, 1, 8), dtype=np.uint32) & rng.integers(0, 2**32, size=(120, 1, 8), dtype=np.uint32) & np.uint32(0x01010101)
+      >>> draw = lambda: rng.integers(0, 2**32, size=(120, 1, 8), dtype=np.uint32)
+      >>> noise = draw() & draw() & np.uint32(0x01010101)
       >>> s = ArrayStore([centres[labels] ^ noise], labels=labels)
       >>> r = image_pairs(s, replications=3, progress=False)
       >>> bool(r.mean[0] < 0.5 < r.null[0]), r.n_pairs

@@ -49,7 +49,8 @@ def _fits(n: int, max_cache_bytes: int = _CACHE_BYTES) -> bool:
 def _block_rows(n: int) -> int | None:
     """Rows per call of the row statistics: all of them where the native kernel runs on one CPU device (the
     statistics are per row, so the result is the same integers; it saves the per-block padding and dispatch),
-    else the engine's default."""
+    else the engine's default.
+    """
     if n <= _ONE_BLOCK_ROWS and jax.device_count() == 1 and _dist.native_available():
         return n
     return None
@@ -84,7 +85,8 @@ def _delta_stats(dx, dy, *, key, k: int, ties: str, jackknife=None, bootstrap=No
 def _pair_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None, bootstrap=None, null: bool = False,
                 max_cache_bytes: int = _CACHE_BYTES) -> _PairStats:
     """Δ of one pair of spaces given as features (both directions), with optional jackknife or bootstrap std and
-    shuffled null: :func:`_delta_stats` on their distance matrices, or a streamed pass when those do not fit."""
+    shuffled null: :func:`_delta_stats` on their distance matrices, or a streamed pass when those do not fit.
+    """
     n = int(np.shape(x)[0])
     if _fits(n, max_cache_bytes):
         return _delta_stats(_imb.distance_matrix(x, metric=metric), _imb.distance_matrix(y, metric=metric), key=key,

@@ -1,7 +1,7 @@
 """Sources: shard stores and arrays behind one protocol (:class:`Source`), and one layer as one vector per item.
 
 A *source* is anything with ``layers``, ``relative_depth``, ``tokens``, ``len()`` and per-layer packed bits
-``uint32`` ``[N, T, W]`` (optionally floats ``[N, T, E]``): an opened :class:`ii_jax.shards.Store`, or an
+``uint32`` ``[N, T, W]`` (optionally floats ``[N, T, E]``): an opened :class:`ii_jax.store.Store`, or an
 :class:`ArrayStore` built from arrays a user already has. :func:`as_source` also opens a store folder.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ REPRESENTATIONS = ("concat", "last", "mean", "float")
 
 @runtime_checkable
 class Source(Protocol):
-    """What every analysis reads: a shard store (:class:`ii_jax.shards.Store`) or an :class:`ArrayStore`.
+    """What every analysis reads: a shard store (:class:`ii_jax.store.Store`) or an :class:`ArrayStore`.
 
     Attributes:
       layers: stored layer indices. relative_depth: per layer (0 for the embeddings). tokens: T, tokens stored
@@ -33,7 +33,8 @@ class Source(Protocol):
     relative_depth: list[float]
 
     @property
-    def tokens(self) -> int: ...
+    def tokens(self) -> int:
+        """Tokens stored per item."""
 
     def __len__(self) -> int: ...
 
@@ -100,10 +101,12 @@ class ArrayStore:
 
     @property
     def tokens(self) -> int:
+        """Tokens stored per item (T)."""
         return int(np.shape(self.bits[0])[1])
 
     @property
     def has_floats(self) -> bool:
+        """Whether float activations are held (for ``mean``/``float``)."""
         return self.floats is not None
 
     def __len__(self) -> int:
@@ -115,21 +118,24 @@ class ArrayStore:
         return self.layers.index(layer)
 
     def bits_of(self, layer: int):
+        """Packed bits ``uint32`` ``[N, T, W]`` of ``layer``."""
         return self.bits[self._index(layer)]
 
     def floats_of(self, layer: int):
+        """Float activations ``[N, T, E]`` of ``layer``."""
         if self.floats is None:
             raise ValueError(f"{self.name}: no float activations (pass floats=... for 'mean'/'float').")
         return self.floats[self._index(layer)]
 
 
 def as_source(src):
-    """A folder path, an opened :class:`~ii_jax.shards.Store` or an :class:`ArrayStore` -> something with
-    ``layers``, ``relative_depth``, ``tokens``, ``item_ids`` and per-layer bits/floats."""
+    """A folder path, an opened :class:`~ii_jax.store.Store` or an :class:`ArrayStore` -> something with
+    ``layers``, ``relative_depth``, ``tokens``, ``item_ids`` and per-layer bits/floats.
+    """
     if isinstance(src, ArrayStore):
         return src
     if isinstance(src, (str, os.PathLike)):
-        from ii_jax.shards import open_store
+        from ii_jax.store import open_store
 
         return open_store(src)
     if hasattr(src, "manifest") and hasattr(src, "bits"):
@@ -158,7 +164,7 @@ def _name(src) -> str:
 def _check_paired(a, b) -> None:
     ia, ib = getattr(a, "item_ids", None), getattr(b, "item_ids", None)
     if ia is not None and ib is not None:
-        from ii_jax.shards import check_paired
+        from ii_jax.store import check_paired
 
         check_paired(a, b)
     elif len(a) != len(b):
@@ -167,7 +173,8 @@ def _check_paired(a, b) -> None:
 
 def _layers(src, layers, include_embedding: bool = False) -> list[int]:
     """The layers an analysis runs over: ``layers`` as given, else every stored layer but the embedding layer
-    (paper §3.1: "for every layer in the network, excluding the embedding layer") unless ``include_embedding``."""
+    (paper §3.1: "for every layer in the network, excluding the embedding layer") unless ``include_embedding``.
+    """
     if layers is None:
         emb = getattr(src, "embedding_layer", None)
         out = [x for x in src.layers if include_embedding or emb is None or x != emb]

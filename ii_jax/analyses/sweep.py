@@ -72,7 +72,7 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
         rows = {w: [i for i, v in enumerate(windows) if v == w] for w in windows}
         for li in _progress(range(len(lays)), "window sweep", progress):
             da, db = TokenDistances(a, lays[li]), TokenDistances(b, lays[li])
-            for (w, dx), (_, dy) in zip(da.windows(windows), db.windows(windows)):
+            for (w, dx), (_, dy) in zip(da.windows(windows), db.windows(windows), strict=False):
                 vals[rows[w], li] = _delta(dx, dy, k=k, ties=ties)
     else:  # too large to cache: each window streamed from its features, as layer_profile does
         jobs = [(wi, li) for wi in range(len(windows)) for li in range(len(lays))]

@@ -1,4 +1,4 @@
-"""Binary Intrinsic Dimension (BID) of sign-binarised representations.
+r"""Binary Intrinsic Dimension (BID) of sign-binarised representations.
 
 N binary vectors of L bits give N(N-1)/2 Hamming distances. For L independent fair bits the distance
 ``r`` between two points follows ``P0(r) = C(L, r) / 2**L``. The BID ansatz replaces L by a dimension
@@ -6,7 +6,7 @@ that may drift with the distance, ``d(r) = d0 + d1 * r``:
 
 .. math::
 
-   P(r) \\propto \\binom{d(r)}{r} \\, 2^{-d(r)}, \\qquad r_{min} \\le r \\le r_{max},
+   P(r) \propto \binom{d(r)}{r} \, 2^{-d(r)}, \qquad r_{min} \le r \le r_{max},
 
 normalised over the fitted range. ``r_min`` and ``r_max`` are the ``alpha_min`` and ``alpha_max``
 quantiles of the empirical distance distribution (probability mass, not fractions of L). ``d0`` (the BID)

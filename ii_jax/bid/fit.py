@@ -22,7 +22,7 @@ __all__ = ["bid_from_histogram", "bid_from_bits"]
 _MAX_ITER = 200
 _CHUNK = 4  # fits per vmapped call, single fits included: batches are padded to a multiple of it.
 _STEP_TOL = 1e-3
-_MIN_STEP = 1e-5  # L-BFGS stops when an iteration moves phi by less than this  # Newton step in phi = log(d(r) - r) below which a fit counts as converged.
+_MIN_STEP = 1e-5  # L-BFGS stops when an iteration moves phi by less than this
 _QUANTILE_SLACK = 1e-10  # DADApy rounds probabilities to 10 digits before taking quantiles.
 _START_FRACTIONS = np.arange(1, 20) / 20.0  # DADApy's grid of d0 / L.
 
@@ -88,7 +88,8 @@ def _converged(kl, grad, hess, n_iter, max_iter):
 @functools.partial(jax.jit, static_argnames=("n_starts", "max_iter"))
 def _fit_batch(r, s_r, p, mask, r_lo, r_hi, p_log_p, candidates, *, n_starts, max_iter):
     """Fit ``B`` histograms at once. r, s_r, p, mask: ``[B, M]``; r_lo, r_hi, p_log_p: ``[B]``;
-    candidates ``[B, C, 2]``."""
+    candidates ``[B, C, 2]``.
+    """
     fit = functools.partial(_fit_one, n_starts=n_starts, max_iter=max_iter)
     return jax.vmap(fit)(r, s_r, p, mask, r_lo, r_hi, p_log_p, candidates)
 
@@ -123,7 +124,8 @@ def _kl64_derivatives(phi, r, p, mask, r_lo, r_hi):
 
 def _polish(phi: np.ndarray, windows: Sequence[_Window], ok: np.ndarray) -> np.ndarray:
     """Damped Newton steps in float64 (scoped x64) from the float32 optimum ``phi`` ``[B, 2]``; rows where
-    ``ok`` is False are left alone. A step is taken only when it lowers the float64 KL."""
+    ``ok`` is False are left alone. A step is taken only when it lowers the float64 KL.
+    """
     rows = np.flatnonzero(ok)
     if rows.size == 0:
         return phi

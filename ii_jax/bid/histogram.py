@@ -10,6 +10,7 @@ import numpy as np
 from jax import lax
 
 from ii_jax.binary import WORD_BITS, n_words
+from ii_jax.distances.tiling import pipelined
 
 __all__ = ["hamming_histogram", "subsample_histograms"]
 
@@ -103,21 +104,22 @@ def _sharded_pair_histograms(wt: np.ndarray, mem: np.ndarray, n_bins: int, tile:
                            tile=tile)
     wt_d, mem_d = par.replicate(mesh, wt), par.replicate(mesh, mem)
     total = np.zeros((mem.shape[0], n_bins), np.int64)
-    pending = None
-    for s0 in list(range(0, n_pad, d * tile)) + [None]:  # one step in flight; rows past the end count nothing
-        launched = None
-        if s0 is not None:
-            i0s = (s0 + tile * np.arange(d)).astype(np.int32)
-            launched = call(par.shard_rows(mesh, i0s, 0, d), wt_d, mem_d)[0]
-        if pending is not None:
-            total += par.to_host(pending).astype(np.int64).sum(axis=0)
-        pending = launched
+
+    def launch(s0):  # rows past the end count nothing
+        return call(par.shard_rows(mesh, (s0 + tile * np.arange(d)).astype(np.int32), 0, d), wt_d, mem_d)[0]
+
+    def finish(_, counts):
+        nonlocal total
+        total += par.to_host(counts).astype(np.int64).sum(axis=0)
+
+    pipelined(range(0, n_pad, d * tile), launch, finish)
     return total
 
 
 def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: int, mesh=None) -> np.ndarray:
     """Host driver: ``[R, n_bits + 1]`` int64 counts, one row block (one jitted call) at a time; on a mesh
-    (default: all devices when JAX sees more than one, see :mod:`ii_jax.parallel`) one row block per device."""
+    (default: all devices when JAX sees more than one, see :mod:`ii_jax.parallel`) one row block per device.
+    """
     n, n_w = words.shape
     n_pad = -(-n // tile) * tile
     wt = np.zeros((n_w, n_pad), np.uint32)
@@ -133,13 +135,12 @@ def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: 
         return _sharded_pair_histograms(wt, mem, n_bins, tile, mesh)[: members.shape[0], : n_bits + 1]
     wt_d, mem_d = jnp.asarray(wt), jnp.asarray(mem)
     total = np.zeros((n_rows, n_bins), np.int64)
-    pending = None
-    for i0 in range(0, n_pad, tile):  # exact int64 totals on the host; one block in flight while we add.
-        block = _row_block_counts(wt_d, mem_d, i0, n_bins=n_bins, tile=tile)
-        if pending is not None:
-            total += np.asarray(pending)
-        pending = block
-    total += np.asarray(pending)
+
+    def finish(_, counts):  # exact int64 totals on the host, one block in flight while we add
+        nonlocal total
+        total += np.asarray(counts)
+
+    pipelined(range(0, n_pad, tile), lambda i0: _row_block_counts(wt_d, mem_d, i0, n_bins=n_bins, tile=tile), finish)
     return total[: members.shape[0], : n_bits + 1]
 
 

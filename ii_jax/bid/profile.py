@@ -144,7 +144,7 @@ def bid_profile(
     d1 = np.full(len(layers), np.nan)
     n_conv = np.zeros(len(layers), np.int64)
     keys = [None] * len(layers) if key is None else list(jax.random.split(key, len(layers)))
-    for i, (words, nb) in enumerate(zip(layers, bits)):
+    for i, (words, nb) in enumerate(zip(layers, bits, strict=False)):
         words, nb = _check_words(words, nb, "bid_profile")
         if keys[i] is None:
             counts = hamming_histogram(words, nb)
@@ -195,7 +195,7 @@ def bid_profile_store(
     Args:
       store: a path to a shard store, or an object with ``.layers``, ``.relative_depth`` (per layer),
         ``.n_bits`` (bits per token) and ``.bits(layer) -> [N, T, W]`` uint32, as
-        ``ii_jax.shards.open_store`` returns.
+        ``ii_jax.store.open_store`` returns.
       tokens: window sizes k; each window concatenates the last k stored tokens.
       skip_last: stored tokens dropped from the end first (2 drops final punctuation in text).
       layers: layer indices to use (default: every stored layer but the store's ``embedding_layer``).
@@ -222,23 +222,23 @@ def bid_profile_store(
       [128.0, 128.0] True
     """
     if isinstance(store, (str, bytes)) or hasattr(store, "__fspath__"):
-        from ii_jax.shards import open_store  # the shard reader lives in its own module
+        from ii_jax.store import open_store  # the shard reader lives in its own module
 
         store = open_store(store)
     all_layers = list(store.layers)
-    depth_of = dict(zip(all_layers, np.asarray(store.relative_depth, np.float64)))
+    depth_of = dict(zip(all_layers, np.asarray(store.relative_depth, np.float64), strict=False))
     emb = getattr(store, "embedding_layer", None)
     chosen = [x for x in all_layers if include_embedding or x != emb] if layers is None else list(layers)
     missing = [layer for layer in chosen if layer not in depth_of]
     if missing:
         raise ValueError(f"bid_profile_store: layers {missing} are not in the store (it has {all_layers}).")
     n_bits_token = int(store.n_bits)
-    keys = {k: None for k in tokens} if key is None else dict(zip(tokens, jax.random.split(key, len(tokens))))
+    keys = {k: None for k in tokens} if key is None else dict(zip(tokens, jax.random.split(key, len(tokens)), strict=False))
     profiles = {}
     for k in tokens:
         if int(k) < 1:
             raise ValueError(f"bid_profile_store: token windows must be >= 1, got {k}.")
-        packed, bits = zip(*(_token_window(store.bits(layer), int(k), int(skip_last), n_bits_token) for layer in chosen))
+        packed, bits = zip(*(_token_window(store.bits(layer), int(k), int(skip_last), n_bits_token) for layer in chosen), strict=False)
         profiles[int(k)] = bid_profile(
             list(packed), list(bits), [depth_of[layer] for layer in chosen], alpha_min=alpha_min,
             alpha_max=alpha_max, key=keys[k], n_sub=n_sub, repeats=repeats,

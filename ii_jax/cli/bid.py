@@ -54,7 +54,7 @@ def add_bid_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_bid(args: argparse.Namespace, *, open_store: Callable[[str], Any] | None = None) -> int:
     """Handler of ``ii-jax bid``: prints a table, optionally writes a plot and JSON. Returns the exit code.
 
-    ``open_store`` opens the store (default ``ii_jax.shards.open_store``); tests pass their own.
+    ``open_store`` opens the store (default ``ii_jax.store.open_store``); tests pass their own.
     """
     import jax
     import numpy as np
@@ -63,7 +63,7 @@ def run_bid(args: argparse.Namespace, *, open_store: Callable[[str], Any] | None
 
     try:
         if open_store is None:
-            from ii_jax.shards import open_store
+            from ii_jax.store import open_store
         store = open_store(args.store)
         key = jax.random.key(args.seed) if args.jackknife else None
         profiles = bid_profile_store(

@@ -119,7 +119,7 @@ def run(args) -> int:
 
     from ii_jax import analyses, plots
     from ii_jax.cli.report import write_report, write_result
-    from ii_jax.shards import open_store
+    from ii_jax.store import open_store
 
     cfg = _Settings(args)
     out = Path(args.out)
