@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["LayerProfile", "capture_activations", "layer_features", "layer_profile"]
+__all__ = ["LayerProfile", "capture_activations", "layer_features", "flax_layer_profile"]
 
 
 class LayerProfile(NamedTuple):
@@ -173,11 +173,11 @@ def _select(names: list[str], layers: Sequence[str] | Callable[[str], bool] | No
         return [n for n in names if layers(n)]
     missing = [n for n in layers if n not in names]
     if missing:
-        raise ValueError(f"layer_profile: layers {missing} were not captured; captured: {names}.")
+        raise ValueError(f"flax_layer_profile: layers {missing} were not captured; captured: {names}.")
     return list(layers)
 
 
-def layer_profile(
+def flax_layer_profile(
     model: Any,
     inputs_a: Any,
     inputs_b: Any,
@@ -218,11 +218,11 @@ def layer_profile(
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> import flax.linen as nn
-      >>> from ii_jax.flax_capture import layer_profile
+      >>> from ii_jax.flax_capture import flax_layer_profile
       >>> mlp = nn.Sequential([nn.Dense(64), nn.tanh, nn.Dense(64)])
       >>> a = jax.random.normal(jax.random.key(0), (100, 16))
       >>> b = a + 0.1 * jax.random.normal(jax.random.key(1), (100, 16))
-      >>> prof = layer_profile(mlp, a, b, variables=mlp.init(jax.random.key(2), a))
+      >>> prof = flax_layer_profile(mlp, a, b, variables=mlp.init(jax.random.key(2), a))
       >>> prof.names
       ['layers_0/__call__', 'layers_2/__call__', '__call__']
       >>> bool(max(prof.x_to_y) < 0.5)
@@ -234,12 +234,12 @@ def layer_profile(
 
     n_a, n_b = _batch_size(inputs_a), _batch_size(inputs_b)
     if n_a != n_b:
-        raise ValueError(f"layer_profile: inputs_a and inputs_b must pair item by item, got batches of {n_a} and {n_b}.")
+        raise ValueError(f"flax_layer_profile: inputs_a and inputs_b must pair item by item, got batches of {n_a} and {n_b}.")
     acts_a = capture_activations(model, inputs_a, variables=variables, capture=capture)
     acts_b = capture_activations(model, inputs_b, variables=variables, capture=capture)
     names = _select([n for n in acts_a if n in acts_b], layers)
     if not names:
-        raise ValueError("layer_profile: no layer was captured (or selected).")
+        raise ValueError("flax_layer_profile: no layer was captured (or selected).")
     xy, yx, width = [], [], []
     fits = []
     for name in names:
@@ -262,3 +262,12 @@ def layer_profile(
         res = bid_from_histogram(padded, alpha_min=alpha_min, alpha_max=alpha_max)
         bid_fraction = np.where(np.asarray(res.converged), np.asarray(res.d0, np.float64) / np.asarray(width), np.nan)
     return LayerProfile(names, np.asarray(xy), np.asarray(yx), np.asarray(width), bid_fraction)
+
+
+def layer_profile(*args, **kwargs) -> LayerProfile:
+    """Deprecated alias of :func:`flax_layer_profile` (``ii_jax.analyses.layer_profile`` is the store/array one)."""
+    import warnings
+
+    warnings.warn("ii_jax.flax_capture.layer_profile is deprecated: use flax_layer_profile", DeprecationWarning,
+                  stacklevel=2)
+    return flax_layer_profile(*args, **kwargs)

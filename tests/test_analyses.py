@@ -263,7 +263,7 @@ def test_cache_sums_of_tokens_are_the_concatenations_hamming_matrix(pair):
         np.testing.assert_array_equal(sum(cache.token(o) for o in range(k)), want)  # from the per-token blocks
     for k, d in cache.windows([4, 1, 2]):  # the running sum, in increasing order
         np.testing.assert_array_equal(d, cache.window(k))
-    np.testing.assert_array_equal(cache.window(2, skip_last=1), cache.token(1) + cache.token(2))
+    np.testing.assert_array_equal(cache.window(2, drop_last=1), cache.token(1) + cache.token(2))
     with pytest.raises(ValueError, match="longer than"):
         list(cache.windows([T + 1]))
 

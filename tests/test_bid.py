@@ -414,7 +414,7 @@ class FakeStore:
 
 def test_bid_profile_store_windows_repack_tokens(rng):
     store = FakeStore(rng)
-    profiles = bid_profile_store(store, tokens=(1, 3), skip_last=1, layers=[0, 6])
+    profiles = bid_profile_store(store, tokens=(1, 3), drop_last=1, layers=[0, 6])
     assert set(profiles) == {1, 3}
     assert profiles[3].n_bits.tolist() == [144.0, 144.0]
     np.testing.assert_allclose(profiles[3].relative_depth, [0.0, 1.0])
@@ -422,7 +422,7 @@ def test_bid_profile_store_windows_repack_tokens(rng):
     expected = bid_from_bits(pack_bits_np(window), 144)
     np.testing.assert_allclose(profiles[3].d0[1], float(expected.d0), rtol=1e-5)
     with pytest.raises(ValueError, match="need 5 stored tokens"):
-        bid_profile_store(store, tokens=(4,), skip_last=1)
+        bid_profile_store(store, tokens=(4,), drop_last=1)
     with pytest.raises(ValueError, match=r"layers \[9\] are not in the store"):
         bid_profile_store(store, layers=[9])
 

@@ -14,7 +14,7 @@ from ii_jax import information_imbalance  # noqa: E402
 from ii_jax import pack_bits  # noqa: E402
 from ii_jax.flax_capture import capture_activations  # noqa: E402
 from ii_jax.flax_capture import layer_features  # noqa: E402
-from ii_jax.flax_capture import layer_profile  # noqa: E402
+from ii_jax.flax_capture import flax_layer_profile as layer_profile  # noqa: E402
 
 VOCAB, LENGTH, WIDTH, N = 16, 8, 32, 200
 

@@ -31,7 +31,7 @@ class TokenDistances:
       src: a source (see :func:`~ii_jax.analyses.as_source`). layer: a stored layer index.
       kernel: Hamming kernel for :func:`ii_jax.imbalance.distance_matrix` (default: the backend's).
 
-    Offsets count from the last stored token (0 = the last). ``window(k, skip_last=s)`` is the concatenation of the
+    Offsets count from the last stored token (0 = the last). ``window(k, drop_last=s)`` is the concatenation of the
     ``k`` tokens before the last ``s``, in order, as :func:`~ii_jax.analyses.features` builds it.
 
     Examples:
@@ -69,9 +69,9 @@ class TokenDistances:
         distances, from cached per-token blocks when all of them are cached, else one kernel pass over their words.
         """
         if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
-            raise ValueError(f"skip_last must be an integer >= 0, got {start!r}.")
+            raise ValueError(f"drop_last must be an integer >= 0, got {start!r}.")
         if start >= self.tokens:
-            raise ValueError(f"skip_last={start} leaves no token of the {self.tokens} stored per item.")
+            raise ValueError(f"drop_last={start} leaves no token of the {self.tokens} stored per item.")
         if all(o in self._token for o in range(start, stop)) and stop > start:
             out = self._token[start].copy()
             for o in range(start + 1, stop):
@@ -80,11 +80,11 @@ class TokenDistances:
         # last_tokens validates the window (length >= 1, within the stored tokens) with the usual messages.
         return self._matrix(_win.last_tokens(self.bits[:, : self.tokens - start, :], stop - start))
 
-    def window(self, tokens: int, *, skip_last: int = 0) -> np.ndarray:
-        """Distances of the last ``tokens`` tokens (after dropping ``skip_last``), concatenated."""
-        return self.run(skip_last, skip_last + tokens)
+    def window(self, tokens: int, *, drop_last: int = 0) -> np.ndarray:
+        """Distances of the last ``tokens`` tokens (after dropping ``drop_last``), concatenated."""
+        return self.run(drop_last, drop_last + tokens)
 
-    def windows(self, sizes: Sequence[int], *, skip_last: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    def windows(self, sizes: Sequence[int], *, drop_last: int = 0) -> Iterator[tuple[int, np.ndarray]]:
         """``(k, distances of window k)`` for the distinct ``sizes`` in increasing order, as a running sum: window
         ``k`` is the previous window plus the run of tokens between them (one ``[N, N]`` addition each). Only the
         running sum and one run are alive at a time; each yielded matrix is a fresh array.
@@ -93,17 +93,17 @@ class TokenDistances:
         for k in sorted({int(s) for s in sizes}):
             if k < 1:
                 raise ValueError(f"the window must be an integer >= 1 token, got {k!r}.")
-            if skip_last + k > self.tokens:
-                raise ValueError(f"a window of {k} tokens is longer than the {self.tokens - skip_last} tokens "
+            if drop_last + k > self.tokens:
+                raise ValueError(f"a window of {k} tokens is longer than the {self.tokens - drop_last} tokens "
                                  f"stored per item.")
-            seg = self.run(skip_last + prev, skip_last + k)
+            seg = self.run(drop_last + prev, drop_last + k)
             acc = seg if acc is None else acc + seg
             prev = k
             yield k, acc
 
 
 def layer_distances(src, layer: int, *, representation: str = "concat", tokens: int = 20,
-                    skip_last: int = 0) -> np.ndarray:
+                    drop_last: int = 0) -> np.ndarray:
     """The ``[N, N]`` distance matrix of one layer under a representation (see :func:`~ii_jax.analyses.features`):
     through :class:`TokenDistances` for the Hamming ones (``concat``, ``last``), else from the float features
     (Euclidean comes back squared: the same order).
@@ -111,6 +111,6 @@ def layer_distances(src, layer: int, *, representation: str = "concat", tokens: 
     from ii_jax.analyses.sources import features
 
     if representation in ("concat", "last"):
-        return TokenDistances(src, layer).window(1 if representation == "last" else tokens, skip_last=skip_last)
-    x, metric = features(src, layer, representation=representation, tokens=tokens, skip_last=skip_last)
+        return TokenDistances(src, layer).window(1 if representation == "last" else tokens, drop_last=drop_last)
+    x, metric = features(src, layer, representation=representation, tokens=tokens, drop_last=drop_last)
     return np.asarray(_imb.distance_matrix(x, metric=metric))

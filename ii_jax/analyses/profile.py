@@ -6,6 +6,7 @@ from typing import NamedTuple, Sequence
 import jax
 import numpy as np
 
+from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.analyses._util import _key, _progress
 from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.resampling import _delta, _delta_stats, _fits, _jack_param, _pair_stats, _resolve_jackknife
@@ -52,9 +53,10 @@ class Profile(NamedTuple):
     params: dict
 
 
+@_renamed_kwargs(skip_last="drop_last")
 def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", layers: Sequence[int] | None = None,
                   jackknife="auto", null: bool = True, k: int = 1, ties: str = "average", key=None,
-                  skip_last: int = 0, progress: bool | None = None, include_embedding: bool = False) -> Profile:
+                  drop_last: int = 0, progress: bool | None = None, include_embedding: bool = False) -> Profile:
     """Δ(A_l→B_l) and Δ(B_l→A_l) for every layer ``l`` of two paired sources (paper Fig. 2).
 
     Args:
@@ -94,7 +96,7 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
     vals, stds, nulls = [], [], []
     for layer in _progress(lays, "layer profile", progress):
         opts = dict(key=jax.random.fold_in(key, layer), k=k, ties=ties, jackknife=jackknife, null=null)
-        win = dict(representation=representation, tokens=tokens, skip_last=skip_last)
+        win = dict(representation=representation, tokens=tokens, drop_last=drop_last)
         if cached:  # the route window_sweep takes: the layer's distance cache, then Δ and resampling on it
             st = _delta_stats(layer_distances(a, layer, **win), layer_distances(b, layer, **win), **opts)
         else:
@@ -103,7 +105,7 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
             st = _pair_stats(x, y, metric, **opts)
         vals.append(st.value), stds.append(st.std), nulls.append(st.null)
     params = dict(analysis="layer_profile", a=_name(a), b=_name(b), tokens=tokens, representation=representation,
-                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=null, skip_last=skip_last,
+                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=null, drop_last=drop_last,
                   include_embedding=include_embedding, embedding_layer=getattr(a, "embedding_layer", None))
     return Profile(np.array(lays), _depth(a, lays), np.array(vals), np.array(stds), np.array(nulls), len(a), params)
 

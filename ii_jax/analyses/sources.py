@@ -12,6 +12,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax import baselines as _bl
 from ii_jax import windows as _win
 
@@ -194,13 +195,14 @@ def _depth(src, layers) -> np.ndarray:
     return np.array([src.relative_depth[src.layers.index(x)] for x in layers], np.float64)
 
 
-def features(src, layer: int, *, representation: str = "concat", tokens: int = 20, skip_last: int = 0):
+@_renamed_kwargs(skip_last="drop_last")
+def features(src, layer: int, *, representation: str = "concat", tokens: int = 20, drop_last: int = 0):
     """One layer of a source as one vector per item.
 
     Args:
       src: a source (see :func:`as_source`). layer: a stored layer index.
       representation: one of :data:`REPRESENTATIONS`. tokens: window length (ignored by ``last``).
-      skip_last: stored tokens dropped from the end first (for the token-distance analyses).
+      drop_last: stored tokens dropped from the end first (for the token-distance analyses).
 
     Returns:
       ``(x, metric)``: ``uint32`` ``[N, tokens * W]`` with ``"hamming"``, or float32 ``[N, F]`` with
@@ -216,16 +218,16 @@ def features(src, layer: int, *, representation: str = "concat", tokens: int = 2
     """
     if representation not in REPRESENTATIONS:
         raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}.")
-    if isinstance(skip_last, bool) or not isinstance(skip_last, (int, np.integer)) or skip_last < 0:
-        raise ValueError(f"skip_last must be an integer >= 0, got {skip_last!r}.")
+    if isinstance(drop_last, bool) or not isinstance(drop_last, (int, np.integer)) or drop_last < 0:
+        raise ValueError(f"drop_last must be an integer >= 0, got {drop_last!r}.")
     src = as_source(src)
     t = src.tokens
-    if skip_last >= t:
-        raise ValueError(f"skip_last={skip_last} leaves no token of the {t} stored per item.")
+    if drop_last >= t:
+        raise ValueError(f"drop_last={drop_last} leaves no token of the {t} stored per item.")
     if representation in ("concat", "last"):
-        bits = _bits(src, layer)[:, : t - skip_last, :]
+        bits = _bits(src, layer)[:, : t - drop_last, :]
         return _win.last_tokens(bits, 1 if representation == "last" else tokens), "hamming"
-    floats = _floats(src, layer)[:, : t - skip_last, :]
+    floats = _floats(src, layer)[:, : t - drop_last, :]
     if representation == "mean":
         return _bl.clip_and_normalize(_win.mean_tokens(floats, tokens)), "euclidean"
     return _win.float_window(floats, tokens), "euclidean"

@@ -159,15 +159,15 @@ def bid_profile(
     return BIDProfile(depth, np.asarray(bits, np.float64), d0, d0_std, d1, n_conv)
 
 
-def _token_window(bits: np.ndarray, n_tokens: int, skip_last: int, n_bits_token: int) -> tuple[np.ndarray, int]:
-    """Concatenate the last ``n_tokens`` tokens (after dropping ``skip_last``) of ``[N, T, W]`` packed bits."""
+def _token_window(bits: np.ndarray, n_tokens: int, drop_last: int, n_bits_token: int) -> tuple[np.ndarray, int]:
+    """Concatenate the last ``n_tokens`` tokens (after dropping ``drop_last``) of ``[N, T, W]`` packed bits."""
     n, t, w = bits.shape
-    if n_tokens + skip_last > t:
+    if n_tokens + drop_last > t:
         raise ValueError(
-            f"bid_profile_store: {n_tokens} tokens after skipping {skip_last} need {n_tokens + skip_last} "
+            f"bid_profile_store: {n_tokens} tokens after skipping {drop_last} need {n_tokens + drop_last} "
             f"stored tokens, the store has {t}."
         )
-    window = np.asarray(bits[:, t - skip_last - n_tokens : t - skip_last, :])
+    window = np.asarray(bits[:, t - drop_last - n_tokens : t - drop_last, :])
     if n_bits_token % WORD_BITS == 0:
         return np.ascontiguousarray(window.reshape(n, n_tokens * w)), n_tokens * n_bits_token
     from ii_jax.binary import pack_bits_np  # padding bits sit between tokens: unpack and repack
@@ -176,12 +176,12 @@ def _token_window(bits: np.ndarray, n_tokens: int, skip_last: int, n_bits_token:
     return pack_bits_np(unpacked.reshape(n, -1)), n_tokens * n_bits_token
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
+@_renamed_kwargs(n_samples="n_sub", n_reps="repeats", skip_last="drop_last")
 def bid_profile_store(
     store: Any,
     *,
     tokens: Sequence[int] = (10, 20),
-    skip_last: int = 0,
+    drop_last: int = 0,
     layers: Sequence[int] | None = None,
     alpha_min: float = 0.0,
     alpha_max: float = 0.2,
@@ -197,7 +197,7 @@ def bid_profile_store(
         ``.n_bits`` (bits per token) and ``.bits(layer) -> [N, T, W]`` uint32, as
         ``ii_jax.store.open_store`` returns.
       tokens: window sizes k; each window concatenates the last k stored tokens.
-      skip_last: stored tokens dropped from the end first (2 drops final punctuation in text).
+      drop_last: stored tokens dropped from the end first (2 drops final punctuation in text).
       layers: layer indices to use (default: every stored layer but the store's ``embedding_layer``).
       alpha_min: lower quantile.
       alpha_max: upper quantile.
@@ -238,7 +238,7 @@ def bid_profile_store(
     for k in tokens:
         if int(k) < 1:
             raise ValueError(f"bid_profile_store: token windows must be >= 1, got {k}.")
-        packed, bits = zip(*(_token_window(store.bits(layer), int(k), int(skip_last), n_bits_token) for layer in chosen), strict=False)
+        packed, bits = zip(*(_token_window(store.bits(layer), int(k), int(drop_last), n_bits_token) for layer in chosen), strict=False)
         profiles[int(k)] = bid_profile(
             list(packed), list(bits), [depth_of[layer] for layer in chosen], alpha_min=alpha_min,
             alpha_max=alpha_max, key=keys[k], n_sub=n_sub, repeats=repeats,

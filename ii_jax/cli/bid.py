@@ -32,7 +32,8 @@ def add_bid_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("store", help="shard store folder (manifest.json + layer files)")
     p.add_argument("--tokens", type=int, nargs="+", default=[10, 20], help="token windows k (default: 10 20)")
-    p.add_argument("--skip-last", type=int, default=0, help="stored tokens dropped from the end first (default 0)")
+    p.add_argument("--drop-last", "--skip-last", dest="drop_last", type=int, default=0,
+                   help="stored tokens dropped from the end first (default 0; --skip-last is the old name)")
     p.add_argument("--layers", type=int, nargs="+", default=None,
                    help="layer indices (default: every stored layer but the embedding layer)")
     p.add_argument("--include-embedding", action="store_true",
@@ -67,7 +68,7 @@ def run_bid(args: argparse.Namespace, *, open_store: Callable[[str], Any] | None
         store = open_store(args.store)
         key = jax.random.key(args.seed) if args.jackknife else None
         profiles = bid_profile_store(
-            store, tokens=args.tokens, skip_last=args.skip_last, layers=args.layers, alpha_min=args.alpha_min,
+            store, tokens=args.tokens, drop_last=args.drop_last, layers=args.layers, alpha_min=args.alpha_min,
             alpha_max=args.alpha_max, key=key, n_sub=args.n_sub, repeats=args.repeats,
             include_embedding=args.include_embedding,
         )
