@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup native data study-assets demo test test-x64 test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo test test-x64 test-heavy test-all test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
@@ -66,12 +66,25 @@ demo: setup data
 
 # The engine's fast tests run a second time under a user's global jax_enable_x64 (common in scientific JAX code):
 # results must not depend on it beyond float rounding.
-X64_TESTS := tests/test_imbalance.py tests/test_baselines.py tests/test_bid.py tests/test_resample.py \
-             tests/test_synthetic.py tests/test_native.py ii_jax
+# The tests whose results could move with dtypes: tie kernels and distance dtypes, the BID fit and its x64 scope,
+# CKA/kNN weights, the synthetic draws, and the engine's doctests.
+X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample.py \
+             tests/test_imbalance.py::test_imbalance_invariant_to_order_preserving_maps_of_each_row \
+             tests/test_imbalance.py::test_shifted_integer_distances_keep_delta \
+             tests/test_bid.py::test_no_global_x64 tests/test_bid.py::test_fit_reaches_the_float64_optimum_on_dadapy_data \
+             tests/test_bid.py::test_fit_agrees_with_float64_scipy_oracle \
+             ii_jax/baselines.py ii_jax/binary.py ii_jax/synthetic.py ii_jax/imbalance.py ii_jax/resample.py
 
+# `make test`: lint, every test but the heaviest end-to-end runs, and the x64 pass (about 8 min on a fresh 2-core
+# machine, installs included). `make test-all` adds the heavy ones (the real demo end to end); CI runs both.
 test: setup data lint
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q -m "not heavy" --durations=10
 	$(MAKE) --no-print-directory test-x64
+
+test-heavy: setup data
+	$(PY) -m pytest -q -m heavy --durations=5
+
+test-all: test test-heavy
 
 # ruff: pycodestyle, pyflakes, bugbear, NumPy, pytest, pydocstyle (google), no private imports (pyproject.toml)
 lint: setup

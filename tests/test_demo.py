@@ -10,7 +10,8 @@ import sys
 import pytest
 
 
-@pytest.mark.slow  # real models: ~1-3 minutes on 2 cores (the asset build, if not done yet, comes on top)
+@pytest.mark.slow
+@pytest.mark.heavy  # real models: ~1-2 minutes on 2 cores, plus the gemma and dinov2 builds on a fresh machine
 def test_tiny_demo_writes_a_complete_report(tmp_path):
     out = tmp_path / "demo"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
