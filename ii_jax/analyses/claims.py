@@ -552,8 +552,18 @@ def overlap_tracks_delta(profile, overlap, *, cka=None) -> Claim:
 # images
 
 def vision_minimum_late(pairs, *, name: str = "", depth: float = 0.75) -> Claim:
-    """The minimum of same-class image pairs (an :class:`~ii_jax.analyses.ImagePairs`) near the last layers."""
-    mean, std = np.asarray(pairs.mean, np.float64), np.asarray(pairs.std, np.float64)
+    """The minimum of same-class image pairs near the last layers.
+
+    Args:
+      pairs: an :class:`~ii_jax.analyses.ImagePairs` (σ over pairings), or a :class:`~ii_jax.analyses.Profile` of
+        the two images of same-class pairs (σ: the jackknife's, both directions averaged).
+    """
+    if hasattr(pairs, "values") and not hasattr(pairs, "n_pairs"):
+        mean, std = _mean_dir(pairs.values), _mean_dir(pairs.std)
+        n_pairs = pairs.n
+    else:
+        mean, std = np.asarray(pairs.mean, np.float64), np.asarray(pairs.std, np.float64)
+        n_pairs = pairs.n_pairs
     dep = np.asarray(pairs.relative_depth, np.float64)
     i = int(np.nanargmin(mean))
     s = float(std[i]) if np.isfinite(std[i]) else 0.0
@@ -563,7 +573,7 @@ def vision_minimum_late(pairs, *, name: str = "", depth: float = 0.75) -> Claim:
     return _row("vision_late",
                 measured=f"{name + ': ' if name else ''}min Δ {_pm(mean[i], std[i])} at layer {int(pairs.layers[i])} "
                          f"(depth {dep[i]:.2f}) of {int(pairs.layers[-1])}; first layer {mean[0]:.3f}; "
-                         f"{pairs.n_pairs} pairs",
+                         f"{n_pairs} pairs",
                 statistic=f"layers within 2σ of the minimum: depths {dep[near].min():.2f}–{dep[near].max():.2f}",
                 verdict=verdict, numbers={"name": name, "layer": int(pairs.layers[i]), "depth": float(dep[i]),
                                           "min": float(mean[i]), "std": s, "near_depths": dep[near]})
