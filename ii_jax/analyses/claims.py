@@ -639,8 +639,7 @@ def synthetic_power(curves, *, p: int, cka_level: float = 0.95) -> Claim:
     diff = float(curves.ii_xy[i] - curves.ii_xy[-1])
     std = float(np.hypot(curves.ii_xy_std[i], curves.ii_xy_std[-1]))
     resolved = _rs.verdict((diff, std), expect="positive", sigmas=SIGMAS)
-    verdict = "holds" if f[i] <= 0.1 and resolved == "holds" else ("inconclusive" if resolved == "inconclusive"
-                                                                   else "does not hold")
+    verdict = "does not hold" if f[i] > 0.1 else resolved
     return _row("synthetic_power",
                 measured=f"p = {p}: CKA ≥ {cka_level} from f = {f[i]:g} (CKA {cka[i]:.3f}); there Δ(X→Y) "
                          f"{_pm(curves.ii_xy[i], curves.ii_xy_std[i])} vs {_pm(curves.ii_xy[-1], curves.ii_xy_std[-1])} "
