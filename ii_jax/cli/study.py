@@ -531,8 +531,8 @@ def run(args) -> int:  # noqa: C901 — one linear script of experiments
                 for layer in lm_prof.layers:
                     dx, dy = (layer_distances(s, int(layer), tokens=cfg.tokens) for s in en_es)
                     ov.append(float(baselines.mutual_knn_from_distances(dx, dy, k=10)))
-                    fx, fy = (np.asarray(unpack_bits(np.asarray(s.bits(int(layer)))[:, -cfg.tokens:].reshape(len(s), -1),
-                                                     None), np.float32) for s in en_es)
+                    fx, fy = (np.asarray(unpack_bits(np.asarray(s.bits(int(layer)))[:, -cfg.tokens:], s.n_bits),
+                                         np.float32).reshape(len(s), -1) for s in en_es)
                     ck.append(float(baselines.cka(2 * fx - 1, 2 * fy - 1)))
                 return {"layers": lm_prof.layers.tolist(), "overlap": ov, "cka": ck}
 
