@@ -118,6 +118,8 @@ def _row(cid: str, *, measured: str, statistic: str, verdict: str, numbers: dict
     text, where, default_rule = CLAIMS[cid]
     if verdict not in _rs.VERDICTS:
         raise ValueError(f"verdict must be one of {_rs.VERDICTS}, got {verdict!r}.")
+    if verdict == "does not hold" and not note:
+        note = "differs from the paper"
     return Claim(cid, text, where, measured, statistic, verdict, rule or default_rule, note, _plain(numbers))
 
 
