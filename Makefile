@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup native data study-assets demo test test-x64 test-heavy test-all test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo study study-quick test test-x64 test-heavy test-all test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
@@ -63,6 +63,13 @@ $(STUDY_STAMP): $(STAMP) pyproject.toml
 
 demo: setup data
 	$(VENV)/bin/ii-jax demo
+
+# The study (issue 10): every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
+study: setup data study-assets
+	$(VENV)/bin/ii-jax study
+
+study-quick: setup data study-assets
+	$(VENV)/bin/ii-jax study --quick --out results/study-quick
 
 # The engine's fast tests run a second time under a user's global jax_enable_x64 (common in scientific JAX code):
 # results must not depend on it beyond float rounding.

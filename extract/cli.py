@@ -60,6 +60,8 @@ def register(subparsers) -> None:
     ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ex.add_argument("--cache", default=None, help="cache folder for built models and data")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ex.add_argument("--ids", default=None, metavar="FILE",
+                    help="keep only these pair ids (a `select` JSON file, or one id a line), before the filter and -n")
     scale = ex.add_argument_group("extraction at scale")
     scale.add_argument("--shard", default=None, metavar="I/N",
                        help="write only part I of N (0-based, 0 <= I < N) of the selected pairs; join the parts "
@@ -78,6 +80,19 @@ def register(subparsers) -> None:
                        help='keyword arguments of sglang.Engine, e.g. \'{"tp_size": 16, "nnodes": 2}\'')
     scale.add_argument("--sglang-timeout", type=float, default=600.0, help="seconds per SGLang request")
     ex.set_defaults(handler=_extract)
+
+    se = subparsers.add_parser("select", help="pair ids that pass the token filter in several datasets under "
+                                              "several tokenizers (one item set for many stores)")
+    se.add_argument("--dataset", action="append", required=True, metavar="SPEC[=MODEL,MODEL...]",
+                    help="a dataset and the models whose tokenizers filter it (repeat; default model: --filter-model)")
+    se.add_argument("--filter-model", default=None, help="tokenizer for datasets given without =MODEL")
+    se.add_argument("-n", type=int, default=None, help="common pairs to keep (seeded subsample; default all)")
+    se.add_argument("--min-tokens", type=int, default=None, help="token filter, lower bound (default 40)")
+    se.add_argument("--max-tokens", type=int, default=80, help="token filter, upper bound (default 80)")
+    se.add_argument("--seed", type=int, default=0, help="subsampling seed (default 0)")
+    se.add_argument("--out", required=True, help="JSON file of the ids")
+    se.add_argument("--cache", default=None, help="cache folder for built models and data")
+    se.set_defaults(handler=_select)
 
     mg = subparsers.add_parser("merge", help="join the parts of an `extract --shard` run into one store")
     mg.add_argument("out", help="output folder of the merged store")
@@ -158,7 +173,7 @@ def _extract(args) -> int:
                         max_tokens=args.max_tokens, filter_model=args.filter_model, seed=args.seed,
                         batch_size=args.batch_size, chunk_size=args.chunk_size, floats=args.floats,
                         prefix=args.prefix, overwrite=args.overwrite, cache=args.cache, shard=args.shard,
-                        device_map=device_map)
+                        device_map=device_map, ids=args.ids)
     try:
         path = extract_side(cfg, progress_bar=not args.no_progress, backend=backend)
     except (MissingDataError, assets.MissingPackageError) as err:
@@ -169,6 +184,32 @@ def _extract(args) -> int:
         if backend is not None and hasattr(backend, "shutdown"):
             backend.shutdown()
     print(path)
+    return 0
+
+
+def _select(args) -> int:
+    from extract import assets
+    from extract.atomic import atomic_write_json
+    from extract.datasets import MissingDataError
+    from extract.pipeline import select_common
+
+    specs = []
+    for d in args.dataset:
+        spec, eq, models = d.partition("=")
+        ms = [m for m in models.split(",") if m] if eq else ([args.filter_model] if args.filter_model else [])
+        if not ms:
+            return _fail(ValueError(f"select: --dataset {d}: name the filter models (SPEC=MODEL,...) or pass "
+                                    f"--filter-model"), 2)
+        specs.append((spec, ms))
+    try:
+        doc = select_common(specs, n=args.n, seed=args.seed, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
+                            cache=args.cache)
+    except (MissingDataError, assets.MissingPackageError) as err:
+        return _fail(err, 3)
+    except (ValueError, OSError) as err:
+        return _fail(err, 2)
+    atomic_write_json(args.out, doc)
+    print(f"{args.out}: {len(doc['ids'])} ids ({doc['common']} pass everywhere)")
     return 0
 
 

@@ -16,7 +16,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -61,6 +61,9 @@ class ExtractConfig:
       shard: ``"i/n"`` (0-based, ``0 <= i < n``): write only part ``i`` of ``n`` (see :mod:`extract.merge`).
       device_map: passed to ``from_pretrained`` (``"auto"``: accelerate places the model over the GPUs);
         recorded in the manifest's ``model.device_map``.
+      ids: a JSON file from ``ii-jax select`` (``{"ids": [...]}``) or a text file of one pair id a line: only these
+        pairs are kept (in the dataset's order), before the token filter and ``n``. Every id must exist. Used to
+        give every store of a study the same items (see :func:`select_common`).
     """
 
     model: str
@@ -82,6 +85,7 @@ class ExtractConfig:
     cache: str | None = None
     shard: str | tuple | None = None
     device_map: str | None = None
+    ids: str | None = None
 
 
 def _log(msg: str) -> None:
@@ -101,6 +105,8 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
     if cfg.shard is not None:
         parse_shard(cfg.shard)  # bad input fails before any work
     pairs = ds_mod.load_pairs(cfg.dataset, seed=cfg.seed, cache=cfg.cache)
+    if cfg.ids:
+        pairs = restrict_ids(pairs, read_ids(cfg.ids))
     modality, _ = pairs.side(cfg.side)
     has_text = "text" in pairs.modalities
     min_tokens, max_tokens = token_filter(cfg.min_tokens, cfg.max_tokens)
@@ -150,7 +156,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
                   "dtype": "float32" if backend is None else backend.info.get("dtype"),
                   "n_layers": loaded.n_layers},
         "dataset": {"spec": cfg.dataset, "side": cfg.side, "sides": list(pairs.sides), "modality": modality,
-                    "seed": cfg.seed, "n": cfg.n,
+                    "seed": cfg.seed, "n": cfg.n, **({"ids": str(cfg.ids)} if cfg.ids else {}),
                     "filter": {"tokenizer": filter_name, "min_tokens": min_tokens if filter_tok else None,
                                "max_tokens": max_tokens if filter_tok else None, "prefix": cfg.prefix,
                                "defaults": cfg.min_tokens is None and cfg.max_tokens == DEFAULT_MAX_TOKENS},
@@ -266,3 +272,75 @@ def write_extraction(cfg: ExtractConfig, *, header: dict, item_ids, chunks, comp
         if bar:
             bar.close()
     return path
+
+
+def read_ids(path) -> list[str]:
+    """Pair ids from a ``select`` JSON file (``{"ids": [...]}``) or a text file (one id a line)."""
+    import json
+
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        return [str(i) for i in json.loads(text)["ids"]]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def restrict_ids(pairs, ids) -> "ds_mod.PairDataset":
+    """The pairs whose id is in ``ids``, in the dataset's order; an id the dataset lacks is an error."""
+    want = set(ids)
+    pos = [i for i, x in enumerate(pairs.ids) if x in want]
+    if len(pos) != len(want):
+        have = set(pairs.ids)
+        missing = [x for x in ids if x not in have]
+        raise ValueError(f"{pairs.name}: {len(missing)} of the {len(want)} requested ids are not in the dataset "
+                         f"(first: {missing[0]!r}).")
+    return pairs.subset(pos)
+
+
+def select_common(datasets: Sequence[tuple[str, Sequence[str]]], *, n: int | None = None, seed: int = 0,
+                  min_tokens: int | None = None, max_tokens: int | None = DEFAULT_MAX_TOKENS, cache=None,
+                  log: Callable[[str], None] = _log) -> dict:
+    """The pair ids that pass the token filter in *every* dataset under *every* listed tokenizer, then a seeded
+    subsample of ``n`` (in the first dataset's order): one item set for all the stores of a study.
+
+    Args:
+      datasets: ``[(spec, [model, ...]), ...]``: each dataset with the models whose tokenizers must all find
+        ``min_tokens..max_tokens`` content tokens on each of its text sides.
+
+    Returns:
+      ``{"ids": [...], "passed": {spec: count}, "common": count, "params": {...}}``.
+    """
+    from transformers import AutoTokenizer
+
+    from extract.assets import resolve_model
+
+    lo, hi = token_filter(min_tokens, max_tokens)
+    toks: dict[str, Any] = {}
+    common = None
+    order: list[str] = []
+    passed = {}
+    for spec, models in datasets:
+        ds = ds_mod.load_pairs(spec, seed=seed, cache=cache)
+        keep = set(ds.ids)
+        for m in models:
+            if m not in toks:
+                toks[m] = AutoTokenizer.from_pretrained(resolve_model(m, cache=cache))
+            sel = ds_mod.select_pairs(ds, tokenizer=toks[m], min_tokens=lo, max_tokens=hi)
+            keep &= set(sel.ids)
+        passed[spec] = len(keep)
+        log(f"select: {spec}: {len(keep)} of {len(ds)} pairs pass {_bounds(lo, hi)} tokens under {', '.join(models)}")
+        if common is None:
+            order = list(ds.ids)
+            common = keep
+        else:
+            common &= keep
+    ids = [x for x in order if x in (common or set())]
+    log(f"select: {len(ids)} pairs pass in every dataset")
+    if n is not None:
+        if n > len(ids):
+            raise ValueError(f"select: asked for {n} common pairs but only {len(ids)} pass the filter in every dataset "
+                             f"({passed}); lower -n or drop a dataset.")
+        rng = np.random.default_rng(seed)
+        ids = [ids[i] for i in np.sort(rng.choice(len(ids), size=n, replace=False))]
+    return {"ids": ids, "passed": passed, "common": len(common or ()),
+            "params": {"datasets": [[s, list(m)] for s, m in datasets], "n": n, "seed": seed, "min_tokens": lo,
+                       "max_tokens": hi}}

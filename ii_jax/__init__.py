@@ -37,6 +37,9 @@ _LAZY = {
     "bootstrap": "ii_jax.resample",
     "jackknife": "ii_jax.resample",
     "shuffled_null": "ii_jax.resample",
+    "PairedDifference": "ii_jax.resample",
+    "paired_difference": "ii_jax.resample",
+    "direction_difference": "ii_jax.resample",
     "cka": "ii_jax.baselines",
     "mutual_knn": "ii_jax.baselines",
     "BIDJackknife": "ii_jax.bid",
@@ -73,7 +76,8 @@ if TYPE_CHECKING:  # what static tools see; at run time the names below are reso
     from ii_jax.distances import float_distances, hamming_distances  # noqa: F401
     from ii_jax.imbalance import (Imbalance, imbalance_from_distances, information_imbalance,  # noqa: F401
                                   pointwise_imbalance)
-    from ii_jax.resample import Estimate, bootstrap, jackknife, shuffled_null  # noqa: F401
+    from ii_jax.resample import (Estimate, PairedDifference, bootstrap, direction_difference, jackknife,  # noqa: F401
+                                 paired_difference, shuffled_null)
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,12 @@ and every subsample, resample or shuffle only re-ranks inside them, never recomp
   points). Resampling points into the distance matrix instead would make duplicates each other's nearest
   neighbour at distance 0 and bias Δ towards 0, so it is not done.
 * **Shuffled null**: the pairing of one side is permuted; Δ must come out ≈ 1 in both directions.
+* **Paired differences** (for claims such as "layer A predicts better than layer B", "the larger model reaches a
+  lower minimum", "Δ(X→Y) < Δ(Y→X)"): both Δ's are recomputed on the *same* jackknife subsets, and the error bar
+  of their difference is :func:`replica_std` of the per-subset differences (:func:`paired_difference`,
+  :func:`direction_difference`, and :func:`paired_statistic` for any function of several Δ's). Correlated
+  fluctuations cancel, so the paired error bar is usually much smaller than the two separate ones combined.
+  :func:`verdict` turns a difference into "holds" / "does not hold" / "inconclusive" by a stated rule.
 """
 from __future__ import annotations
 
@@ -21,7 +27,8 @@ import numpy as np
 from ii_jax import imbalance as _imb
 
 __all__ = ["Estimate", "Jackknife", "default_jackknife", "as_jackknife", "replica_std", "jackknife", "bootstrap",
-           "shuffled_null", "resample_from_distances"]
+           "shuffled_null", "resample_from_distances", "jackknife_subsets", "PairedDifference", "paired_statistic",
+           "paired_difference", "direction_difference", "verdict", "equivalence_verdict", "VERDICTS"]
 
 
 class Jackknife(NamedTuple):
@@ -250,3 +257,237 @@ def shuffled_null(x, y, *, repeats: int = 1, key, metric: str = "hamming", k: in
     _check_resampling(np.shape(x)[0], 1, repeats, key, replace=True, k=k)
     dx, dy = _matrices(x, y, metric)
     return shuffled_null_from_distances(dx, dy, repeats=repeats, key=key, k=k, ties=ties)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Paired differences: several Δ's on the same jackknife subsets
+
+#: The verdicts of :func:`verdict` and :func:`equivalence_verdict` (and ``"not run"`` for a claim without inputs).
+VERDICTS = ("holds", "does not hold", "inconclusive", "not run")
+
+_DIRECTIONS = ("x_to_y", "y_to_x", "mean")
+
+
+class PairedDifference(NamedTuple):
+    """A statistic of several Δ's on the same points, with its paired jackknife error bar.
+
+    Attributes:
+      value: the statistic on all N points (for :func:`paired_difference`: ``a - b``; for
+        :func:`direction_difference`: Δ(X→Y) − Δ(Y→X)).
+      std: :func:`replica_std` (``ddof=1``) of the statistic over the *same* jackknife subsets for every Δ.
+      z: ``value / std`` (``inf`` with the sign of ``value`` when ``std == 0`` and ``value != 0``; NaN for 0/0).
+      parts: ``[P]`` the Δ's the statistic combines, on all points (``(a, b)`` for a paired difference).
+      replicas: ``[R]`` the statistic on each subset. part_replicas: ``[R, P]`` every Δ on each subset.
+      n: N. jackknife: the :class:`Jackknife` used.
+    """
+
+    value: float
+    std: float
+    z: float
+    parts: np.ndarray
+    replicas: np.ndarray
+    part_replicas: np.ndarray
+    n: int
+    jackknife: Jackknife
+
+    @property
+    def difference(self) -> float:
+        """The same as ``value`` (read as a difference)."""
+        return self.value
+
+    @property
+    def a(self) -> float:
+        """The first Δ (``parts[0]``)."""
+        return float(self.parts[0])
+
+    @property
+    def b(self) -> float:
+        """The second Δ (``parts[1]``; NaN when there is only one)."""
+        return float(self.parts[1]) if len(self.parts) > 1 else float("nan")
+
+
+def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
+    """The jackknife subsets, int ``[R, n_sub]`` (each sorted, distinct points), drawn from ``key`` exactly as
+    :func:`resample_from_distances` draws them: the same key gives the same subsets there and here.
+
+    Examples:
+      >>> import jax
+      >>> from ii_jax.resample import jackknife_subsets
+      >>> s = jackknife_subsets(10, (3, 4), jax.random.key(0))
+      >>> s.shape, bool((s[:, 1:] > s[:, :-1]).all())
+      ((3, 4), True)
+    """
+    if key is None:
+        raise ValueError("key is required: pass key=jax.random.key(seed) so the subsets are reproducible.")
+    jack = as_jackknife(jackknife, n)
+    if jack is None:
+        raise ValueError("a paired error bar needs a jackknife; got jackknife=None.")
+    rng = _seed(key)
+    return np.stack([np.sort(rng.choice(n, size=jack.n_sub, replace=False)) for _ in range(jack.repeats)])
+
+
+def _z(value: float, std: float) -> float:
+    if np.isfinite(std) and std > 0:
+        return float(value / std)
+    if value == 0 or not np.isfinite(value) or not np.isfinite(std):
+        return float("nan")
+    return float(np.copysign(np.inf, value))
+
+
+def _pick(v: np.ndarray, direction: str) -> float:
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}.")
+    return float(v[0] if direction == "x_to_y" else v[1] if direction == "y_to_x" else v.mean())
+
+
+def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, ties: str = "average",
+                     full=None) -> PairedDifference:
+    """Any function of several Δ's over the same N points, with a paired jackknife error bar.
+
+    Args:
+      pairs: a sequence of P ``(dx, dy)`` pairs of ``[N, N]`` distance matrices, every one over the same N points
+        in the same order (e.g. two layers, two models or two language pairs on the same items).
+      statistic: ``f(delta) -> float`` where ``delta`` is float64 ``[P, 2]``: (Δ(X_p→Y_p), Δ(Y_p→X_p)) per pair.
+      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), a :class:`Jackknife` or ``(repeats, n_sub)``.
+      key: PRNG key; the subsets are :func:`jackknife_subsets` of it, *shared by every pair*.
+      k, ties: as :func:`ii_jax.information_imbalance` (``"random"`` is not supported).
+      full: optional ``[P, 2]`` Δ's on all points already computed (saves one pass per pair).
+
+    Returns:
+      :class:`PairedDifference`; ``parts`` holds ``statistic``'s input flattened to ``[2 P]``.
+    """
+    _check_ties(ties)
+    pairs = [(np.asarray(dx), np.asarray(dy)) for dx, dy in pairs]
+    if not pairs:
+        raise ValueError("paired_statistic needs at least one (dx, dy) pair of distance matrices.")
+    n = pairs[0][0].shape[0]
+    for p, (dx, dy) in enumerate(pairs):
+        if dx.shape != (n, n) or dy.shape != (n, n):
+            raise ValueError(f"every distance matrix must be [N, N] with the same N={n} (the same points); pair {p} "
+                             f"has shapes {dx.shape} and {dy.shape}.")
+    jack = as_jackknife(jackknife, n)
+    subsets = jackknife_subsets(n, jack, key)
+    if not k + 2 <= jack.n_sub:
+        raise ValueError(f"n_sub must be at least k + 2 = {k + 2}, got {jack.n_sub}.")
+    if full is None:
+        full = [_imb.imbalance_from_distances(dx, dy, k=k, ties=ties) for dx, dy in pairs]
+    full = np.asarray(full, np.float64).reshape(len(pairs), 2)
+    reps = np.zeros((len(subsets), len(pairs), 2))
+    for r, s in enumerate(subsets):
+        sub = np.ix_(s, s)
+        for p, (dx, dy) in enumerate(pairs):
+            reps[r, p] = _imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)
+    value = float(statistic(full))
+    replicas = np.array([float(statistic(v)) for v in reps])
+    std = float(replica_std(replicas))
+    return PairedDifference(value, std, _z(value, std), full.ravel(), replicas, reps.reshape(len(subsets), -1), n,
+                            jack)
+
+
+def paired_difference(dx_a, dy_a, dx_b, dy_b, *, jackknife="auto", key, k: int = 1, ties: str = "average",
+                      direction: str = "x_to_y") -> PairedDifference:
+    r"""Δ_a − Δ_b for two pairs of spaces over the same N points, the error bar over shared jackknife subsets.
+
+    .. math::
+       d = \Delta(X_a \to Y_a) - \Delta(X_b \to Y_b), \qquad
+       \sigma_d = \operatorname{std}_{s=1..R}\big(\Delta_s(X_a \to Y_a) - \Delta_s(X_b \to Y_b)\big)
+
+    where Δ_s is Δ recomputed within jackknife subset s, the *same* subset for both (``ddof=1``).
+
+    Args:
+      dx_a, dy_a: ``[N, N]`` distances of the first pair of spaces (e.g. layer 3 of English and Spanish).
+      dx_b, dy_b: ``[N, N]`` distances of the second pair, over the same points in the same order.
+      jackknife, key, k, ties: as :func:`paired_statistic`.
+      direction: ``"x_to_y"`` (default), ``"y_to_x"`` or ``"mean"`` of both directions, for both pairs.
+
+    Returns:
+      :class:`PairedDifference`: ``parts = (Δ_a, Δ_b)``, ``value = Δ_a − Δ_b``, ``z = value / std``;
+      ``part_replicas[:, 0]``, ``[:, 1]`` the per-subset Δ_a, Δ_b.
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from ii_jax.resample import paired_difference
+      >>> x = np.random.default_rng(0).normal(size=(200, 4))
+      >>> d = lambda a: ((a[:, None] - a[None]) ** 2).sum(-1)
+      >>> r = paired_difference(d(x), d(x[:, :3]), d(x), d(x[:, :1]), jackknife=(5, 80), key=jax.random.key(0))
+      >>> bool(r.difference < 0), bool(r.z < -2)  # 3 of 4 coordinates are predicted better than 1 of 4
+      (True, True)
+    """
+    _pick(np.zeros(2), direction)
+    r = paired_statistic([(dx_a, dy_a), (dx_b, dy_b)], lambda v: _pick(v[0], direction) - _pick(v[1], direction),
+                         jackknife=jackknife, key=key, k=k, ties=ties)
+    parts = r.parts.reshape(2, 2)
+    reps = r.part_replicas.reshape(-1, 2, 2)
+    pick = {"x_to_y": lambda v: v[..., 0], "y_to_x": lambda v: v[..., 1], "mean": lambda v: v.mean(-1)}[direction]
+    return r._replace(parts=pick(parts), part_replicas=pick(reps))
+
+
+def direction_difference(dx, dy, *, jackknife="auto", key, k: int = 1, ties: str = "average") -> PairedDifference:
+    """Δ(X→Y) − Δ(Y→X) of one pair of spaces, the error bar over jackknife subsets (both directions of a subset
+    come from the same points). Negative: X predicts Y better than Y predicts X.
+
+    Returns:
+      :class:`PairedDifference`: ``parts = (Δ(X→Y), Δ(Y→X))``.
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from ii_jax.resample import direction_difference
+      >>> x = np.random.default_rng(0).normal(size=(200, 4))
+      >>> d = lambda a: ((a[:, None] - a[None]) ** 2).sum(-1)
+      >>> r = direction_difference(d(x), d(x[:, :1]), jackknife=(5, 80), key=jax.random.key(0))
+      >>> bool(r.z < -2)  # the full space predicts its projection, not the reverse
+      True
+    """
+    return paired_statistic([(dx, dy)], lambda v: v[0, 0] - v[0, 1], jackknife=jackknife, key=key, k=k, ties=ties)
+
+
+def verdict(diff, *, expect: str = "negative", sigmas: float = 2.0) -> str:
+    """The decision rule for a claimed sign of a difference.
+
+    ``"holds"`` when the difference has the predicted sign and ``|z| > sigmas``; ``"does not hold"`` when it has
+    the opposite sign and ``|z| > sigmas``; ``"inconclusive"`` otherwise (``|z| <= sigmas``, or no error bar).
+
+    Args:
+      diff: a :class:`PairedDifference`, or a ``(value, std)`` pair.
+      expect: the sign the claim predicts: ``"negative"`` (e.g. Δ_a < Δ_b for ``a − b``) or ``"positive"``.
+      sigmas: the threshold on ``|z|`` (default 2 paired standard errors).
+
+    Examples:
+      >>> from ii_jax.resample import verdict
+      >>> verdict((-0.05, 0.01)), verdict((0.05, 0.01)), verdict((-0.01, 0.01)), verdict((0.05, 0.01), expect="positive")
+      ('holds', 'does not hold', 'inconclusive', 'holds')
+    """
+    if expect not in ("negative", "positive"):
+        raise ValueError(f"expect must be 'negative' or 'positive', got {expect!r}.")
+    if not sigmas >= 0:
+        raise ValueError(f"sigmas must be >= 0, got {sigmas!r}.")
+    value, std = (diff.value, diff.std) if isinstance(diff, PairedDifference) else (float(diff[0]), float(diff[1]))
+    z = _z(value, std)
+    if not np.isfinite(value) or np.isnan(z) or abs(z) <= sigmas:
+        return "inconclusive"
+    predicted = value < 0 if expect == "negative" else value > 0
+    return "holds" if predicted else "does not hold"
+
+
+def equivalence_verdict(diff, *, tolerance: float, sigmas: float = 2.0) -> str:
+    """The decision rule for a claimed equality ("A ≈ B") within ``tolerance``.
+
+    ``"holds"`` when ``|d| + sigmas·σ <= tolerance`` (the whole 2σ interval inside ±tolerance); ``"does not hold"``
+    when ``|d| − sigmas·σ > tolerance`` (the whole interval outside); ``"inconclusive"`` otherwise.
+
+    Examples:
+      >>> from ii_jax.resample import equivalence_verdict
+      >>> [equivalence_verdict(d, tolerance=0.05) for d in ((0.01, 0.01), (0.2, 0.01), (0.05, 0.01))]
+      ['holds', 'does not hold', 'inconclusive']
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")
+    value, std = (diff.value, diff.std) if isinstance(diff, PairedDifference) else (float(diff[0]), float(diff[1]))
+    if not np.isfinite(value):
+        return "inconclusive"
+    std = std if np.isfinite(std) else np.inf
+    if abs(value) + sigmas * std <= tolerance:
+        return "holds"
+    if abs(value) - sigmas * std > tolerance:
+        return "does not hold"
+    return "inconclusive"

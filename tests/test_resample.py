@@ -80,3 +80,104 @@ def test_bad_resampling_input(spaces):
         bootstrap(x, y, repeats=0, key=jax.random.key(0))
     with pytest.raises(ValueError, match="not supported for resampling"):
         jackknife(x, y, n_sub=50, key=jax.random.key(0), ties="random")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Paired differences: the same jackknife subsets for every Δ, checked against an independent NumPy computation
+
+def _np_paired(pairs, subsets, stat):
+    """Brute force: reference Δ of every pair on every subset, then the statistic and its ddof=1 std."""
+    reps = []
+    for s in subsets:
+        sub = np.ix_(s, s)
+        v = np.array([[ref.imbalance(dx[sub], dy[sub]), ref.imbalance(dy[sub], dx[sub])] for dx, dy in pairs])
+        reps.append(stat(v))
+    full = np.array([[ref.imbalance(dx, dy), ref.imbalance(dy, dx)] for dx, dy in pairs])
+    return stat(full), np.std(reps, ddof=1), np.array(reps)
+
+
+@pytest.fixture
+def four_spaces(rng):
+    a = rng.normal(size=(40, 24))
+    xa, ya = a > 0, (a[:, :16] + 0.4 * rng.normal(size=(40, 16))) > 0
+    xb, yb = a > 0, (a[:, :6] + 0.4 * rng.normal(size=(40, 6))) > 0
+    return [(ref.hamming_matrix(x), ref.hamming_matrix(y)) for x, y in ((xa, ya), (xb, yb))]
+
+
+def test_jackknife_subsets_are_those_of_resample_from_distances(four_spaces):
+    from ii_jax.resample import jackknife_subsets
+
+    (dx, dy), _ = four_spaces
+    key = jax.random.key(3)
+    subsets = jackknife_subsets(40, (4, 15), key)
+    est = resample_from_distances(dx, dy, n_sub=15, repeats=4, key=key)
+    want = [[ref.imbalance(dx[np.ix_(s, s)], dy[np.ix_(s, s)]), ref.imbalance(dy[np.ix_(s, s)], dx[np.ix_(s, s)])]
+            for s in subsets]
+    np.testing.assert_allclose(est.values, want, atol=1e-12)
+
+
+def test_paired_difference_matches_numpy_on_shared_subsets(four_spaces):
+    from ii_jax.resample import jackknife_subsets, paired_difference
+
+    (dxa, dya), (dxb, dyb) = four_spaces
+    key = jax.random.key(7)
+    for direction, col in (("x_to_y", lambda v: v[:, 0]), ("y_to_x", lambda v: v[:, 1]),
+                           ("mean", lambda v: v.mean(1))):
+        r = paired_difference(dxa, dya, dxb, dyb, jackknife=(5, 16), key=key, direction=direction)
+        subsets = jackknife_subsets(40, (5, 16), key)
+        value, std, reps = _np_paired(four_spaces, subsets, lambda v, c=col: c(v)[0] - c(v)[1])
+        np.testing.assert_allclose(r.value, value, atol=1e-12)
+        np.testing.assert_allclose(r.std, std, atol=1e-12)
+        np.testing.assert_allclose(r.replicas, reps, atol=1e-12)
+        np.testing.assert_allclose(r.part_replicas[:, 0] - r.part_replicas[:, 1], reps, atol=1e-12)
+        assert r.z == pytest.approx(value / std)
+        assert r.parts.shape == (2,) and r.a - r.b == pytest.approx(r.difference)
+
+
+def test_paired_std_is_not_the_unpaired_one(four_spaces):
+    """Shared subsets: the same space against itself differs by exactly 0 on every subset (unpaired it would not)."""
+    from ii_jax.resample import paired_difference
+
+    (dxa, dya), _ = four_spaces
+    r = paired_difference(dxa, dya, dxa, dya, jackknife=(4, 20), key=jax.random.key(0))
+    assert r.value == 0 and r.std == 0 and np.isnan(r.z)
+    assert np.std(r.part_replicas[:, 0]) > 0  # the Δ's themselves do vary over the subsets
+
+
+def test_direction_difference_matches_numpy(four_spaces):
+    from ii_jax.resample import direction_difference, jackknife_subsets
+
+    (dx, dy), _ = four_spaces
+    key = jax.random.key(2)
+    r = direction_difference(dx, dy, jackknife=(5, 16), key=key)
+    value, std, _ = _np_paired([(dx, dy)], jackknife_subsets(40, (5, 16), key), lambda v: v[0, 0] - v[0, 1])
+    np.testing.assert_allclose([r.value, r.std], [value, std], atol=1e-12)
+
+
+def test_paired_statistic_validates(four_spaces):
+    from ii_jax.resample import paired_statistic
+
+    (dx, dy), _ = four_spaces
+    with pytest.raises(ValueError, match="same N"):
+        paired_statistic([(dx, dy), (dx[:30, :30], dy[:30, :30])], lambda v: 0.0, jackknife=(3, 10),
+                         key=jax.random.key(0))
+    with pytest.raises(ValueError, match="too small"):
+        paired_statistic([(dx, dy)], lambda v: 0.0, jackknife=(3, 100), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="key is required"):
+        paired_statistic([(dx, dy)], lambda v: 0.0, jackknife=(3, 10), key=None)
+
+
+def test_verdicts():
+    from ii_jax.resample import equivalence_verdict, verdict
+
+    assert verdict((-0.1, 0.01)) == "holds"
+    assert verdict((0.1, 0.01)) == "does not hold"
+    assert verdict((0.1, 0.01), expect="positive") == "holds"
+    assert verdict((0.01, 0.01)) == "inconclusive"
+    assert verdict((0.1, float("nan"))) == "inconclusive"
+    assert verdict((-0.1, 0.0)) == "holds"  # an exact difference with no spread
+    assert equivalence_verdict((0.0, 0.01), tolerance=0.05) == "holds"
+    assert equivalence_verdict((0.1, 0.01), tolerance=0.05) == "does not hold"
+    assert equivalence_verdict((0.04, 0.01), tolerance=0.05) == "inconclusive"
+    with pytest.raises(ValueError, match="expect"):
+        verdict((0.0, 1.0), expect="down")

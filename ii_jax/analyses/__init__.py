@@ -36,10 +36,12 @@ Layout (one module per concept):
 - :mod:`~ii_jax.analyses.profile` (:func:`layer_profile`, :func:`semantic_layers`, :func:`cross_model`,
   :func:`compare_representations`), :mod:`~ii_jax.analyses.sweep` (:func:`window_sweep`),
   :mod:`~ii_jax.analyses.tokens` (:func:`token_distance`), :mod:`~ii_jax.analyses.images` (:func:`image_pairs`,
-  :func:`cross_modal`), :mod:`~ii_jax.analyses.serialise` (:func:`to_json`).
+  :func:`cross_modal`), :mod:`~ii_jax.analyses.serialise` (:func:`to_json`), :mod:`~ii_jax.analyses.claims` (the paper's claims as
+  computed verdicts over these results).
 """
 from __future__ import annotations
 
+from ii_jax.analyses import claims
 from ii_jax.analyses.cache import TokenDistances
 from ii_jax.analyses.images import ImagePairs
 from ii_jax.analyses.images import cross_modal
@@ -70,5 +72,5 @@ __all__ = [
     "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "Jackknife", "same_class_pairs",
     "Profile", "SemanticLayers", "CrossModel", "WindowSweep", "TokenDistance", "ImagePairs",
     "layer_profile", "semantic_layers", "cross_model", "window_sweep", "token_distance", "image_pairs",
-    "cross_modal", "compare_representations",
+    "cross_modal", "compare_representations", "claims",
 ]

@@ -31,6 +31,8 @@ EXTRACT_COMMANDS = {
     "assets": "build the offline default models (forwarded to the extraction layer)",
     "extract": "run a model on one side of a paired dataset -> shard store (forwarded to the extraction layer)",
     "merge": "join the parts of a sharded extraction into one store (forwarded to the extraction layer)",
+    "select": "pair ids that pass the token filter in several datasets and tokenizers (forwarded to the extraction "
+              "layer)",
 }
 
 
@@ -83,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(handler=_run_demo)
+
+    p = sub.add_parser("study", help="every experiment of the paper on the offline models, one resumable run, "
+                       "with the claims table: results/study/report.html")
+    from ii_jax.cli.study import add_arguments as _study_args
+    _study_args(p)
+    p.set_defaults(handler=_run_study)
 
     for name, text in EXTRACT_COMMANDS.items():  # listed here, run by the extraction layer in a subprocess
         p = sub.add_parser(name, help=text, add_help=False,
@@ -332,6 +340,16 @@ def _run_cross_modal(args):
             for l, d, v, s in zip(res.layers, res.relative_depth, res.values, res.std, strict=False)])
     fig = plots.plot_profiles({"": res}, directions=("text→image", "image→text"))
     return _emit(args, res, fig)
+
+
+def _run_study(args):
+    from ii_jax.cli.study import StudyError, run
+
+    try:
+        return run(args)
+    except (StudyError, ValueError) as err:
+        print(f"ii-jax study: {err}", file=sys.stderr)
+        return 2
 
 
 def _run_demo(args):

@@ -267,6 +267,9 @@ def run(args) -> int:
                               f"{cm.params['image_tokens']} tokens), both directions, bootstrap errors "
                               f"({cfg.bootstrap[0]} × {cfg.bootstrap[1]})."))
 
+    with step("claims"):
+        sections.insert(0, _claims_section(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg,
+                                           args, key))
     total = time.perf_counter() - t_start
     timings["total"] = total
     params = {"n": cfg.n, "n_images": cfg.n_images, "tokens": args.tokens, "models": models, "quick": cfg.quick,
@@ -282,3 +285,32 @@ def run(args) -> int:
 
         print("  " + re.sub("<[^>]+>", "", line))
     return 0
+
+
+def _claims_section(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key) -> dict:
+    """The claims of the paper the demo's data can test (ii_jax.analyses.claims), as the report's first section."""
+    import jax
+
+    from ii_jax.analyses import claims as C
+    from ii_jax.store import open_store
+
+    jk = cfg.jackknife if cfg.jackknife != "auto" else (5, int(min(2000, 0.4 * cfg.n)))
+    k = jax.random.fold_in(key, 20)
+    rows = [C.shuffled_null({**{f"profile {m}": p for m, p in profiles.items()}, "stamps pairs": pairs})]
+    for m, p in profiles.items():
+        rows.append(C.inner_minimum(p, *(open_store(s) for s in text_stores[m]), jackknife=jk, key=k, name=m))
+    first = next(iter(sweeps))
+    rows.append(C.more_tokens_saturate(sweeps[first], *(open_store(s) for s in text_stores[first]), jackknife=jk,
+                                       key=k))
+    rows.append(C.token_distance_semantic(tds["en"], semantic[causal]))
+    rows.append(C.causal_asymmetry(tds["en"], semantic[causal], others={"es": tds["es"]}))
+    rows.append(C.vision_minimum_late(pairs, name="stamps"))
+    rows.append(C.caption_at_image_semantic(cm, pairs))
+    why = "needs more models or languages than the demo has: run `ii-jax study`"
+    rows += [C.not_run(c, why) for c in ("larger_model", "english_pairs", "english_predictive", "binary_float",
+                                         "mean_edges", "overlap", "synthetic_rank", "synthetic_power")]
+    header, table = C.claims_table(rows)
+    return dict(title="0. Claims of the paper this demo can test", table=(header, table),
+                text="Verdicts computed by the rule in each row (a difference counts beyond 2 paired jackknife "
+                     "standard errors). The demo's token distance has no jackknife, so the asymmetry is inconclusive "
+                     "by rule; `ii-jax study` runs everything.")

