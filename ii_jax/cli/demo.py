@@ -119,7 +119,15 @@ def run(args) -> int:
 
     from ii_jax import analyses, plots
     from ii_jax.cli.report import write_report, write_result
-    from ii_jax.store import open_store
+    from ii_jax.store import open_store as _open
+
+    opened: dict = {}
+
+    def open_store(path):  # each store opened (and its files hashed on first read) once per run
+        key = str(path)
+        if key not in opened:
+            opened[key] = _open(path)
+        return opened[key]
 
     cfg = _Settings(args)
     out = Path(args.out)
@@ -269,7 +277,7 @@ def run(args) -> int:
 
     with step("claims"):
         sections.insert(0, _claims_section(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg,
-                                           args, key))
+                                           args, key, open_store))
     total = time.perf_counter() - t_start
     timings["total"] = total
     params = {"n": cfg.n, "n_images": cfg.n_images, "tokens": args.tokens, "models": models, "quick": cfg.quick,
@@ -287,12 +295,12 @@ def run(args) -> int:
     return 0
 
 
-def _claims_section(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key) -> dict:
+def _claims_section(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key,
+                    open_store) -> dict:
     """The claims of the paper the demo's data can test (ii_jax.analyses.claims), as the report's first section."""
     import jax
 
     from ii_jax.analyses import claims as C
-    from ii_jax.store import open_store
 
     jk = cfg.jackknife if cfg.jackknife != "auto" else (5, int(min(2000, 0.4 * cfg.n)))
     k = jax.random.fold_in(key, 20)
