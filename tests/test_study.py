@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -68,3 +69,16 @@ def test_tiny_study_writes_the_claims_table(tmp_path):
     assert again.returncode == 0 and "extracting" not in again.stderr, again.stderr[-2000:]
     again_doc = json.loads((out / "report.json").read_text())
     assert [(r["id"], r["verdict"]) for r in again_doc["claims"]] == [(r["id"], r["verdict"]) for r in doc["claims"]]
+
+
+DOCS_STUDY = pathlib.Path(__file__).resolve().parents[1] / "docs" / "study"
+
+
+@pytest.mark.skipif(not (DOCS_STUDY / "report.json").exists(),
+                    reason="no committed study report yet (docs/study/report.json: run `make study` and commit it)")
+def test_committed_study_report_matches_the_schema():
+    """The published report (docs/study/) parses and has exactly the keys and types the code writes."""
+    check_report_schema(json.loads((DOCS_STUDY / "report.json").read_text()))
+    for name in json.loads((DOCS_STUDY / "report.json").read_text())["experiments"]:
+        assert isinstance(name, str)
+    assert (DOCS_STUDY / "README.md").exists()  # the command, the commit and the machine that produced it
