@@ -872,6 +872,11 @@ def content_token_counts(texts: Sequence[str], tokenizer, *, prefix: str = "", b
     return counts
 
 
+def token_bounds(lo: int | None, hi: int | None) -> str:
+    """A token filter as text: ``"40-80"``, ``">= 40"`` or ``"<= 80"``."""
+    return f"{lo}-{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+
+
 def select_pairs(ds: PairDataset, *, tokenizer=None, min_tokens: int | None = None, max_tokens: int | None = None,
                  n: int | None = None, seed: int = 0, prefix: str = "",
                  log: Callable[[str], None] | None = None) -> PairDataset:
@@ -895,9 +900,8 @@ def select_pairs(ds: PairDataset, *, tokenizer=None, min_tokens: int | None = No
                 keep &= counts <= max_tokens
     idx = np.flatnonzero(keep)
     if log and tokenizer is not None and (min_tokens is not None or max_tokens is not None):
-        bounds = (f"{min_tokens}-{max_tokens}" if min_tokens is not None and max_tokens is not None
-                  else f">= {min_tokens}" if min_tokens is not None else f"<= {max_tokens}")
-        log(f"{ds.name}: {len(idx)} of {len(ds)} pairs have {bounds} tokens on every text side")
+        log(f"{ds.name}: {len(idx)} of {len(ds)} pairs have {token_bounds(min_tokens, max_tokens)} tokens on every "
+            "text side")
     if n is not None:
         if n > len(idx):
             raise ValueError(f"{ds.name}: asked for {n} pairs but only {len(idx)} of {len(ds)} pass the token filter "

@@ -115,7 +115,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
     elif has_text and not cfg.filter_model and (min_tokens is not None or max_tokens is not None):
         raise ValueError(
             f"{cfg.dataset}: side {cfg.side!r} holds images and its pairs are filtered by the token count of "
-            f"their text side ({_bounds(min_tokens, max_tokens)} tokens), which needs a tokenizer: pass "
+            f"their text side ({ds_mod.token_bounds(min_tokens, max_tokens)} tokens), which needs a tokenizer: pass "
             f"--filter-model MODEL (the text side's model) so that both sides keep the same pairs, or "
             f"--min-tokens 0 --max-tokens 0 to keep every pair.")
     t0 = time.perf_counter()
@@ -221,10 +221,6 @@ def token_filter(min_tokens: int | None = None, max_tokens: int | None = DEFAULT
     return lo, hi
 
 
-def _bounds(lo: int | None, hi: int | None) -> str:
-    return f"{lo}-{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
-
-
 def _text_window(cfg: ExtractConfig, min_tokens: int | None) -> int:
     """The text window: ``cfg.window``, else the most tokens every kept item holds; refuses a window that
     the filter lets items fall short of (they would be an error or padding later).
@@ -327,7 +323,7 @@ def select_common(datasets: Sequence[tuple[str, Sequence[str]]], *, n: int | Non
             sel = ds_mod.select_pairs(ds, tokenizer=toks[m], min_tokens=lo, max_tokens=hi)
             keep &= set(sel.ids)
         passed[spec] = len(keep)
-        log(f"select: {spec}: {len(keep)} of {len(ds)} pairs pass {_bounds(lo, hi)} tokens under {', '.join(models)}")
+        log(f"select: {spec}: {len(keep)} of {len(ds)} pairs pass {ds_mod.token_bounds(lo, hi)} tokens under {', '.join(models)}")
         if common is None:
             order = list(ds.ids)
             common = keep
