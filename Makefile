@@ -11,7 +11,7 @@ TORCH_PIN ?= torch==2.13.0
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
-NATIVE_SRC := ii_jax/_native/hamming.cc ii_jax/_native/stats.cc
+NATIVE_SRC := $(wildcard ii_jax/_native/*.cc ii_jax/_native/*.h)
 NATIVE_SO  := ii_jax/_native/_hamming.so
 
 setup: $(STAMP) $(NATIVE_SO)

@@ -490,6 +490,9 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None,
         rep = [_par.replicate(mesh, np.asarray(p)) for p in (px, py)]
         return _sharded_stats(n, block, mesh, fast, exact, [np.asarray(dx), np.asarray(dy)], rep,
                               progress=progress, desc="II")
+    if block >= n:  # one block of every row: no padding, no slicing
+        return _run_blocks(n, n, lambda i0, row_ids: _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties,
+                                                                  n_cand=n_cand), progress, "II")
     dx = _dist._pad_axis(dx, 0, block)
     dy = _dist._pad_axis(dy, 0, block)
 

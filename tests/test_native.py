@@ -129,6 +129,60 @@ def test_native_from_distances_matches_reference(rng, k):
     assert abs(got[0] - want[0]) < 1e-9 and abs(got[1] - want[1]) < 1e-9
 
 
+def _window_bounds(tokens, words, sizes, drop_last=0):
+    end = (tokens - drop_last) * words
+    return [end] + [end - s * words for s in sizes]
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize(("n", "tx", "wx", "wy"), [(3, 2, 1, 1), (9, 4, 3, 5), (70, 5, 20, 7), (130, 3, 33, 2)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_native_window_stats_equal_block_stats_of_each_window(rng, monkeypatch, isa, n, tx, wx, wy, ties):
+    """Every window's statistics equal the row statistics of its brute-force [N, N] Hamming matrices."""
+    monkeypatch.setenv("II_JAX_NATIVE_ISA", isa)
+    x = _words(rng, n, tx * wx, ties)
+    y = _words(rng, n, tx * wy, ties)
+    sizes = [1, tx] if tx > 1 else [1]
+    drop = 1 if tx > 2 else 0
+    sizes = [s for s in sizes if s <= tx - drop]
+    for k, mode in [(1, "average"), (1, "min"), (min(2, n - 2), "average")]:
+        got = np.asarray(_native.window_stats(x, y, _window_bounds(tx, wx, sizes, drop),
+                                              _window_bounds(tx, wy, sizes, drop), k=k, ties=mode))
+        assert got.shape == (len(sizes), 2, 5, n)
+        for q, s in enumerate(sizes):
+            cols_x = slice((tx - drop - s) * wx, (tx - drop) * wx)
+            cols_y = slice((tx - drop - s) * wy, (tx - drop) * wy)
+            dx = _hamming(x[:, cols_x]).astype(np.int32)
+            dy = _hamming(y[:, cols_y]).astype(np.int32)
+            want = np.asarray(_native.block_stats(dx, dy, np.arange(n, dtype=np.int32), n_valid=n, k=k, ties=mode))
+            np.testing.assert_array_equal(got[q], want, err_msg=f"window {s}, k={k}, ties={mode}")
+
+
+@needs_native
+def test_native_window_stats_imbalance_matches_reference(rng):
+    """Through the exact float64 finish, a window's Δ is the brute-force reference's (independent oracle)."""
+    n, t, w = 40, 6, 2
+    x, y = _words(rng, n, t * w), _words(rng, n, t * w)
+    st = np.asarray(_native.window_stats(x, y, _window_bounds(t, w, [2, 5]), _window_bounds(t, w, [2, 5]), k=1,
+                                         ties="average"))
+    for q, s in enumerate([2, 5]):
+        dx, dy = _hamming(x[:, (t - s) * w:]), _hamming(y[:, (t - s) * w:])
+        assert abs(imb._finish(st[q, 0], n, 1) - ref.imbalance(dx, dy, 1)) < 1e-12
+        assert abs(imb._finish(st[q, 1], n, 1) - ref.imbalance(dy, dx, 1)) < 1e-12
+
+
+@needs_native
+def test_native_window_stats_rejects_bad_bounds(rng):
+    x = _words(rng, 10, 8)
+    with pytest.raises(ValueError, match="K >= 1"):
+        _native.window_stats(x, x, [8], [8], k=1, ties="average")
+    for bad in ([8, 8], [9, 4], [8, 4, 6], [8, -1]):  # not strictly decreasing, past the row, below 0
+        with pytest.raises(Exception, match="bounds must decrease strictly"):
+            np.asarray(_native.window_stats(x, x, bad, [8] + [0] * (len(bad) - 1), k=1, ties="average"))
+    assert _native.window_stats(x, x, [8, 0], [8, 0], k=1, ties="random") is None
+
+
 def test_fallback_when_the_library_is_missing(rng, monkeypatch):
     monkeypatch.setenv("II_JAX_NATIVE_LIB", "/nonexistent/_hamming.so")
     assert not _native.available() and not distances.native_available()

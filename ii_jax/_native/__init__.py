@@ -3,6 +3,9 @@
 ``hamming.cc``: Hamming distances between packed rows (the ``"native"`` kernel of :mod:`ii_jax.distances`).
 ``stats.cc``: the Information Imbalance's per-row statistics (neighbours, ranks by counting) for a block of
 distance rows, the same integers as the pure-JAX path of :mod:`ii_jax.imbalance` (which stays the fallback).
+``window_stats.cc``: the token-window sweep fused: both spaces' row statistics for nested windows of last tokens
+from the packed bits, one popcount pass for all windows (:func:`window_stats`). The popcount micro-kernels
+(``popcount.h``) and the row statistics (``row_stats.h``) are shared by the three.
 
 ``make setup`` (or ``python -m ii_jax._native``) compiles both into ``_hamming.so`` beside this file with
 the system C++ compiler and the XLA FFI headers that ship with jaxlib (``jax.ffi.include_dir()``). Nothing here is
@@ -22,12 +25,14 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "isa", "hamming", "block_stats", "build", "library_path"]
+__all__ = ["available", "isa", "hamming", "block_stats", "window_stats", "build", "library_path"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = [os.path.join(HERE, f) for f in ("hamming.cc", "stats.cc")]
+SOURCES = [os.path.join(HERE, f) for f in ("hamming.cc", "stats.cc", "window_stats.cc")]
+HEADERS = [os.path.join(HERE, f) for f in ("popcount.h", "row_stats.h")]
 TARGET = "ii_jax_hamming"
 STATS_TARGET = "ii_jax_block_stats"
+WINDOW_TARGET = "ii_jax_window_stats"
 ISAS = ("scalar", "avx2", "avx512")
 
 
@@ -56,6 +61,8 @@ def _load(path: str):
 
         jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(lib.IiJaxHamming), platform="cpu")
         jax.ffi.register_ffi_target(STATS_TARGET, jax.ffi.pycapsule(lib.IiJaxBlockStats), platform="cpu")
+        if hasattr(lib, "IiJaxWindowStats"):  # a build older than window_stats.cc lacks it: the rest still runs
+            jax.ffi.register_ffi_target(WINDOW_TARGET, jax.ffi.pycapsule(lib.IiJaxWindowStats), platform="cpu")
     except (OSError, AttributeError, RuntimeError, ValueError) as e:  # stale or foreign build: fall back
         print(f"ii_jax: native Hamming kernel not used ({path}: {e})", file=sys.stderr)
         return None
@@ -148,8 +155,44 @@ def block_stats(dx, dy, row_ids, *, n_valid: int, k: int, ties: str, threads: in
                        average=ties == "average", threads=int(threads))
 
 
+@functools.partial(__import__("jax").jit, static_argnames=("n_windows", "k", "average", "threads", "isa"))
+def _window_call(x, y, xb, yb, *, n_windows, k, average, threads, isa):
+    import jax
+    import jax.numpy as jnp
+
+    call = jax.ffi.ffi_call(WINDOW_TARGET, jax.ShapeDtypeStruct((n_windows, 2, 5, x.shape[0]), jnp.int32),
+                            vmap_method="sequential")
+    return call(x, y, xb, yb, k=np.int64(k), average=np.int64(average), threads=np.int64(threads),
+                isa=np.int64(isa))
+
+
+def window_stats(x, y, x_bounds, y_bounds, *, k: int, ties: str, threads: int = 0):
+    """Both spaces' row statistics for nested windows of last tokens, in one popcount pass; None where the native
+    kernel does not apply (not available or built before ``window_stats.cc``, ``ties="random"``).
+
+    Args:
+      x: ``uint32`` ``[N, WX]`` packed words of each item's tokens in order. y: ``uint32`` ``[N, WY]``.
+      x_bounds: ``int32`` ``[K + 1]`` strictly decreasing word offsets within ``[0, WX]``: window ``q`` is words
+        ``x_bounds[q + 1] .. x_bounds[0] - 1`` of every row. y_bounds: the same for ``y``.
+      k, ties: as in :mod:`ii_jax.imbalance` (``"average"`` or ``"min"``).
+
+    Returns:
+      ``int32`` ``[K, 2, 5, N]``: for window ``q`` the statistics :func:`block_stats` gives for all rows of that
+      window's two ``[N, N]`` Hamming distance matrices (X→Y, then Y→X).
+    """
+    if ties not in ("average", "min") or not available() or not hasattr(_load(library_path()), "IiJaxWindowStats"):
+        return None
+    xb, yb = np.asarray(x_bounds, np.int32), np.asarray(y_bounds, np.int32)
+    if xb.shape != yb.shape or xb.ndim != 1 or len(xb) < 2:
+        raise ValueError(f"x_bounds and y_bounds must be [K + 1] with K >= 1, got {xb.shape} and {yb.shape}.")
+    return _window_call(x, y, xb, yb, n_windows=len(xb) - 1, k=int(k), average=ties == "average",
+                        threads=int(threads), isa=_requested_isa())
+
+
 def build(out: str | None = None, *, quiet: bool = False) -> str | None:
-    """Compile ``hamming.cc`` and ``stats.cc`` into the shared library; its path, or None (and one line on stderr) if it fails.
+    """Compile the kernels (``hamming.cc``, ``stats.cc``, ``window_stats.cc``) into the shared library.
+
+    Returns its path, or None (and one line on stderr) if the build fails.
 
     Uses ``$CXX`` (default ``c++``/``g++``) with ``-O3 -std=c++17`` and no ``-m`` flags (the kernels pick their
     instruction set at run time), and the FFI headers from ``jax.ffi.include_dir()``.

@@ -23,137 +23,14 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define II_X86 1
-#endif
-
+#include "popcount.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
-constexpr int64_t kTile = 64;    // output tile edge
-constexpr int64_t kChunk = 1024;  // 32-bit words per k-chunk
-
-// A micro-kernel adds popcount(x[r] ^ y[c]) over words [k0, k1) to acc[r * kTile + c], r < R, c < C.
-using Micro = void (*)(const uint32_t* const* x, const uint32_t* const* y, int64_t k0, int64_t k1, int32_t* acc);
-
-struct Isa {
-  Micro micro;
-  int r, c;
-  int code;  // 0 scalar, 1 avx2, 2 avx512
-};
-
-void micro_scalar(const uint32_t* const* x, const uint32_t* const* y, int64_t k0, int64_t k1, int32_t* acc) {
-  const uint32_t *a = x[0], *b = y[0];
-  uint64_t s = 0;
-  int64_t k = k0;
-  for (; k + 2 <= k1; k += 2) {
-    uint64_t u, v;
-    std::memcpy(&u, a + k, 8);
-    std::memcpy(&v, b + k, 8);
-    s += __builtin_popcountll(u ^ v);
-  }
-  for (; k < k1; k++) s += __builtin_popcount(a[k] ^ b[k]);
-  acc[0] += static_cast<int32_t>(s);
-}
-
-#ifdef II_X86
-__attribute__((target("avx2,popcnt"))) inline __m256i popcount_bytes(__m256i v) {
-  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1,
-                                       2, 2, 3, 2, 3, 3, 4);
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-}
-
-// 2 x 2 pairs per step, nibble lookup: 4 loads for 4 pairs, byte counters folded (vpsadbw) every 31 vectors.
-__attribute__((target("avx2,popcnt"))) void micro_avx2_lookup(const uint32_t* const* x, const uint32_t* const* y,
-                                                              int64_t k0, int64_t k1, int32_t* acc) {
-  __m256i t00 = _mm256_setzero_si256(), t01 = t00, t10 = t00, t11 = t00;  // 4 x uint64 each
-  int64_t k = k0;
-  while (k + 8 <= k1) {
-    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;  // bytes: <= 31 * 8
-    for (int v = 0; v < 31 && k + 8 <= k1; v++, k += 8) {
-      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[0] + k));
-      const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[1] + k));
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[0] + k));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[1] + k));
-      c00 = _mm256_add_epi8(c00, popcount_bytes(_mm256_xor_si256(a0, b0)));
-      c01 = _mm256_add_epi8(c01, popcount_bytes(_mm256_xor_si256(a0, b1)));
-      c10 = _mm256_add_epi8(c10, popcount_bytes(_mm256_xor_si256(a1, b0)));
-      c11 = _mm256_add_epi8(c11, popcount_bytes(_mm256_xor_si256(a1, b1)));
-    }
-    const __m256i z = _mm256_setzero_si256();
-    t00 = _mm256_add_epi64(t00, _mm256_sad_epu8(c00, z));
-    t01 = _mm256_add_epi64(t01, _mm256_sad_epu8(c01, z));
-    t10 = _mm256_add_epi64(t10, _mm256_sad_epu8(c10, z));
-    t11 = _mm256_add_epi64(t11, _mm256_sad_epu8(c11, z));
-  }
-  const __m256i* t[4] = {&t00, &t01, &t10, &t11};
-  for (int q = 0; q < 4; q++) {
-    const int r = q >> 1, c = q & 1;
-    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(*t[q]), _mm256_extracti128_si256(*t[q], 1));
-    int64_t s = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
-    for (int64_t j = k; j < k1; j++) s += _mm_popcnt_u32(x[r][j] ^ y[c][j]);
-    acc[r * kTile + c] += static_cast<int32_t>(s);
-  }
-}
-
-// 4 x 4 pairs per step: 8 loads, 16 XOR + VPOPCNTQ + add, all 16 sums in registers; the tail word-masked.
-__attribute__((target("avx512f,avx512vpopcntdq"))) void micro_avx512(const uint32_t* const* x,
-                                                                    const uint32_t* const* y, int64_t k0,
-                                                                    int64_t k1, int32_t* acc) {
-  __m512i s[4][4];
-  for (int r = 0; r < 4; r++)
-    for (int c = 0; c < 4; c++) s[r][c] = _mm512_setzero_si512();
-  // (lambdas do not inherit the target attribute: a macro)
-#define II_STEP(LOAD)                                                                   \
-  {                                                                                     \
-    const __m512i a0 = LOAD(x[0] + k), a1 = LOAD(x[1] + k), a2 = LOAD(x[2] + k), a3 = LOAD(x[3] + k); \
-    for (int c = 0; c < 4; c++) {                                                       \
-      const __m512i b = LOAD(y[c] + k);                                                 \
-      s[0][c] = _mm512_add_epi64(s[0][c], _mm512_popcnt_epi64(_mm512_xor_si512(a0, b))); \
-      s[1][c] = _mm512_add_epi64(s[1][c], _mm512_popcnt_epi64(_mm512_xor_si512(a1, b))); \
-      s[2][c] = _mm512_add_epi64(s[2][c], _mm512_popcnt_epi64(_mm512_xor_si512(a2, b))); \
-      s[3][c] = _mm512_add_epi64(s[3][c], _mm512_popcnt_epi64(_mm512_xor_si512(a3, b))); \
-    }                                                                                   \
-  }
-  int64_t k = k0;
-  for (; k + 16 <= k1; k += 16) II_STEP(_mm512_loadu_si512)
-  if (k < k1) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (k1 - k)) - 1u);
-#define II_MASKED(p) _mm512_maskz_loadu_epi32(m, p)
-    II_STEP(II_MASKED)
-#undef II_MASKED
-  }
-#undef II_STEP
-  for (int r = 0; r < 4; r++)
-    for (int c = 0; c < 4; c++) acc[r * kTile + c] += static_cast<int32_t>(_mm512_reduce_add_epi64(s[r][c]));
-}
-#endif
-
-int best_isa() {
-#ifdef II_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return 2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) return 1;
-#endif
-  return 0;
-}
-
-// The requested kernel (-1: the best this CPU has), never one the CPU lacks.
-Isa pick_isa(int64_t request) {
-  int code = best_isa();
-  if (request >= 0 && request < code) code = static_cast<int>(request);
-#ifdef II_X86
-  if (code == 2) return {micro_avx512, 4, 4, 2};
-  if (code == 1) return {micro_avx2_lookup, 2, 2, 1};
-#endif
-  return {micro_scalar, 1, 1, 0};
-}
+using namespace ii_jax_native;
 
 struct Rows {  // row-major packed words
   const uint32_t* data;
@@ -190,7 +67,7 @@ void hamming_block(Rows a, Rows b, int64_t i0, int64_t j0, int64_t rows, int64_t
           for (int r = 0; r < isa.r; r++) xr[r] = a.data + (i0 + ri + std::min(i + r, tr - 1)) * w;
           for (int64_t j = 0; j < tc; j += isa.c) {  // rows past the tile's edge repeat its last row, unstored
             for (int c = 0; c < isa.c; c++) yc[c] = b.data + (j0 + cj + std::min(j + c, tc - 1)) * w;
-            isa.micro(xr, yc, k0, k1, acc.data() + i * kTile + j);
+            isa.micro(xr, yc, k0, k1, acc.data() + i * kTile + j, kTile);
           }
         }
       }

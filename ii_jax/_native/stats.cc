@@ -1,12 +1,7 @@
 // Row statistics of the Information Imbalance for a block of distance rows, as an XLA FFI custom call for the CPU.
 //
-// The same integers as ii_jax.imbalance._direction_fast / _direction_exact, for every row, whatever the size of
-// its tie group (so no overflow path): for Delta(A -> B) and row i (self column i and columns >= n_valid excluded)
-//   dk      = k-th smallest a[i, :]
-//   m_less  = #{j: a_ij < dk},  m_eq = #{j: a_ij == dk}
-//   2r_ij   = 2 #{l: b_il < b_ij} + #{l: b_il == b_ij} + 1    (ties="average", mid-ranks; j itself included)
-//           = 2 #{l: b_il < b_ij} + 2                         (ties="min")
-//   stats   = [sum_{a_ij < dk} 2r_ij, sum_{a_ij == dk} (2r_ij >> 11), sum_{a_ij == dk} (2r_ij & 2047), m_less, m_eq]
+// The statistics of each row (row_stats.h: the same integers as ii_jax.imbalance._direction_fast / _exact),
+// self column i and columns >= n_valid excluded.
 // Operands dx, dy [B, M] (int32 or float32), row_ids int32 [B]; result int32 [2, 5, B] (X->Y, then Y->X).
 // Ranks are counted (one pass per neighbour) for small neighbour sets and by a sorted copy of the row otherwise.
 #include <algorithm>
@@ -15,123 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include "row_stats.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
-constexpr int kSplit = 11;        // as imbalance._SPLIT
-constexpr int64_t kCountMax = 8;  // neighbour sets up to this size are ranked by counting passes
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define II_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define II_CLONES
-#endif
-
-// #{j < m: v[j] < x} and #{j < m: v[j] == x}
-template <typename T>
-inline void count_less_eq(const T* v, int64_t m, T x, int64_t* less, int64_t* eq) {
-  int64_t l = 0, e = 0;
-  for (int64_t j = 0; j < m; j++) {
-    l += v[j] < x;
-    e += v[j] == x;
-  }
-  *less = l;
-  *eq = e;
-}
-
-II_CLONES void count_i32(const int32_t* v, int64_t m, int32_t x, int64_t* l, int64_t* e) {
-  count_less_eq(v, m, x, l, e);
-}
-II_CLONES void count_f32(const float* v, int64_t m, float x, int64_t* l, int64_t* e) { count_less_eq(v, m, x, l, e); }
-inline void count(const int32_t* v, int64_t m, int32_t x, int64_t* l, int64_t* e) { count_i32(v, m, x, l, e); }
-inline void count(const float* v, int64_t m, float x, int64_t* l, int64_t* e) { count_f32(v, m, x, l, e); }
-
-template <typename T>
-struct Scratch {
-  std::vector<T> buf, sorted;
-  std::vector<int64_t> strict, tied;
-};
-
-// The k-th smallest of v[j], j < m, j != self (k <= the number of such j).
-template <typename T>
-T kth_smallest(const T* v, int64_t m, int64_t self, int64_t k, Scratch<T>& s) {
-  s.buf.clear();
-  if (k <= 32) {  // a sorted buffer of the k smallest so far: one pass, rarely an insertion
-    int64_t j = 0;
-    for (; j < m && static_cast<int64_t>(s.buf.size()) < k; j++)
-      if (j != self) s.buf.push_back(v[j]);
-    std::sort(s.buf.begin(), s.buf.end());
-    T top = s.buf.back();
-    for (; j < m; j++) {
-      if (v[j] < top && j != self) {
-        auto pos = std::upper_bound(s.buf.begin(), s.buf.end() - 1, v[j]);
-        std::move_backward(pos, s.buf.end() - 1, s.buf.end());
-        *pos = v[j];
-        top = s.buf.back();
-      }
-    }
-    return top;
-  }
-  for (int64_t j = 0; j < m; j++)
-    if (j != self) s.buf.push_back(v[j]);
-  std::nth_element(s.buf.begin(), s.buf.begin() + (k - 1), s.buf.end());
-  return s.buf[k - 1];
-}
-
-// One direction for one row: neighbours in a, ranks in b; out[0..4] strided by `stride`.
-template <typename T>
-void direction_row(const T* a, const T* b, int64_t m, int64_t self, int64_t k, bool average, Scratch<T>& s,
-                   int32_t* out, int64_t stride) {
-  const bool has_self = self >= 0 && self < m;
-  const T dk = kth_smallest(a, m, self, k, s);
-  s.strict.clear();
-  s.tied.clear();
-  for (int64_t j = 0; j < m; j++) {
-    if (j == self) continue;
-    if (a[j] < dk)
-      s.strict.push_back(j);
-    else if (a[j] == dk)
-      s.tied.push_back(j);
-  }
-  const int64_t n_nb = static_cast<int64_t>(s.strict.size() + s.tied.size());
-  const bool by_count = n_nb <= kCountMax;
-  if (!by_count) {  // a sorted copy of b's row without self: ranks by binary search
-    s.sorted.clear();
-    for (int64_t j = 0; j < m; j++)
-      if (j != self) s.sorted.push_back(b[j]);
-    std::sort(s.sorted.begin(), s.sorted.end());
-  }
-  auto two_rank = [&](int64_t j) -> int64_t {
-    const T x = b[j];
-    int64_t less, eq;
-    if (by_count) {
-      count(b, m, x, &less, &eq);
-      if (has_self) {
-        less -= b[self] < x;
-        eq -= b[self] == x;
-      }
-    } else {
-      auto lo = std::lower_bound(s.sorted.begin(), s.sorted.end(), x);
-      auto hi = std::upper_bound(lo, s.sorted.end(), x);
-      less = lo - s.sorted.begin();
-      eq = hi - lo;
-    }
-    return average ? 2 * less + eq + 1 : 2 * less + 2;
-  };
-  int64_t s_strict = 0, hi = 0, lo = 0;
-  for (int64_t j : s.strict) s_strict += two_rank(j);
-  for (int64_t j : s.tied) {
-    const int64_t r2 = two_rank(j);
-    hi += r2 >> kSplit;
-    lo += r2 & ((int64_t{1} << kSplit) - 1);
-  }
-  const int64_t vals[5] = {s_strict, hi, lo, static_cast<int64_t>(s.strict.size()),
-                           static_cast<int64_t>(s.tied.size())};
-  for (int q = 0; q < 5; q++) out[q * stride] = static_cast<int32_t>(vals[q]);
-}
+using namespace ii_jax_native;
 
 template <typename T>
 ffi::Error StatsImpl(ffi::AnyBuffer dx, ffi::AnyBuffer dy, ffi::Buffer<ffi::S32> row_ids,

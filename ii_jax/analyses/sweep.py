@@ -6,10 +6,12 @@ from typing import NamedTuple, Sequence
 import jax
 import numpy as np
 
+from ii_jax import distances as _dist
+from ii_jax import imbalance as _imb
 from ii_jax.analyses._util import _progress
 from ii_jax.analyses.cache import TokenDistances
-from ii_jax.analyses.resampling import _delta, _fits, _pair_stats
-from ii_jax.analyses.sources import _check_paired, _depth, _layers, _name, as_source, features
+from ii_jax.analyses.resampling import _CACHE_BYTES, _delta, _fits, _pair_stats
+from ii_jax.analyses.sources import _bits, _check_paired, _depth, _layers, _name, as_source, features
 
 __all__ = ["WindowSweep", "default_windows", "window_sweep"]
 
@@ -47,10 +49,12 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
       layers: layer indices (default: every stored layer but the embedding layer).
       include_embedding: also sweep the embedding layer (so it may be the minimum); default ``False``.
 
-    Per layer the windows are a running sum of per-token distance blocks (:class:`~ii_jax.analyses.cache.
-    TokenDistances`): each window adds the tokens it has beyond the previous one, no distance is computed twice, and
-    Δ at window ``w`` is the value :func:`~ii_jax.analyses.layer_profile` gives with ``tokens=w`` (the same
-    matrices and the same route), bit for bit.
+    Per layer the windows are a running sum of per-token distances: each window adds the tokens it has beyond the
+    previous one, and no distance is computed twice. On CPU with the native kernels built, one fused call per layer
+    (:func:`ii_jax._native.window_stats`) runs the popcount once over the largest window, storing each window's
+    tiles as it passes them, and takes every window's statistics from those; elsewhere the running sum is over
+    per-token ``[N, N]`` blocks (:class:`~ii_jax.analyses.cache.TokenDistances`). Either way Δ at window ``w`` is the
+    value :func:`~ii_jax.analyses.layer_profile` gives with ``tokens=w``, bit for bit (the same integer statistics).
 
     Examples:
       >>> import numpy as np
@@ -68,8 +72,14 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
     if not windows:
         raise ValueError("windows must list at least one token window.")
     vals = np.zeros((len(windows), len(lays), 2))
-    if _fits(len(a)):  # per layer: a running sum over tokens, Δ at each window, then the layer is dropped
-        rows = {w: [i for i, v in enumerate(windows) if v == w] for w in windows}
+    rows = {w: [i for i, v in enumerate(windows) if v == w] for w in windows}
+    if _fits(len(a)) and _fused(len(a), ties):  # per layer: one native pass over the largest window
+        sizes = sorted(rows)
+        for li in _progress(range(len(lays)), "window sweep", progress):
+            for w, v in zip(sizes, _fused_layer(_bits(a, lays[li]), _bits(b, lays[li]), sizes, k=k, ties=ties),
+                            strict=True):
+                vals[rows[w], li] = v
+    elif _fits(len(a)):  # per layer: a running sum over tokens, Δ at each window, then the layer is dropped
         for li in _progress(range(len(lays)), "window sweep", progress):
             da, db = TokenDistances(a, lays[li]), TokenDistances(b, lays[li])
             for (w, dx), (_, dy) in zip(da.windows(windows), db.windows(windows), strict=False):
@@ -85,3 +95,36 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
                   include_embedding=include_embedding)
     return WindowSweep(np.array(windows), lay, _depth(a, lays), vals, vals.min(axis=1), lay[vals.argmin(axis=1)],
                        len(a), params)
+
+
+def _fused(n: int, ties: str) -> bool:
+    """Whether the fused native sweep runs here: native kernels on the CPU backend, ties it implements."""
+    return ties in ("average", "min") and _dist.native_available()
+
+
+def _fused_layer(bits_a, bits_b, sizes: list[int], *, k: int, ties: str,
+                 max_scratch_bytes: int = _CACHE_BYTES) -> list[np.ndarray]:
+    """Δ ``[2]`` for each window of ``sizes`` (increasing) of one layer of two sources, by the fused native kernel.
+
+    ``bits_*``: ``uint32`` ``[N, T, W]``. The kernel keeps ``K`` windows' two ``[N, N]`` matrices as scratch, so the
+    windows go in groups within ``max_scratch_bytes``; a later group runs its popcount again from the last token.
+    """
+    from ii_jax import _native
+
+    n = int(np.shape(bits_a)[0])
+    flat, ends = [], []
+    for bits in (bits_a, bits_b):
+        _, t, w = np.shape(bits)
+        if sizes[-1] > t:
+            raise ValueError(f"a window of {sizes[-1]} tokens is longer than the {t} tokens stored per item.")
+        flat.append(np.ascontiguousarray(bits).reshape(n, t * w))
+        ends.append((t, w))
+    per_window = 2 * 4 * n * n
+    group = max(1, int(max_scratch_bytes // per_window))
+    out = []
+    for g0 in range(0, len(sizes), group):
+        part = sizes[g0:g0 + group]
+        bounds = [[t * w] + [(t - s) * w for s in part] for t, w in ends]
+        st = np.asarray(_native.window_stats(flat[0], flat[1], bounds[0], bounds[1], k=k, ties=ties))
+        out += [np.array([_imb._finish(st[q, 0], n, k), _imb._finish(st[q, 1], n, k)]) for q in range(len(part))]
+    return out
