@@ -47,6 +47,10 @@ II_CLONES void count_i32(const int32_t* v, int64_t m, int32_t x, int64_t* l, int
 II_CLONES void count_f32(const float* v, int64_t m, float x, int64_t* l, int64_t* e) { count_less_eq(v, m, x, l, e); }
 inline void count(const int32_t* v, int64_t m, int32_t x, int64_t* l, int64_t* e);
 inline void count(const float* v, int64_t m, float x, int64_t* l, int64_t* e) { count_f32(v, m, x, l, e); }
+II_CLONES void count_u16(const uint16_t* v, int64_t m, uint16_t x, int64_t* l, int64_t* e) {
+  count_less_eq(v, m, x, l, e);
+}
+inline void count(const uint16_t* v, int64_t m, uint16_t x, int64_t* l, int64_t* e);
 
 template <typename T>
 struct Scratch {
@@ -102,6 +106,13 @@ II_CLONES int32_t min_i32(const int32_t* v, int64_t m) {
   for (int64_t j = 1; j < m; j++) mn = v[j] < mn ? v[j] : mn;
   return mn;
 }
+II_CLONES uint16_t min_u16(const uint16_t* v, int64_t m) {
+  uint16_t mn = v[0];
+  for (int64_t j = 1; j < m; j++) mn = v[j] < mn ? v[j] : mn;
+  return mn;
+}
+inline int32_t min_of(const int32_t* v, int64_t m) { return min_i32(v, m); }
+inline uint16_t min_of(const uint16_t* v, int64_t m) { return min_u16(v, m); }
 
 #ifdef II_STATS_X86
 // Appends {j < m: v[j] == x} + offset to out: one compare and one mask per 8 columns.
@@ -142,6 +153,53 @@ __attribute__((target("avx2"))) void count_i32_avx2(const int32_t* v, int64_t m,
   *eq = se;
 }
 
+// uint16 rows (the window sweep's scratch where distances fit 16 bits), 16 columns per compare.
+__attribute__((target("avx2"))) void equal_positions_u16_avx2(const uint16_t* v, int64_t m, uint16_t x,
+                                                              int64_t offset, std::vector<int64_t>& out) {
+  const __m256i vx = _mm256_set1_epi16(static_cast<int16_t>(x));
+  int64_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    const __m256i c = _mm256_cmpeq_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j)), vx);
+    unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(c));  // two bits per column
+    while (mask) {
+      const int b = __builtin_ctz(mask);
+      out.push_back(offset + j + b / 2);
+      mask &= ~(3u << b);
+    }
+  }
+  for (; j < m; j++)
+    if (v[j] == x) out.push_back(offset + j);
+}
+
+// #{j < m: v[j] < x}, #{j < m: v[j] == x}: unsigned order by a signed compare of values biased by 2^15, counts in
+// 16-bit lanes widened every 32767 vectors.
+__attribute__((target("avx2"))) void count_u16_avx2(const uint16_t* v, int64_t m, uint16_t x, int64_t* less,
+                                                    int64_t* eq) {
+  const __m256i bias = _mm256_set1_epi16(static_cast<int16_t>(0x8000));
+  const __m256i vx = _mm256_set1_epi16(static_cast<int16_t>(x ^ 0x8000));
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i l32 = _mm256_setzero_si256(), e32 = l32;
+  int64_t j = 0;
+  while (j + 16 <= m) {
+    __m256i l = _mm256_setzero_si256(), e = l;
+    for (int64_t it = 0; it < 32767 && j + 16 <= m; it++, j += 16) {
+      const __m256i a = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j)), bias);
+      l = _mm256_sub_epi16(l, _mm256_cmpgt_epi16(vx, a));
+      e = _mm256_sub_epi16(e, _mm256_cmpeq_epi16(vx, a));
+    }
+    l32 = _mm256_add_epi32(l32, _mm256_madd_epi16(l, ones));
+    e32 = _mm256_add_epi32(e32, _mm256_madd_epi16(e, ones));
+  }
+  alignas(32) int32_t lb[8], eb[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lb), l32);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(eb), e32);
+  int64_t sl = 0, se = 0;
+  for (int q = 0; q < 8; q++) sl += lb[q], se += eb[q];
+  for (; j < m; j++) sl += v[j] < x, se += v[j] == x;
+  *less = sl;
+  *eq = se;
+}
+
 inline bool stats_avx2() {
   static const bool yes = [] {
     __builtin_cpu_init();
@@ -158,23 +216,46 @@ inline void count(const int32_t* v, int64_t m, int32_t x, int64_t* l, int64_t* e
   count_i32(v, m, x, l, e);
 }
 
-// k = 1 on int32 distances (Hamming, the hot case): dk = the row's minimum without self, no strict neighbours,
+inline void count(const uint16_t* v, int64_t m, uint16_t x, int64_t* l, int64_t* e) {
+#ifdef II_STATS_X86
+  if (stats_avx2()) return count_u16_avx2(v, m, x, l, e);
+#endif
+  count_u16(v, m, x, l, e);
+}
+
+#ifdef II_STATS_X86
+inline void equal_positions(const int32_t* v, int64_t m, int32_t x, int64_t off, std::vector<int64_t>& out) {
+  equal_positions_avx2(v, m, x, off, out);
+}
+inline void equal_positions(const uint16_t* v, int64_t m, uint16_t x, int64_t off, std::vector<int64_t>& out) {
+  equal_positions_u16_avx2(v, m, x, off, out);
+}
+#endif
+
+// k = 1 on integer distances (Hamming, the hot case): dk = the row's minimum without self, no strict neighbours,
 // the tied ones found by vector compares.
-inline void neighbours(const int32_t* a, int64_t m, int64_t self, int64_t k, Scratch<int32_t>& s) {
+template <typename T>
+inline void neighbours_integer(const T* a, int64_t m, int64_t self, int64_t k, Scratch<T>& s) {
 #ifdef II_STATS_X86
   if (k == 1 && stats_avx2()) {
     const bool has_self = self >= 0 && self < m;
     const int64_t cut = has_self ? self : m;  // [0, cut) and [cut + 1, m): the columns but self
-    int32_t dk = cut > 0 ? min_i32(a, cut) : a[cut + 1];
-    if (has_self && cut + 1 < m) dk = std::min(dk, min_i32(a + cut + 1, m - cut - 1));
+    T dk = cut > 0 ? min_of(a, cut) : a[cut + 1];
+    if (has_self && cut + 1 < m) dk = std::min(dk, min_of(a + cut + 1, m - cut - 1));
     s.strict.clear();
     s.tied.clear();
-    equal_positions_avx2(a, cut, dk, 0, s.tied);
-    if (has_self && cut + 1 < m) equal_positions_avx2(a + cut + 1, m - cut - 1, dk, cut + 1, s.tied);
+    equal_positions(a, cut, dk, 0, s.tied);
+    if (has_self && cut + 1 < m) equal_positions(a + cut + 1, m - cut - 1, dk, cut + 1, s.tied);
     return;
   }
 #endif
   neighbours_general(a, m, self, k, s);
+}
+inline void neighbours(const int32_t* a, int64_t m, int64_t self, int64_t k, Scratch<int32_t>& s) {
+  neighbours_integer(a, m, self, k, s);
+}
+inline void neighbours(const uint16_t* a, int64_t m, int64_t self, int64_t k, Scratch<uint16_t>& s) {
+  neighbours_integer(a, m, self, k, s);
 }
 inline void neighbours(const float* a, int64_t m, int64_t self, int64_t k, Scratch<float>& s) {
   neighbours_general(a, m, self, k, s);

@@ -10,7 +10,8 @@
 // the symmetric 64 x 64 tiles of hamming.cc (tiles on and above the diagonal, mirrored) through the segments
 // [xb[q + 1], xb[q]) in order: after segment q a tile's accumulator is window q's tile, and is stored as such. The
 // popcount work is one pass over the largest window, plus K tile stores. Phase 2 takes every window's rows from
-// that scratch (K x 2 x N x N int32, reused from call to call) and computes their statistics.
+// that scratch (K x 2 x N x N, uint16 where the largest window has at most 65535 bits, else int32; reused from
+// call to call) and computes their statistics.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -35,7 +36,7 @@ using namespace ii_jax_native;
 // more than kKeepBytes, allocate their own.
 constexpr size_t kKeepBytes = size_t{512} << 20;
 std::mutex scratch_mutex;
-std::unique_ptr<int32_t[]> scratch_kept;
+std::unique_ptr<char[]> scratch_kept;
 size_t scratch_size = 0;
 
 struct Side {
@@ -68,9 +69,10 @@ std::vector<std::vector<Span>> passes(const int32_t* bounds, int64_t nwin, int32
   return out;
 }
 
-// Phase 1: d[(q * 2 + side) * N * N + i * N + j] = window q's distance of rows i and j.
-void window_distances(const Side (&sides)[2], int64_t n, int64_t nwin, int32_t* d, int64_t nthreads,
-                      const Isa& isa) {
+// Phase 1: d[(q * 2 + side) * N * N + i * N + j] = window q's distance of rows i and j, as T (int32, or uint16
+// where every distance fits: half the scratch to write and to read).
+template <typename T>
+void window_distances(const Side (&sides)[2], int64_t n, int64_t nwin, T* d, int64_t nthreads, const Isa& isa) {
   const int64_t nt = (n + kTile - 1) / kTile;
   std::vector<std::pair<int32_t, int32_t>> jobs;
   for (int64_t ti = 0; ti < nt; ti++)
@@ -99,12 +101,12 @@ void window_distances(const Side (&sides)[2], int64_t n, int64_t nwin, int32_t* 
           }
         for (int64_t q = 0; q < nwin; q++) {
           const int32_t* tile = wt.data() + q * kTile * kTile;
-          int32_t* out = d + (q * 2 + side) * n * n;
+          T* out = d + (q * 2 + side) * n * n;
           for (int64_t i = 0; i < tr; i++)
-            std::memcpy(out + (ri + i) * n + cj, tile + i * kTile, sizeof(int32_t) * tc);
+            for (int64_t j = 0; j < tc; j++) out[(ri + i) * n + cj + j] = static_cast<T>(tile[i * kTile + j]);
           if (ri != cj)
             for (int64_t j = 0; j < tc; j++)
-              for (int64_t i = 0; i < tr; i++) out[(cj + j) * n + ri + i] = tile[i * kTile + j];
+              for (int64_t i = 0; i < tr; i++) out[(cj + j) * n + ri + i] = static_cast<T>(tile[i * kTile + j]);
         }
       }
     }
@@ -113,17 +115,18 @@ void window_distances(const Side (&sides)[2], int64_t n, int64_t nwin, int32_t* 
 }
 
 // Phase 2: every window's row statistics, rows in chunks handed to threads.
-void window_row_stats(const int32_t* d, int64_t n, int64_t nwin, int64_t k, bool average, int32_t* o,
+template <typename T>
+void window_row_stats(const T* d, int64_t n, int64_t nwin, int64_t k, bool average, int32_t* o,
                       int64_t nthreads) {
   constexpr int64_t kRows = 16;
   std::atomic<int64_t> next{0};
   auto work = [&]() {
-    Scratch<int32_t> s;
+    Scratch<T> s;
     for (int64_t r0; (r0 = next.fetch_add(kRows)) < n;) {
       const int64_t r1 = std::min(n, r0 + kRows);
       for (int64_t q = 0; q < nwin; q++) {
-        const int32_t* dx = d + (q * 2) * n * n;
-        const int32_t* dy = dx + n * n;
+        const T* dx = d + (q * 2) * n * n;
+        const T* dy = dx + n * n;
         int32_t* oq = o + q * 10 * n;
         for (int64_t i = r0; i < r1; i++) {
           direction_row(dx + i * n, dy + i * n, n, i, k, average, s, oq + i, n);          // X -> Y
@@ -159,26 +162,36 @@ ffi::Error WindowStatsImpl(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y, ffi
     return ffi::Error::InvalidArgument("ii_jax_window_stats: bounds must decrease strictly within [0, W]");
   if (n < 3 || k < 1 || k >= n - 1)
     return ffi::Error::InvalidArgument("ii_jax_window_stats: need N >= 3 and 1 <= k < N - 1");
-  const size_t need = static_cast<size_t>(nwin) * 2 * n * n;
+  // the largest distance is the bit count of the largest window: uint16 scratch where both sides fit
+  const bool narrow = int64_t{32} * std::max(xb.typed_data()[0] - xb.typed_data()[nwin],
+                                             yb.typed_data()[0] - yb.typed_data()[nwin]) <= 65535;
+  const size_t bytes = static_cast<size_t>(nwin) * 2 * n * n * (narrow ? sizeof(uint16_t) : sizeof(int32_t));
   std::unique_lock<std::mutex> lock(scratch_mutex, std::try_to_lock);
-  std::unique_ptr<int32_t[]> own;
-  int32_t* d;
-  if (lock.owns_lock() && need * sizeof(int32_t) <= kKeepBytes) {
-    if (scratch_size < need) {
+  std::unique_ptr<char[]> own;
+  char* d;
+  if (lock.owns_lock() && bytes <= kKeepBytes) {
+    if (scratch_size < bytes) {
       scratch_kept.reset();
-      scratch_kept.reset(new int32_t[need]);
-      scratch_size = need;
+      scratch_kept.reset(new char[bytes]);
+      scratch_size = bytes;
     }
     d = scratch_kept.get();
   } else {
     if (lock.owns_lock()) lock.unlock();
-    own.reset(new int32_t[need]);
+    own.reset(new char[bytes]);
     d = own.get();
   }
   const int64_t nthreads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   const Side sides[2] = {{x.typed_data(), dx[1], xb.typed_data()}, {y.typed_data(), dy[1], yb.typed_data()}};
-  window_distances(sides, n, nwin, d, nthreads, pick_isa(isa));
-  window_row_stats(d, n, nwin, k, average != 0, out->typed_data(), nthreads);
+  if (narrow) {
+    uint16_t* dn = reinterpret_cast<uint16_t*>(d);
+    window_distances(sides, n, nwin, dn, nthreads, pick_isa(isa));
+    window_row_stats(dn, n, nwin, k, average != 0, out->typed_data(), nthreads);
+  } else {
+    int32_t* dw = reinterpret_cast<int32_t*>(d);
+    window_distances(sides, n, nwin, dw, nthreads, pick_isa(isa));
+    window_row_stats(dw, n, nwin, k, average != 0, out->typed_data(), nthreads);
+  }
   return ffi::Error::Success();
 }
 
