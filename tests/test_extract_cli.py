@@ -17,6 +17,7 @@ from extract_helpers import built
 pytest.importorskip("torch")
 from extract import cli  # noqa: E402
 from extract import datasets as D  # noqa: E402
+from extract.datasets import images as D_images  # noqa: E402
 from ii_jax import shards  # noqa: E402
 from ii_jax.cli import main as ii_jax_main  # noqa: E402
 
@@ -81,7 +82,7 @@ def test_bad_input_exit_codes(tmp_path, monkeypatch, capsys):
     assert cli.main(_args("minilm-l6", f"tsv:{short}", "en", tmp_path / "o2", "--tokens", "4", "--min-tokens", "0")) == 2
     assert "--tokens 4 with --drop-last 2 needs items of at least 6 tokens" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists() or not list((tmp_path / "o2").glob("layer_*"))
-    monkeypatch.setattr(D, "STAMPS_DIR", tmp_path / "none")
+    monkeypatch.setattr(D_images, "STAMPS_DIR", tmp_path / "none")  # read in extract.datasets.images
     assert cli.main(_args("dinov2-small", "stamps:image-en", "image", tmp_path / "o3")) == 3
     assert "apt-get install tuxpaint-stamps-default" in capsys.readouterr().err
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

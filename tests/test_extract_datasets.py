@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from extract import datasets as D
+from extract.datasets import images as D_images
 
 DIATHEKE_SAMPLE = """Genesis 1:1: In the beginning, God created the heavens and the earth.
 Genesis 1:2: The earth was formless and empty. 
@@ -50,7 +52,7 @@ def test_bible_english_spanish(tmp_path):
 
 
 def test_bible_without_diatheke_says_how_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(D.shutil, "which", lambda _: None)
+    monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(D.MissingDataError, match="apt-get install diatheke sword-text-web"):
         D.load_pairs("bible:en-es", cache=tmp_path)
 
@@ -112,10 +114,11 @@ def test_fashion_mnist_same_class_pairs():
 
 
 def test_missing_system_data_names_the_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(D, "STAMPS_DIR", tmp_path / "nope")
+    # the loaders read these where they are defined, in extract.datasets.images
+    monkeypatch.setattr(D_images, "STAMPS_DIR", tmp_path / "nope")
     with pytest.raises(D.MissingDataError, match="apt-get install tuxpaint-stamps-default"):
-        D.read_stamps(D.STAMPS_DIR)
-    monkeypatch.setattr(D, "FASHION_DIR", tmp_path / "nope")
+        D.read_stamps(D_images.STAMPS_DIR)
+    monkeypatch.setattr(D_images, "FASHION_DIR", tmp_path / "nope")
     with pytest.raises(D.MissingDataError, match="apt-get install dataset-fashion-mnist"):
         D.load_pairs("fashion-mnist")
 
