@@ -27,7 +27,8 @@ import numpy as np
 from ii_jax import imbalance as _imb
 
 __all__ = ["Estimate", "Jackknife", "default_jackknife", "as_jackknife", "replica_std", "jackknife", "bootstrap",
-           "shuffled_null", "resample_from_distances", "jackknife_subsets", "PairedDifference", "paired_statistic",
+           "shuffled_null", "resample_from_distances", "jackknife_subsets", "draw_subsets", "subset_members",
+           "SUBSET_STREAMS", "PairedDifference", "paired_statistic",
            "paired_difference", "direction_difference", "verdict", "equivalence_verdict", "VERDICTS"]
 
 
@@ -145,6 +146,60 @@ def _seed(key) -> np.random.Generator:
     return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().astype(np.uint64))
 
 
+#: The random streams of :func:`draw_subsets`.
+SUBSET_STREAMS = ("numpy", "jax")
+
+
+def draw_subsets(key, n: int, n_sub: int, repeats: int, *, stream: str = "numpy") -> np.ndarray:
+    """The one subset drawer of ii-jax: ``repeats`` random subsets of ``n_sub`` distinct points of ``range(n)``,
+    ``[repeats, n_sub]``, each row sorted. Callers validate ``n_sub`` and ``repeats`` by their own rules and adapt
+    the form (:func:`subset_members` for a membership mask).
+
+    Two random streams, each kept so that results already recorded keep their subsets:
+
+    * ``"numpy"`` (default; the Imbalance's jackknife, paired statistics and the analyses): a NumPy generator
+      seeded from the key's data, then ``rng.choice(n, n_sub, replace=False)`` for each subset in turn; int64.
+    * ``"jax"`` (the BID jackknife and the synthetic experiments): ``jax.random.split(key, repeats)``, then the
+      first ``n_sub`` points of ``jax.random.permutation(k, n)`` for each key ``k``; int32.
+
+    The two streams give different subsets for the same key.
+
+    Examples:
+      >>> import jax
+      >>> from ii_jax.resample import draw_subsets
+      >>> s = draw_subsets(jax.random.key(0), 10, 4, 3)
+      >>> s.shape, bool((s[:, 1:] > s[:, :-1]).all()), draw_subsets(jax.random.key(0), 10, 4, 3, stream="jax").dtype
+      ((3, 4), True, dtype('int32'))
+    """
+    if key is None:
+        raise ValueError("key is required: pass key=jax.random.key(seed) so the subsets are reproducible.")
+    n, n_sub, repeats = int(n), int(n_sub), int(repeats)
+    if stream == "numpy":
+        rng = _seed(key)
+        return np.stack([np.sort(rng.choice(n, size=n_sub, replace=False)) for _ in range(repeats)])
+    if stream == "jax":
+        keys = jax.random.split(key, repeats)
+        picks = jax.vmap(lambda k: jax.random.permutation(k, n)[:n_sub])(keys)
+        return np.sort(np.asarray(picks), axis=1)
+    raise ValueError(f"stream must be one of {SUBSET_STREAMS}, got {stream!r}.")
+
+
+def subset_members(subsets, n: int) -> np.ndarray:
+    """Subsets ``[R, n_sub]`` of point indices as a bool membership mask ``[R, n]``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.resample import subset_members
+      >>> subset_members(np.array([[0, 2], [1, 2]]), 3).astype(int)
+      array([[1, 0, 1],
+             [0, 1, 1]])
+    """
+    subsets = np.asarray(subsets)
+    members = np.zeros((subsets.shape[0], int(n)), bool)
+    np.put_along_axis(members, subsets, True, axis=1)
+    return members
+
+
 def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: bool = False, k: int = 1,
                             ties: str = "average") -> Estimate:
     """Jackknife (``replace=False``) or bootstrap (``replace=True``) from two ``[N, N]`` distance matrices.
@@ -172,14 +227,13 @@ def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: b
     dx, dy = np.asarray(dx), np.asarray(dy)
     n = dx.shape[0]
     _check_resampling(n, n_sub, repeats, key, replace=replace, k=k)
-    rng = _seed(key)
     if replace:
+        rng = _seed(key)
         points = _imb.pointwise_imbalance(dx, dy, k=k, ties=ties)  # [2, N]
         draws = [points[:, rng.integers(0, n, size=n_sub)].mean(axis=1) for _ in range(repeats)]
         return _estimate(draws)
     vals = []
-    for _ in range(repeats):
-        s = np.sort(rng.choice(n, size=n_sub, replace=False))
+    for s in draw_subsets(key, n, n_sub, repeats):
         sub = np.ix_(s, s)
         vals.append(tuple(_imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)))
     return _estimate(vals)
@@ -308,7 +362,8 @@ class PairedDifference(NamedTuple):
 
 def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
     """The jackknife subsets, int ``[R, n_sub]`` (each sorted, distinct points), drawn from ``key`` exactly as
-    :func:`resample_from_distances` draws them: the same key gives the same subsets there and here.
+    :func:`resample_from_distances` draws them (:func:`draw_subsets`, NumPy stream): the same key gives the same
+    subsets there and here.
 
     Examples:
       >>> import jax
@@ -322,8 +377,7 @@ def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
     jack = as_jackknife(jackknife, n)
     if jack is None:
         raise ValueError("a paired error bar needs a jackknife; got jackknife=None.")
-    rng = _seed(key)
-    return np.stack([np.sort(rng.choice(n, size=jack.n_sub, replace=False)) for _ in range(jack.repeats)])
+    return draw_subsets(key, n, jack.n_sub, jack.repeats)
 
 
 def _z(value: float, std: float) -> float:
