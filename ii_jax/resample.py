@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ii_jax import imbalance as _imb
@@ -200,6 +201,54 @@ def subset_members(subsets, n: int) -> np.ndarray:
     return members
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Sub-matrices d[s][:, s] of the [N, N] distance matrices, gathered where the data live
+
+#: Per use, the backends on which the sub-matrices are gathered on the host (NumPy fancy indexing, each one then
+#: sent to the kernels) instead of on the device (the matrices uploaded once, one jitted gather per draw). Measured
+#: on CPU by ``benchmarks/bench_resample.py`` (N=1000, 5 subsets of 400, int32, native row statistics): for the
+#: jackknife subsets device/host is 1.06-1.28 (both gathers cost the same there, and the row statistics take a
+#: NumPy sub-matrix in faster than a device one), for the shuffled null's whole permuted matrices 0.83-0.91.
+_HOST_GATHER = {"subsets": ("cpu",), "null": ()}
+
+
+@jax.jit
+def _take_square(d: jax.Array, idx: jax.Array) -> jax.Array:
+    """``d[idx][:, idx]`` on the device."""
+    return jnp.take(jnp.take(d, idx, axis=0), idx, axis=1)
+
+
+def _device_exact(d) -> bool:
+    """Whether JAX holds ``d``'s dtype as it is (no int64/float64 narrowed without x64), so a device copy keeps
+    exactly the same values.
+    """
+    return isinstance(d, jax.Array) or jax.dtypes.canonicalize_dtype(np.asarray(d).dtype) == np.asarray(d).dtype
+
+
+def _gatherer(mats, *, use: str = "subsets", on_device: bool | None = None):
+    """``(full, sub)`` for a list of ``[N, N]`` matrices: ``full`` the matrices as the kernels will read them, and
+    ``sub(idx)`` -> ``[m[idx][:, idx] for m in full]``, the same values either way.
+
+    On the device (``on_device``; default: unless :data:`_HOST_GATHER` names this backend for ``use``) the
+    matrices are uploaded once and every sub-matrix is a jitted gather there; on the host they stay NumPy arrays,
+    fancy-indexed per draw. Matrices of a dtype JAX would narrow (int64/float64 without x64) stay on the host,
+    where the Imbalance turns them into exact ranks.
+    """
+    if on_device is None:
+        on_device = jax.default_backend() not in _HOST_GATHER[use]
+    on_device = on_device and all(_device_exact(m) for m in mats)
+    if not on_device:
+        host = [np.asarray(m) for m in mats]
+        return host, lambda idx: [m[np.ix_(idx, idx)] for m in host]
+    dev = [m if isinstance(m, jax.Array) else jnp.asarray(m) for m in mats]
+
+    def sub(idx):
+        idx = jnp.asarray(idx, jnp.int32)
+        return [_take_square(m, idx) for m in dev]
+
+    return dev, sub
+
+
 def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: bool = False, k: int = 1,
                             ties: str = "average") -> Estimate:
     """Jackknife (``replace=False``) or bootstrap (``replace=True``) from two ``[N, N]`` distance matrices.
@@ -224,18 +273,17 @@ def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: b
       True
     """
     _check_ties(ties)
-    dx, dy = np.asarray(dx), np.asarray(dy)
-    n = dx.shape[0]
+    n = np.shape(dx)[0]
     _check_resampling(n, n_sub, repeats, key, replace=replace, k=k)
     if replace:
         rng = _seed(key)
-        points = _imb.pointwise_imbalance(dx, dy, k=k, ties=ties)  # [2, N]
+        points = _imb.pointwise_imbalance(np.asarray(dx), np.asarray(dy), k=k, ties=ties)  # [2, N]
         draws = [points[:, rng.integers(0, n, size=n_sub)].mean(axis=1) for _ in range(repeats)]
         return _estimate(draws)
+    _, sub = _gatherer([dx, dy])
     vals = []
     for s in draw_subsets(key, n, n_sub, repeats):
-        sub = np.ix_(s, s)
-        vals.append(tuple(_imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)))
+        vals.append(tuple(_imb.imbalance_from_distances(*sub(s), k=k, ties=ties)))
     return _estimate(vals)
 
 
@@ -284,13 +332,14 @@ def bootstrap(x, y, *, n_sub: int = 200, repeats: int = 100, key, metric: str = 
 
 def shuffled_null_from_distances(dx, dy, *, repeats: int = 1, key, k: int = 1, ties: str = "average") -> Estimate:
     """The null from distance matrices: permute the points of Y against those of X ``repeats`` times."""
-    dx, dy = np.asarray(dx), np.asarray(dy)
-    _check_resampling(dx.shape[0], dx.shape[0], repeats, key, replace=True, k=k)
+    n = np.shape(dx)[0]
+    _check_resampling(n, n, repeats, key, replace=True, k=k)
     rng = _seed(key)
+    (dx, _), sub = _gatherer([dx, dy], use="null")
     vals = []
     for _ in range(repeats):
-        p = rng.permutation(dx.shape[0])
-        vals.append(tuple(_imb.imbalance_from_distances(dx, dy[np.ix_(p, p)], k=k, ties=ties)))
+        p = rng.permutation(n)
+        vals.append(tuple(_imb.imbalance_from_distances(dx, sub(p)[1], k=k, ties=ties)))
     return _estimate(vals)
 
 
@@ -411,7 +460,7 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
       :class:`PairedDifference`; ``parts`` holds ``statistic``'s input flattened to ``[2 P]``.
     """
     _check_ties(ties)
-    pairs = [(np.asarray(dx), np.asarray(dy)) for dx, dy in pairs]
+    pairs = [tuple(d if isinstance(d, jax.Array) else np.asarray(d) for d in pair) for pair in pairs]
     if not pairs:
         raise ValueError("paired_statistic needs at least one (dx, dy) pair of distance matrices.")
     n = pairs[0][0].shape[0]
@@ -423,14 +472,16 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
     subsets = jackknife_subsets(n, jack, key)
     if not k + 2 <= jack.n_sub:
         raise ValueError(f"n_sub must be at least k + 2 = {k + 2}, got {jack.n_sub}.")
+    whole, sub = _gatherer([m for pair in pairs for m in pair])
     if full is None:
-        full = [_imb.imbalance_from_distances(dx, dy, k=k, ties=ties) for dx, dy in pairs]
+        full = [_imb.imbalance_from_distances(whole[2 * p], whole[2 * p + 1], k=k, ties=ties)
+                for p in range(len(pairs))]
     full = np.asarray(full, np.float64).reshape(len(pairs), 2)
     reps = np.zeros((len(subsets), len(pairs), 2))
     for r, s in enumerate(subsets):
-        sub = np.ix_(s, s)
-        for p, (dx, dy) in enumerate(pairs):
-            reps[r, p] = _imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)
+        mats = sub(s)
+        for p in range(len(pairs)):
+            reps[r, p] = _imb.imbalance_from_distances(mats[2 * p], mats[2 * p + 1], k=k, ties=ties)
     value = float(statistic(full))
     replicas = np.array([float(statistic(v)) for v in reps])
     std = float(replica_std(replicas))

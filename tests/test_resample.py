@@ -233,3 +233,55 @@ def test_draw_subsets_validates():
         draw_subsets(None, 10, 4, 2)
     with pytest.raises(ValueError, match="stream must be one of"):
         draw_subsets(jax.random.key(0), 10, 4, 2, stream="torch")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sub-matrices gathered on the device or on the host: the same values, every route
+
+
+def _routes(monkeypatch, device: bool):
+    import ii_jax.resample as rs
+
+    for use in rs._HOST_GATHER:
+        monkeypatch.setitem(rs._HOST_GATHER, use, () if device else (jax.default_backend(),))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.float64, np.uint8])
+def test_device_and_host_gathers_give_identical_resampling(four_spaces, monkeypatch, dtype):
+    import ii_jax.resample as rs
+
+    (dxa, dya), (dxb, dyb) = (tuple(np.asarray(m, dtype) for m in pair) for pair in four_spaces)
+    key = jax.random.key(4)
+    s = rs.draw_subsets(key, 40, 15, 1)[0]
+    for device in (False, True):
+        full, sub = rs._gatherer([dxa, dya], on_device=device)
+        for got, m in zip(sub(s), (dxa, dya), strict=True):
+            np.testing.assert_array_equal(np.asarray(got), m[np.ix_(s, s)])
+        assert isinstance(full[0], jax.Array) == (device and dtype != np.float64)  # float64: exact ranks on the host
+    results = []
+    for device in (False, True):
+        _routes(monkeypatch, device)
+        results.append([
+            rs.resample_from_distances(dxa, dya, n_sub=15, repeats=4, key=key).values,
+            rs.shuffled_null_from_distances(dxa, dya, repeats=2, key=key).values,
+            rs.paired_difference(dxa, dya, dxb, dyb, jackknife=(4, 16), key=key).part_replicas,
+        ])
+    for host, dev in zip(*results, strict=True):
+        np.testing.assert_array_equal(dev, host)
+
+
+def test_resampling_takes_device_arrays(four_spaces, monkeypatch):
+    import jax.numpy as jnp
+
+    import ii_jax.resample as rs
+
+    (dx, dy), _ = four_spaces
+    key = jax.random.key(5)
+    want = rs.resample_from_distances(dx, dy, n_sub=15, repeats=3, key=key).values
+    for device in (False, True):
+        _routes(monkeypatch, device)
+        got = rs.resample_from_distances(jnp.asarray(dx), jnp.asarray(dy), n_sub=15, repeats=3, key=key).values
+        np.testing.assert_array_equal(got, want)
+        r = rs.direction_difference(jnp.asarray(dx), jnp.asarray(dy), jackknife=(3, 15), key=key)
+        np.testing.assert_array_equal(r.part_replicas, rs.direction_difference(dx, dy, jackknife=(3, 15),
+                                                                              key=key).part_replicas)
