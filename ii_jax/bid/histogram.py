@@ -78,10 +78,11 @@ def _bin_pairs(dist: jax.Array, mi: jax.Array, mj: jax.Array, i0, j0, n_bins: in
 
 
 @functools.partial(jax.jit, static_argnames=("n_bins",))
-def _add_tile(counts: jax.Array, dist: jax.Array, members: jax.Array, i0: jax.Array, j0: jax.Array, *,
-              n_bins: int) -> jax.Array:
+def _add_tile(counts: jax.Array, dist: jax.Array, members: jax.Array, i0: jax.Array, j0: jax.Array,
+              n_valid: jax.Array, *, n_bins: int) -> jax.Array:
     """``counts`` plus :func:`_bin_pairs` of one ``[B, k B]`` tile handed back by a tile function (host kernels),
-    counted ``[B, B]`` at a time so the weights stay in cache.
+    counted ``[B, B]`` at a time so the weights stay in cache; squares from column ``n_valid`` on (padding) are
+    skipped.
     """
     rows, width = dist.shape
     mi = lax.dynamic_slice_in_dim(members, i0, rows, axis=1)
@@ -92,7 +93,7 @@ def _add_tile(counts: jax.Array, dist: jax.Array, members: jax.Array, i0: jax.Ar
         mj = lax.dynamic_slice_in_dim(members, j0 + c0, rows, axis=1)
         return acc + _bin_pairs(part, mi, mj, i0, j0 + c0, n_bins)
 
-    return lax.fori_loop(0, width // rows, square, counts)
+    return lax.fori_loop(0, jnp.minimum(width, n_valid - j0) // rows, square, counts)
 
 
 @functools.partial(jax.jit, static_argnames=("n_bins", "tile", "kernel"))
@@ -183,29 +184,28 @@ def _fused_pair_histograms(words: np.ndarray, mem: np.ndarray, n_bins: int, tile
 def _tiled_pair_histograms(words: np.ndarray, mem: np.ndarray, n_bins: int, tile: int, cols: int,
                            kernel: str | None) -> np.ndarray:
     """One device, any kernel: distance tiles from the registry's tile function
-    (:func:`~ii_jax.distances.tiling.hamming_tiles`), ``tile`` rows by ``cols`` columns, counted by
-    :func:`_add_tile`; row blocks on :func:`~ii_jax.distances.tiling.tile_workers` threads.
+    (:func:`~ii_jax.distances.tiling.hamming_tiles`), ``tile`` rows by ``cols`` columns from the diagonal on,
+    counted by :func:`_add_tile`; row blocks on :func:`~ii_jax.distances.tiling.tile_workers` threads.
     """
-    n_pad = mem.shape[1]
-    tiles = _tiling.hamming_tiles(words, kernel=kernel, pad_to=n_pad)
+    n_pad = -(-words.shape[0] // tile) * tile
+    width = mem.shape[1]  # n_pad + cols - tile: the last column tile of every row block fits
+    tiles = _tiling.hamming_tiles(words, kernel=kernel, pad_to=width)
     mem_d = jnp.asarray(mem)
 
-    def row_block(i0):  # tiles on or above the diagonal: columns from the chunk that holds row i0
+    def row_block(i0):  # the columns j >= i0 (whole tiles), in tiles of `cols` columns
         counts = jnp.zeros((mem.shape[0], n_bins), jnp.int32)
-        for j0 in range(i0 // cols * cols, n_pad, cols):
-            counts = _add_tile(counts, tiles(i0, i0 + tile, j0, j0 + cols), mem_d, i0, j0, n_bins=n_bins)
+        for j0 in range(i0, n_pad, cols):
+            counts = _add_tile(counts, tiles(i0, i0 + tile, j0, j0 + cols), mem_d, i0, j0, n_pad, n_bins=n_bins)
         return np.asarray(counts).astype(np.int64)
 
     return sum(_tiling.parallel_map(row_block, list(range(0, n_pad, tile))))
 
 
 def _column_tile(n: int, tile: int) -> int:
-    """Columns per tile a host kernel hands back: a multiple of ``tile``, about ``_COLS``, that splits the
-    padded points evenly (few, large calls; little padding).
+    """Columns per tile a host kernel hands back: a multiple of ``tile``, about ``_COLS`` (few, large calls), at
+    most the padded points.
     """
-    n_tiles = -(-n // tile)
-    chunks = -(-n_tiles * tile // max(tile, _COLS))
-    return tile * -(-n_tiles // chunks)
+    return tile * max(1, min(_COLS // tile, -(-n // tile)))
 
 
 def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: int, mesh=None, *,
@@ -230,7 +230,7 @@ def _pair_histograms(words: np.ndarray, n_bits: int, members: np.ndarray, tile: 
     if route not in ("tiled", "fused"):
         raise ValueError(f"route must be 'tiled' or 'fused', got {route!r}.")
     cols = _column_tile(n, tile) if mesh is None and route == "tiled" else tile
-    n_pad = -(-n // cols) * cols
+    n_pad = -(-n // tile) * tile + cols - tile
     n_rows = members.shape[0] if members.shape[0] == 1 else -(-members.shape[0] // 4) * 4  # fewer shapes
     mem = np.zeros((n_rows, n_pad), np.int32)
     mem[: members.shape[0], :n] = members
