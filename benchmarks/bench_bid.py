@@ -22,6 +22,7 @@ import jax  # noqa: E402
 
 from ii_jax import bid_from_histogram, hamming_histogram  # noqa: E402
 from ii_jax.binary import pack_bits_np  # noqa: E402
+from ii_jax.distances import default_kernel  # noqa: E402
 
 DADAPY_QUOTED_S = 76.0  # issue 5: DADApy's distances + fit at N=2000, L=20,000
 
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     n_bits = bits.shape[1]
     words = pack_bits_np(bits)
     print(f"data: N={args.n} L={n_bits} ({'repeat-4' if args.repeat4 else 'random'} bits), backend={jax.default_backend()}")
+    print(f"histogram kernel: {default_kernel()} (the registry's default; II_JAX_NATIVE=0 for the pure-JAX one)")
 
     res, h_cold, f_cold = ours(words, n_bits)
     print(f"ii-jax cold (with compilation): histogram {h_cold:.2f} s, fit {f_cold:.2f} s")

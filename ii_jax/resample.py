@@ -22,12 +22,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ii_jax import imbalance as _imb
 
 __all__ = ["Estimate", "Jackknife", "default_jackknife", "as_jackknife", "replica_std", "jackknife", "bootstrap",
-           "shuffled_null", "resample_from_distances", "jackknife_subsets", "PairedDifference", "paired_statistic",
+           "shuffled_null", "resample_from_distances", "jackknife_subsets", "draw_subsets", "subset_members",
+           "SUBSET_STREAMS", "PairedDifference", "paired_statistic",
            "paired_difference", "direction_difference", "verdict", "equivalence_verdict", "VERDICTS"]
 
 
@@ -145,6 +147,108 @@ def _seed(key) -> np.random.Generator:
     return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().astype(np.uint64))
 
 
+#: The random streams of :func:`draw_subsets`.
+SUBSET_STREAMS = ("numpy", "jax")
+
+
+def draw_subsets(key, n: int, n_sub: int, repeats: int, *, stream: str = "numpy") -> np.ndarray:
+    """The one subset drawer of ii-jax: ``repeats`` random subsets of ``n_sub`` distinct points of ``range(n)``,
+    ``[repeats, n_sub]``, each row sorted. Callers validate ``n_sub`` and ``repeats`` by their own rules and adapt
+    the form (:func:`subset_members` for a membership mask).
+
+    Two random streams, each kept so that results already recorded keep their subsets:
+
+    * ``"numpy"`` (default; the Imbalance's jackknife, paired statistics and the analyses): a NumPy generator
+      seeded from the key's data, then ``rng.choice(n, n_sub, replace=False)`` for each subset in turn; int64.
+    * ``"jax"`` (the BID jackknife and the synthetic experiments): ``jax.random.split(key, repeats)``, then the
+      first ``n_sub`` points of ``jax.random.permutation(k, n)`` for each key ``k``; int32.
+
+    The two streams give different subsets for the same key.
+
+    Examples:
+      >>> import jax
+      >>> from ii_jax.resample import draw_subsets
+      >>> s = draw_subsets(jax.random.key(0), 10, 4, 3)
+      >>> s.shape, bool((s[:, 1:] > s[:, :-1]).all()), draw_subsets(jax.random.key(0), 10, 4, 3, stream="jax").dtype
+      ((3, 4), True, dtype('int32'))
+    """
+    if key is None:
+        raise ValueError("key is required: pass key=jax.random.key(seed) so the subsets are reproducible.")
+    n, n_sub, repeats = int(n), int(n_sub), int(repeats)
+    if stream == "numpy":
+        rng = _seed(key)
+        return np.stack([np.sort(rng.choice(n, size=n_sub, replace=False)) for _ in range(repeats)])
+    if stream == "jax":
+        keys = jax.random.split(key, repeats)
+        picks = jax.vmap(lambda k: jax.random.permutation(k, n)[:n_sub])(keys)
+        return np.sort(np.asarray(picks), axis=1)
+    raise ValueError(f"stream must be one of {SUBSET_STREAMS}, got {stream!r}.")
+
+
+def subset_members(subsets, n: int) -> np.ndarray:
+    """Subsets ``[R, n_sub]`` of point indices as a bool membership mask ``[R, n]``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.resample import subset_members
+      >>> subset_members(np.array([[0, 2], [1, 2]]), 3).astype(int)
+      array([[1, 0, 1],
+             [0, 1, 1]])
+    """
+    subsets = np.asarray(subsets)
+    members = np.zeros((subsets.shape[0], int(n)), bool)
+    np.put_along_axis(members, subsets, True, axis=1)
+    return members
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sub-matrices d[s][:, s] of the [N, N] distance matrices, gathered where the data live
+
+#: Per use, the backends on which the sub-matrices are gathered on the host (NumPy fancy indexing, each one then
+#: sent to the kernels) instead of on the device (the matrices uploaded once, one jitted gather per draw). Measured
+#: on CPU by ``benchmarks/bench_resample.py`` (N=1000, 5 subsets of 400, int32, native row statistics): for the
+#: jackknife subsets device/host is 1.06-1.28 (both gathers cost the same there, and the row statistics take a
+#: NumPy sub-matrix in faster than a device one), for the shuffled null's whole permuted matrices 0.83-0.91.
+_HOST_GATHER = {"subsets": ("cpu",), "null": ()}
+
+
+@jax.jit
+def _take_square(d: jax.Array, idx: jax.Array) -> jax.Array:
+    """``d[idx][:, idx]`` on the device."""
+    return jnp.take(jnp.take(d, idx, axis=0), idx, axis=1)
+
+
+def _device_exact(d) -> bool:
+    """Whether JAX holds ``d``'s dtype as it is (no int64/float64 narrowed without x64), so a device copy keeps
+    exactly the same values.
+    """
+    return isinstance(d, jax.Array) or jax.dtypes.canonicalize_dtype(np.asarray(d).dtype) == np.asarray(d).dtype
+
+
+def _gatherer(mats, *, use: str = "subsets", on_device: bool | None = None):
+    """``(full, sub)`` for a list of ``[N, N]`` matrices: ``full`` the matrices as the kernels will read them, and
+    ``sub(idx)`` -> ``[m[idx][:, idx] for m in full]``, the same values either way.
+
+    On the device (``on_device``; default: unless :data:`_HOST_GATHER` names this backend for ``use``) the
+    matrices are uploaded once and every sub-matrix is a jitted gather there; on the host they stay NumPy arrays,
+    fancy-indexed per draw. Matrices of a dtype JAX would narrow (int64/float64 without x64) stay on the host,
+    where the Imbalance turns them into exact ranks.
+    """
+    if on_device is None:
+        on_device = jax.default_backend() not in _HOST_GATHER[use]
+    on_device = on_device and all(_device_exact(m) for m in mats)
+    if not on_device:
+        host = [np.asarray(m) for m in mats]
+        return host, lambda idx: [m[np.ix_(idx, idx)] for m in host]
+    dev = [m if isinstance(m, jax.Array) else jnp.asarray(m) for m in mats]
+
+    def sub(idx):
+        idx = jnp.asarray(idx, jnp.int32)
+        return [_take_square(m, idx) for m in dev]
+
+    return dev, sub
+
+
 def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: bool = False, k: int = 1,
                             ties: str = "average") -> Estimate:
     """Jackknife (``replace=False``) or bootstrap (``replace=True``) from two ``[N, N]`` distance matrices.
@@ -169,19 +273,17 @@ def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: b
       True
     """
     _check_ties(ties)
-    dx, dy = np.asarray(dx), np.asarray(dy)
-    n = dx.shape[0]
+    n = np.shape(dx)[0]
     _check_resampling(n, n_sub, repeats, key, replace=replace, k=k)
-    rng = _seed(key)
     if replace:
-        points = _imb.pointwise_imbalance(dx, dy, k=k, ties=ties)  # [2, N]
+        rng = _seed(key)
+        points = _imb.pointwise_imbalance(np.asarray(dx), np.asarray(dy), k=k, ties=ties)  # [2, N]
         draws = [points[:, rng.integers(0, n, size=n_sub)].mean(axis=1) for _ in range(repeats)]
         return _estimate(draws)
+    _, sub = _gatherer([dx, dy])
     vals = []
-    for _ in range(repeats):
-        s = np.sort(rng.choice(n, size=n_sub, replace=False))
-        sub = np.ix_(s, s)
-        vals.append(tuple(_imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)))
+    for s in draw_subsets(key, n, n_sub, repeats):
+        vals.append(tuple(_imb.imbalance_from_distances(*sub(s), k=k, ties=ties)))
     return _estimate(vals)
 
 
@@ -230,13 +332,14 @@ def bootstrap(x, y, *, n_sub: int = 200, repeats: int = 100, key, metric: str = 
 
 def shuffled_null_from_distances(dx, dy, *, repeats: int = 1, key, k: int = 1, ties: str = "average") -> Estimate:
     """The null from distance matrices: permute the points of Y against those of X ``repeats`` times."""
-    dx, dy = np.asarray(dx), np.asarray(dy)
-    _check_resampling(dx.shape[0], dx.shape[0], repeats, key, replace=True, k=k)
+    n = np.shape(dx)[0]
+    _check_resampling(n, n, repeats, key, replace=True, k=k)
     rng = _seed(key)
+    (dx, _), sub = _gatherer([dx, dy], use="null")
     vals = []
     for _ in range(repeats):
-        p = rng.permutation(dx.shape[0])
-        vals.append(tuple(_imb.imbalance_from_distances(dx, dy[np.ix_(p, p)], k=k, ties=ties)))
+        p = rng.permutation(n)
+        vals.append(tuple(_imb.imbalance_from_distances(dx, sub(p)[1], k=k, ties=ties)))
     return _estimate(vals)
 
 
@@ -308,7 +411,8 @@ class PairedDifference(NamedTuple):
 
 def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
     """The jackknife subsets, int ``[R, n_sub]`` (each sorted, distinct points), drawn from ``key`` exactly as
-    :func:`resample_from_distances` draws them: the same key gives the same subsets there and here.
+    :func:`resample_from_distances` draws them (:func:`draw_subsets`, NumPy stream): the same key gives the same
+    subsets there and here.
 
     Examples:
       >>> import jax
@@ -322,8 +426,7 @@ def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
     jack = as_jackknife(jackknife, n)
     if jack is None:
         raise ValueError("a paired error bar needs a jackknife; got jackknife=None.")
-    rng = _seed(key)
-    return np.stack([np.sort(rng.choice(n, size=jack.n_sub, replace=False)) for _ in range(jack.repeats)])
+    return draw_subsets(key, n, jack.n_sub, jack.repeats)
 
 
 def _z(value: float, std: float) -> float:
@@ -357,7 +460,7 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
       :class:`PairedDifference`; ``parts`` holds ``statistic``'s input flattened to ``[2 P]``.
     """
     _check_ties(ties)
-    pairs = [(np.asarray(dx), np.asarray(dy)) for dx, dy in pairs]
+    pairs = [tuple(d if isinstance(d, jax.Array) else np.asarray(d) for d in pair) for pair in pairs]
     if not pairs:
         raise ValueError("paired_statistic needs at least one (dx, dy) pair of distance matrices.")
     n = pairs[0][0].shape[0]
@@ -369,14 +472,16 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
     subsets = jackknife_subsets(n, jack, key)
     if not k + 2 <= jack.n_sub:
         raise ValueError(f"n_sub must be at least k + 2 = {k + 2}, got {jack.n_sub}.")
+    whole, sub = _gatherer([m for pair in pairs for m in pair])
     if full is None:
-        full = [_imb.imbalance_from_distances(dx, dy, k=k, ties=ties) for dx, dy in pairs]
+        full = [_imb.imbalance_from_distances(whole[2 * p], whole[2 * p + 1], k=k, ties=ties)
+                for p in range(len(pairs))]
     full = np.asarray(full, np.float64).reshape(len(pairs), 2)
     reps = np.zeros((len(subsets), len(pairs), 2))
     for r, s in enumerate(subsets):
-        sub = np.ix_(s, s)
-        for p, (dx, dy) in enumerate(pairs):
-            reps[r, p] = _imb.imbalance_from_distances(dx[sub], dy[sub], k=k, ties=ties)
+        mats = sub(s)
+        for p in range(len(pairs)):
+            reps[r, p] = _imb.imbalance_from_distances(mats[2 * p], mats[2 * p + 1], k=k, ties=ties)
     value = float(statistic(full))
     replicas = np.array([float(statistic(v)) for v in reps])
     std = float(replica_std(replicas))

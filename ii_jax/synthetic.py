@@ -26,7 +26,7 @@ from jax import lax
 
 from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.baselines import cka_from_grams
-from ii_jax.resample import replica_std
+from ii_jax.resample import draw_subsets, replica_std
 
 __all__ = [
     "Curves",
@@ -182,15 +182,16 @@ def _n_kept(p: int, fraction: float, fn: str) -> int:
 
 
 def _subsamples(key: jax.Array, n: int, n_sub: int | None, repeats: int, fn: str) -> np.ndarray:
+    """The jackknife subsamples, sorted indices ``[repeats, n_sub]``: :func:`ii_jax.resample.draw_subsets` (JAX
+    stream), ``n_sub`` defaulting to ``n // 2``.
+    """
     if n_sub is None:
         n_sub = n // 2
     if not 4 <= int(n_sub) <= n:
         raise ValueError(f"{fn}: n_sub must be between 4 and n={n}, got {n_sub}.")
     if int(repeats) < 1:
         raise ValueError(f"{fn}: repeats must be >= 1, got {repeats}.")
-    keys = jax.random.split(key, int(repeats))
-    idx = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_sub)])(keys)
-    return np.sort(np.asarray(idx), axis=1)
+    return draw_subsets(key, n, n_sub, repeats, stream="jax")
 
 
 @jax.jit

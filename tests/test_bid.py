@@ -134,6 +134,71 @@ def test_subsample_histograms_match_separate_histograms(rng):
         np.testing.assert_array_equal(row, brute_histogram(bits[m]))
 
 
+KERNELS = ["native", "popcount", "popcount32", "matmul", "matmul_bf16"]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("route", ["tiled", "fused", "mesh"])
+def test_histogram_every_registry_kernel_and_route_matches_brute_force(kernel, route):
+    """The distance tiles come from the kernel registry: every kernel, handed back as tiles (host kernels' route),
+    inside one jitted row-block program (traceable kernels' route) or on a one-device mesh, counts the same pairs.
+    """
+    from ii_jax.distances import native_available
+
+    if kernel == "native" and not native_available():
+        pytest.skip("the native kernel is not built")
+    rng = np.random.default_rng(7)
+    bits = rng.random((75, 45)) < 0.4
+    members = np.vstack([np.ones(75, bool), rng.random((4, 75)) < 0.5])
+    kw = dict(mesh=True) if route == "mesh" else dict(route=route)
+    got = bidmod._pair_histograms(pack_bits_np(bits), 45, members.astype(np.int32), 16, kernel=kernel, **kw)
+    assert got.dtype == np.int64 and got.shape == (5, 46)
+    for row, m in zip(got, members, strict=True):
+        np.testing.assert_array_equal(row, brute_histogram(bits[m]))
+
+
+def test_histogram_native_and_pure_jax_defaults_agree(monkeypatch):
+    """The backend's default kernel (native on CPU where built) and the pure-JAX one (II_JAX_NATIVE=0) give the
+    same counts as brute force, for the full histogram and for subsamples.
+    """
+    from ii_jax.distances import default_kernel
+
+    rng = np.random.default_rng(8)
+    bits = rng.random((300, 200)) < 0.5  # more than one row block and column tile of each route
+    members = rng.random((3, 300)) < 0.4
+    words = pack_bits_np(bits)
+    first = hamming_histogram(words, 200), subsample_histograms(words, 200, members)
+    monkeypatch.setenv("II_JAX_NATIVE", "0")
+    if jax.default_backend() == "cpu":
+        assert default_kernel() == "popcount"
+    pure = hamming_histogram(words, 200), subsample_histograms(words, 200, members)
+    np.testing.assert_array_equal(first[0], brute_histogram(bits))
+    np.testing.assert_array_equal(pure[0], first[0])
+    for s, m in enumerate(members):
+        np.testing.assert_array_equal(first[1][s], brute_histogram(bits[m]))
+        np.testing.assert_array_equal(pure[1][s], first[1][s])
+
+
+def test_histogram_uses_a_newly_registered_default_kernel(monkeypatch):
+    from ii_jax.distances import kernels, registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_DEFAULTS", {b: list(v) for b, v in registry._DEFAULTS.items()})
+    monkeypatch.setattr(registry, "KERNELS", registry.KERNELS)
+    traced = []
+
+    def tile(xb, yt):
+        traced.append(xb.shape)
+        return kernels.hamming_tile(xb, yt)
+
+    registry.register_kernel(registry.HammingKernel("test_bid_kernel", tile=tile),
+                             default_on=(jax.default_backend(),))
+    assert registry.default_kernel() == "test_bid_kernel"
+    bits = np.random.default_rng(9).random((40, 33)) < 0.5
+    np.testing.assert_array_equal(hamming_histogram(pack_bits(bits), 33, block_size=8), brute_histogram(bits))
+    assert traced and traced[0] == (8, 2)
+
+
 def test_histogram_bad_input():
     words = pack_bits(np.ones((4, 40), bool))
     with pytest.raises(TypeError, match="words must be packed bits"):

@@ -181,3 +181,107 @@ def test_verdicts():
     assert equivalence_verdict((0.04, 0.01), tolerance=0.05) == "inconclusive"
     with pytest.raises(ValueError, match="expect"):
         verdict((0.0, 1.0), expect="down")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The one subset drawer (resample.draw_subsets) and the draws each caller made before it existed
+
+
+def _old_numpy_subsets(key, n, n_sub, repeats):
+    """resample.jackknife_subsets / resample_from_distances / the analyses, as they drew before draw_subsets."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().astype(np.uint64))
+    return np.stack([np.sort(rng.choice(n, size=n_sub, replace=False)) for _ in range(repeats)])
+
+
+def _old_jax_picks(key, n, n_sub, repeats):
+    """bid.profile._jackknife_members and synthetic._subsamples, as they drew before draw_subsets (unsorted)."""
+    keys = jax.random.split(key, int(repeats))
+    return np.asarray(jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_sub)])(keys))
+
+
+@pytest.mark.parametrize(("seed", "n", "n_sub", "repeats"), [(0, 10, 4, 3), (5, 200, 80, 6), (11, 57, 57, 2)])
+def test_draw_subsets_reproduces_every_old_drawer(seed, n, n_sub, repeats):
+    import ii_jax.bid as bidmod
+    from ii_jax import synthetic
+    from ii_jax.resample import draw_subsets, jackknife_subsets, subset_members
+
+    key = jax.random.key(seed)
+    numpy_stream = draw_subsets(key, n, n_sub, repeats)
+    np.testing.assert_array_equal(numpy_stream, _old_numpy_subsets(key, n, n_sub, repeats))
+    assert numpy_stream.dtype == np.int64
+    np.testing.assert_array_equal(jackknife_subsets(n, (repeats, n_sub), key), numpy_stream)
+    jax_stream = draw_subsets(key, n, n_sub, repeats, stream="jax")
+    picks = _old_jax_picks(key, n, n_sub, repeats)
+    np.testing.assert_array_equal(jax_stream, np.sort(picks, axis=1))
+    assert jax_stream.dtype == picks.dtype
+    if n_sub >= 4:
+        np.testing.assert_array_equal(synthetic._subsamples(key, n, n_sub, repeats, "t"), np.sort(picks, axis=1))
+    old_members = np.zeros((repeats, n), bool)
+    np.put_along_axis(old_members, picks, True, axis=1)
+    np.testing.assert_array_equal(bidmod._jackknife_members(key, n, n_sub, repeats, "t"), old_members)
+    np.testing.assert_array_equal(subset_members(jax_stream, n), old_members)
+    for s in (numpy_stream, jax_stream):  # sorted, distinct points
+        assert ((s[:, 1:] > s[:, :-1]).all()) and s.min() >= 0 and s.max() < n
+    if n_sub < n:  # the two streams are different draws: each caller keeps its own
+        assert not np.array_equal(numpy_stream, jax_stream)
+
+
+def test_draw_subsets_validates():
+    from ii_jax.resample import draw_subsets
+
+    with pytest.raises(ValueError, match="key is required"):
+        draw_subsets(None, 10, 4, 2)
+    with pytest.raises(ValueError, match="stream must be one of"):
+        draw_subsets(jax.random.key(0), 10, 4, 2, stream="torch")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sub-matrices gathered on the device or on the host: the same values, every route
+
+
+def _routes(monkeypatch, device: bool):
+    import ii_jax.resample as rs
+
+    for use in rs._HOST_GATHER:
+        monkeypatch.setitem(rs._HOST_GATHER, use, () if device else (jax.default_backend(),))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.float64, np.uint8])
+def test_device_and_host_gathers_give_identical_resampling(four_spaces, monkeypatch, dtype):
+    import ii_jax.resample as rs
+
+    (dxa, dya), (dxb, dyb) = (tuple(np.asarray(m, dtype) for m in pair) for pair in four_spaces)
+    key = jax.random.key(4)
+    s = rs.draw_subsets(key, 40, 15, 1)[0]
+    for device in (False, True):
+        full, sub = rs._gatherer([dxa, dya], on_device=device)
+        for got, m in zip(sub(s), (dxa, dya), strict=True):
+            np.testing.assert_array_equal(np.asarray(got), m[np.ix_(s, s)])
+        assert isinstance(full[0], jax.Array) == (device and dtype != np.float64)  # float64: exact ranks on the host
+    results = []
+    for device in (False, True):
+        _routes(monkeypatch, device)
+        results.append([
+            rs.resample_from_distances(dxa, dya, n_sub=15, repeats=4, key=key).values,
+            rs.shuffled_null_from_distances(dxa, dya, repeats=2, key=key).values,
+            rs.paired_difference(dxa, dya, dxb, dyb, jackknife=(4, 16), key=key).part_replicas,
+        ])
+    for host, dev in zip(*results, strict=True):
+        np.testing.assert_array_equal(dev, host)
+
+
+def test_resampling_takes_device_arrays(four_spaces, monkeypatch):
+    import jax.numpy as jnp
+
+    import ii_jax.resample as rs
+
+    (dx, dy), _ = four_spaces
+    key = jax.random.key(5)
+    want = rs.resample_from_distances(dx, dy, n_sub=15, repeats=3, key=key).values
+    for device in (False, True):
+        _routes(monkeypatch, device)
+        got = rs.resample_from_distances(jnp.asarray(dx), jnp.asarray(dy), n_sub=15, repeats=3, key=key).values
+        np.testing.assert_array_equal(got, want)
+        r = rs.direction_difference(jnp.asarray(dx), jnp.asarray(dy), jackknife=(3, 15), key=key)
+        np.testing.assert_array_equal(r.part_replicas, rs.direction_difference(dx, dy, jackknife=(3, 15),
+                                                                              key=key).part_replicas)

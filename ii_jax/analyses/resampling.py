@@ -105,10 +105,8 @@ def _streamed_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None
     value = np.array(_imb.information_imbalance(x, y, metric=metric, k=k, ties=ties, max_cache_bytes=0))
     std = nan
     if jack is not None:
-        rng = _rs._seed(k_jack)
         vals = []
-        for _ in range(jack.repeats):
-            s = np.sort(rng.choice(n, size=jack.n_sub, replace=False))
+        for s in _rs.draw_subsets(k_jack, n, jack.n_sub, jack.repeats):
             vals.append(_pair_stats(np.asarray(x)[s], np.asarray(y)[s], metric, key=k_jack, k=k, ties=ties,
                                     max_cache_bytes=max_cache_bytes).value)
         std = _rs.replica_std(vals, axis=0)

@@ -71,11 +71,11 @@ def token_distance(src, *, tau_max: int = 10, layers=None, k: int = 1, ties: str
         for ti, d in enumerate(d_tau):
             back[li, ti], fwd[li, ti] = _delta(d_last, d, k=k, ties=ties)
         if jack is not None:
-            rng = _rs._seed(jax.random.fold_in(key, lays[li]))
             reps = []
-            for _ in range(jack.repeats):
-                s = np.ix_(*(2 * [np.sort(rng.choice(n, size=jack.n_sub, replace=False))]))
-                r = np.array([_delta(d_last[s], d[s], k=k, ties=ties) for d in d_tau])
+            _, gather = _rs._gatherer([d_last, *d_tau])  # where the sub-matrices are gathered: as the resampling
+            for sub in _rs.draw_subsets(jax.random.fold_in(key, lays[li]), n, jack.n_sub, jack.repeats):
+                last, *taus = gather(sub)
+                r = np.array([_delta(last, d, k=k, ties=ties) for d in taus])
                 reps.append(np.mean(r[:, 0] - r[:, 1]))
             a_std[li] = _rs.replica_std(reps)
     params = dict(analysis="token_distance", source=_name(src), tau_max=tau_max, k=k, ties=ties,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.binary import WORD_BITS
-from ii_jax.resample import replica_std
+from ii_jax.resample import draw_subsets, replica_std, subset_members
 from ii_jax.bid.results import BIDJackknife, BIDProfile, BIDResult
 from ii_jax.bid.histogram import _check_words, hamming_histogram, subsample_histograms
 from ii_jax.bid.fit import _check_alphas, _first, bid_from_histogram
@@ -70,6 +70,9 @@ def bid_jackknife(
 
 
 def _jackknife_members(key, n: int, n_sub: int | None, repeats: int, fn: str) -> np.ndarray:
+    """The BID jackknife's ``[repeats, n]`` bool membership: :func:`ii_jax.resample.draw_subsets` (JAX stream),
+    ``n_sub`` defaulting to ``0.4 n``.
+    """
     if key is None:
         raise ValueError(f"{fn}: key is required to draw the subsamples.")
     if n_sub is None:
@@ -78,11 +81,7 @@ def _jackknife_members(key, n: int, n_sub: int | None, repeats: int, fn: str) ->
         raise ValueError(f"{fn}: n_sub must be between 2 and N={n}, got {n_sub}.")
     if int(repeats) < 1:
         raise ValueError(f"{fn}: repeats must be at least 1, got {repeats}.")
-    keys = jax.random.split(key, int(repeats))
-    picks = jax.vmap(lambda k: jax.random.permutation(k, n)[: int(n_sub)])(keys)
-    members = np.zeros((int(repeats), n), bool)
-    np.put_along_axis(members, np.asarray(picks), True, axis=1)
-    return members
+    return subset_members(draw_subsets(key, n, n_sub, repeats, stream="jax"), n)
 
 
 # ----------------------------------------------------------------------------------------------------------
