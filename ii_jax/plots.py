@@ -181,7 +181,7 @@ def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None,
     return fig
 
 
-def plot_bid_profile(profiles, *, ax=None, label: str = "n_tokens"):
+def plot_bid_profile(profiles, *, ax=None, label: str = "tokens"):
     """Plot BID / L against relative depth, with a ±1 std band where jackknife errors exist.
 
     Args:

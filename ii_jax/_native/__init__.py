@@ -179,6 +179,9 @@ def window_stats(x, y, x_bounds, y_bounds, *, k: int, ties: str, threads: int = 
     Returns:
       ``int32`` ``[K, 2, 5, N]``: for window ``q`` the statistics :func:`block_stats` gives for all rows of that
       window's two ``[N, N]`` Hamming distance matrices (X→Y, then Y→X).
+
+    The kernel holds every window's two matrices as scratch (``K x 2 x N x N``, uint16 where the largest window has
+    at most 65535 bits, else int32); a scratch of up to 512 MiB is kept in the library for the next call.
     """
     if ties not in ("average", "min") or not available() or not hasattr(_load(library_path()), "IiJaxWindowStats"):
         return None

@@ -158,21 +158,21 @@ def bid_profile(
     return BIDProfile(depth, np.asarray(bits, np.float64), d0, d0_std, d1, n_conv)
 
 
-def _token_window(bits: np.ndarray, n_tokens: int, drop_last: int, n_bits_token: int) -> tuple[np.ndarray, int]:
-    """Concatenate the last ``n_tokens`` tokens (after dropping ``drop_last``) of ``[N, T, W]`` packed bits."""
+def _token_window(bits: np.ndarray, tokens: int, drop_last: int, n_bits_token: int) -> tuple[np.ndarray, int]:
+    """Concatenate the last ``tokens`` tokens (after dropping ``drop_last``) of ``[N, T, W]`` packed bits."""
     n, t, w = bits.shape
-    if n_tokens + drop_last > t:
+    if tokens + drop_last > t:
         raise ValueError(
-            f"bid_profile_store: {n_tokens} tokens after skipping {drop_last} need {n_tokens + drop_last} "
+            f"bid_profile_store: {tokens} tokens after skipping {drop_last} need {tokens + drop_last} "
             f"stored tokens, the store has {t}."
         )
-    window = np.asarray(bits[:, t - drop_last - n_tokens : t - drop_last, :])
+    window = np.asarray(bits[:, t - drop_last - tokens : t - drop_last, :])
     if n_bits_token % WORD_BITS == 0:
-        return np.ascontiguousarray(window.reshape(n, n_tokens * w)), n_tokens * n_bits_token
+        return np.ascontiguousarray(window.reshape(n, tokens * w)), tokens * n_bits_token
     from ii_jax.binary import pack_bits_np  # padding bits sit between tokens: unpack and repack
 
     unpacked = np.unpackbits(window.view(np.uint8), axis=-1, bitorder="little")[..., :n_bits_token]
-    return pack_bits_np(unpacked.reshape(n, -1)), n_tokens * n_bits_token
+    return pack_bits_np(unpacked.reshape(n, -1)), tokens * n_bits_token
 
 
 @_renamed_kwargs(n_samples="n_sub", n_reps="repeats", skip_last="drop_last")
