@@ -161,7 +161,8 @@ def draw_subsets(key, n: int, n_sub: int, repeats: int, *, stream: str = "numpy"
     * ``"numpy"`` (default; the Imbalance's jackknife, paired statistics and the analyses): a NumPy generator
       seeded from the key's data, then ``rng.choice(n, n_sub, replace=False)`` for each subset in turn; int64.
     * ``"jax"`` (the BID jackknife and the synthetic experiments): ``jax.random.split(key, repeats)``, then the
-      first ``n_sub`` points of ``jax.random.permutation(k, n)`` for each key ``k``; int32.
+      first ``n_sub`` points of ``jax.random.permutation(k, n)`` for each key ``k``; int32 (int64 under
+      ``JAX_ENABLE_X64``, as JAX gives them).
 
     The two streams give different subsets for the same key.
 
@@ -169,8 +170,8 @@ def draw_subsets(key, n: int, n_sub: int, repeats: int, *, stream: str = "numpy"
       >>> import jax
       >>> from ii_jax.resample import draw_subsets
       >>> s = draw_subsets(jax.random.key(0), 10, 4, 3)
-      >>> s.shape, bool((s[:, 1:] > s[:, :-1]).all()), draw_subsets(jax.random.key(0), 10, 4, 3, stream="jax").dtype
-      ((3, 4), True, dtype('int32'))
+      >>> s.shape, bool((s[:, 1:] > s[:, :-1]).all()), draw_subsets(jax.random.key(0), 10, 4, 3, stream="jax").shape
+      ((3, 4), True, (3, 4))
     """
     if key is None:
         raise ValueError("key is required: pass key=jax.random.key(seed) so the subsets are reproducible.")
