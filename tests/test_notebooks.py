@@ -17,7 +17,8 @@ def test_notebook_is_stored_without_outputs(path):
             assert not cell.outputs and cell.execution_count is None, f"{path.name}: strip outputs before committing"
 
 
-@pytest.mark.slow  # a fresh kernel compiles everything again: ~20-60 s each; `make test` runs them, test-fast not
+@pytest.mark.slow  # a fresh kernel compiles everything again: ~10-50 s each
+@pytest.mark.heavy  # so `make test-heavy` runs them (CI runs it after `make test`), keeping `make test` near 10 min
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     nbclient = pytest.importorskip("nbclient")
