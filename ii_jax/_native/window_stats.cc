@@ -55,14 +55,14 @@ void run_threads(int64_t nthreads, const std::function<void()>& work) {
 // The spans of one side in the order the running sum takes them: window q's segment [bounds[q + 1], bounds[q]) cut
 // into pieces of at most kChunk words, the last piece of each segment writing window q's tile (wt + q * kTile^2);
 // then grouped into passes of at most kChunk words, so a micro-block's rows stay in L1 within a pass.
-std::vector<std::vector<Span>> passes(const int32_t* bounds, int64_t nwin, int32_t* wt) {
+std::vector<std::vector<Span>> passes(const int32_t* bounds, int64_t nwin, int32_t* wt, int64_t width) {
   std::vector<std::vector<Span>> out(1);
   int64_t words = 0;
   for (int64_t q = 0; q < nwin; q++)
     for (int64_t lo = bounds[q + 1], hi = bounds[q]; lo < hi;) {
       const int64_t piece = std::min(kChunk, hi - lo);
       if (words + piece > kChunk) out.emplace_back(), words = 0;
-      out.back().push_back({lo, lo + piece, lo + piece == hi ? wt + q * kTile * kTile : nullptr});
+      out.back().push_back({lo, lo + piece, lo + piece == hi ? wt + q * kTile * kTile : nullptr, width});
       words += piece;
       lo += piece;
     }
@@ -80,8 +80,8 @@ void window_distances(const Side (&sides)[2], int64_t n, int64_t nwin, T* d, int
   std::atomic<int64_t> next{0};
   auto work = [&]() {
     std::vector<int32_t> acc(kTile * kTile), wt(nwin * kTile * kTile);
-    const std::vector<std::vector<Span>> plan[2] = {passes(sides[0].bounds, nwin, wt.data()),
-                                                    passes(sides[1].bounds, nwin, wt.data())};
+    const std::vector<std::vector<Span>> plan[2] = {passes(sides[0].bounds, nwin, wt.data(), sides[0].w),
+                                                    passes(sides[1].bounds, nwin, wt.data(), sides[1].w)};
     const uint32_t* xr[4];
     const uint32_t* yc[4];
     for (int64_t t; (t = next.fetch_add(1)) < static_cast<int64_t>(jobs.size());) {
