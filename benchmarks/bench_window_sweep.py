@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     from ii_jax.analyses.sources import _bits
 
     n_layers = len(prof.layers)
-    if _sweep._fused(n, "average"):
+    if _sweep._fused("average"):
         xa, xb = _bits(a, 1), _bits(b, 1)
 
         def best(sizes, reps=7):

@@ -490,15 +490,15 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None,
         rep = [_par.replicate(mesh, np.asarray(p)) for p in (px, py)]
         return _sharded_stats(n, block, mesh, fast, exact, [np.asarray(dx), np.asarray(dy)], rep,
                               progress=progress, desc="II")
-    if block >= n:  # one block of every row: no padding, no slicing
-        return _run_blocks(n, n, lambda i0, row_ids: _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties,
-                                                                  n_cand=n_cand), progress, "II")
+    block = min(block, n)  # one block of every row: no padding, no slicing
     dx = _dist._pad_axis(dx, 0, block)
     dy = _dist._pad_axis(dy, 0, block)
 
+    def rows(d, i0):
+        return d if block == n else lax.dynamic_slice_in_dim(d, i0, block)
+
     def stats_fn(i0, row_ids):
-        return _block_stats(lax.dynamic_slice_in_dim(dx, i0, block), lax.dynamic_slice_in_dim(dy, i0, block),
-                            row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
+        return _block_stats(rows(dx, i0), rows(dy, i0), row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     return _run_blocks(n, block, stats_fn, progress, "II")
 

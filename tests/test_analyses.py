@@ -292,7 +292,7 @@ def test_window_sweep_fused_equals_the_running_sum_route(pair, monkeypatch):
     for kw in ({}, {"k": 3}, {"ties": "min"}):
         fused = analyses.window_sweep(a, b, windows=windows, progress=False, **kw)
         with monkeypatch.context() as m:
-            m.setattr(sweep, "_fused", lambda n, ties: False)
+            m.setattr(sweep, "_fused", lambda ties: False)
             summed = analyses.window_sweep(a, b, windows=windows, progress=False, **kw)
         np.testing.assert_array_equal(fused.values, summed.values)
         np.testing.assert_array_equal(fused.values[0], fused.values[4])

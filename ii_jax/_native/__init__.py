@@ -5,7 +5,8 @@
 distance rows, the same integers as the pure-JAX path of :mod:`ii_jax.imbalance` (which stays the fallback).
 ``window_stats.cc``: the token-window sweep fused: both spaces' row statistics for nested windows of last tokens
 from the packed bits, one popcount pass for all windows (:func:`window_stats`). The popcount micro-kernels
-(``popcount.h``) and the row statistics (``row_stats.h``) are shared by the three.
+(``popcount.h``), the row statistics (``row_stats.h``) and the thread pool (``threads.h``) are shared by the
+three.
 
 ``make setup`` (or ``python -m ii_jax._native``) compiles both into ``_hamming.so`` beside this file with
 the system C++ compiler and the XLA FFI headers that ship with jaxlib (``jax.ffi.include_dir()``). Nothing here is
@@ -29,7 +30,6 @@ __all__ = ["available", "isa", "hamming", "block_stats", "window_stats", "build"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [os.path.join(HERE, f) for f in ("hamming.cc", "stats.cc", "window_stats.cc")]
-HEADERS = [os.path.join(HERE, f) for f in ("popcount.h", "row_stats.h")]
 TARGET = "ii_jax_hamming"
 STATS_TARGET = "ii_jax_block_stats"
 WINDOW_TARGET = "ii_jax_window_stats"

@@ -20,10 +20,10 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include "popcount.h"
+#include "threads.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -78,12 +78,7 @@ void hamming_block(Rows a, Rows b, int64_t i0, int64_t j0, int64_t rows, int64_t
           for (int64_t i = 0; i < tr; i++) out[(cj + j) * cols + ri + i] = acc[i * kTile + j];
     }
   };
-  int64_t nthreads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  nthreads = std::min<int64_t>(nthreads, static_cast<int64_t>(jobs.size()));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < nthreads; t++) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  run_threads(std::min<int64_t>(requested_threads(threads), static_cast<int64_t>(jobs.size())), work);
 }
 
 ffi::Error HammingImpl(ffi::Buffer<ffi::U32> a, ffi::Buffer<ffi::U32> b, ffi::Buffer<ffi::S32> offsets,

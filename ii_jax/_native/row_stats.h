@@ -132,6 +132,15 @@ __attribute__((target("avx2"))) void equal_positions_avx2(const int32_t* v, int6
     if (v[j] == x) out.push_back(offset + j);
 }
 
+// The sum of the eight int32 lanes of v.
+__attribute__((target("avx2"))) inline int64_t lane_sum(__m256i v) {
+  alignas(32) int32_t b[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b), v);
+  int64_t s = 0;
+  for (int q = 0; q < 8; q++) s += b[q];
+  return s;
+}
+
 // #{j < m: v[j] < x} and #{j < m: v[j] == x}, in int32 lanes (m < 2^31).
 __attribute__((target("avx2"))) void count_i32_avx2(const int32_t* v, int64_t m, int32_t x, int64_t* less,
                                                     int64_t* eq) {
@@ -143,11 +152,7 @@ __attribute__((target("avx2"))) void count_i32_avx2(const int32_t* v, int64_t m,
     l = _mm256_sub_epi32(l, _mm256_cmpgt_epi32(vx, a));  // a lane's mask is -1 where true
     e = _mm256_sub_epi32(e, _mm256_cmpeq_epi32(vx, a));
   }
-  alignas(32) int32_t lb[8], eb[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lb), l);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(eb), e);
-  int64_t sl = 0, se = 0;
-  for (int q = 0; q < 8; q++) sl += lb[q], se += eb[q];
+  int64_t sl = lane_sum(l), se = lane_sum(e);
   for (; j < m; j++) sl += v[j] < x, se += v[j] == x;
   *less = sl;
   *eq = se;
@@ -190,11 +195,7 @@ __attribute__((target("avx2"))) void count_u16_avx2(const uint16_t* v, int64_t m
     l32 = _mm256_add_epi32(l32, _mm256_madd_epi16(l, ones));
     e32 = _mm256_add_epi32(e32, _mm256_madd_epi16(e, ones));
   }
-  alignas(32) int32_t lb[8], eb[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lb), l32);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(eb), e32);
-  int64_t sl = 0, se = 0;
-  for (int q = 0; q < 8; q++) sl += lb[q], se += eb[q];
+  int64_t sl = lane_sum(l32), se = lane_sum(e32);
   for (; j < m; j++) sl += v[j] < x, se += v[j] == x;
   *less = sl;
   *eq = se;

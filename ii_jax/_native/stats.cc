@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <thread>
 #include <vector>
 
 #include "row_stats.h"
+#include "threads.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -43,12 +43,7 @@ ffi::Error StatsImpl(ffi::AnyBuffer dx, ffi::AnyBuffer dy, ffi::Buffer<ffi::S32>
       direction_row(b, a, n_valid, ids[i], k, average != 0, s, o + 5 * nb + i, nb);  // Y -> X
     }
   };
-  int64_t nthreads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  nthreads = std::max<int64_t>(1, std::min<int64_t>(nthreads, nb / 16));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < nthreads; t++) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  run_threads(std::max<int64_t>(1, std::min<int64_t>(requested_threads(threads), nb / 16)), work);
   return ffi::Error::Success();
 }
 

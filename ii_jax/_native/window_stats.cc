@@ -16,14 +16,13 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "popcount.h"
 #include "row_stats.h"
+#include "threads.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -44,13 +43,6 @@ struct Side {
   int64_t w;              // words per row
   const int32_t* bounds;  // [K + 1], decreasing
 };
-
-void run_threads(int64_t nthreads, const std::function<void()>& work) {
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < nthreads; t++) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
-}
 
 // The spans of one side in the order the running sum takes them: window q's segment [bounds[q + 1], bounds[q]) cut
 // into pieces of at most kChunk words, the last piece of each segment writing window q's tile (wt + q * kTile^2);
@@ -181,7 +173,7 @@ ffi::Error WindowStatsImpl(ffi::Buffer<ffi::U32> x, ffi::Buffer<ffi::U32> y, ffi
     own.reset(new char[bytes]);
     d = own.get();
   }
-  const int64_t nthreads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const int64_t nthreads = requested_threads(threads);
   const Side sides[2] = {{x.typed_data(), dx[1], xb.typed_data()}, {y.typed_data(), dy[1], yb.typed_data()}};
   if (narrow) {
     uint16_t* dn = reinterpret_cast<uint16_t*>(d);

@@ -73,7 +73,7 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
         raise ValueError("windows must list at least one token window.")
     vals = np.zeros((len(windows), len(lays), 2))
     rows = {w: [i for i, v in enumerate(windows) if v == w] for w in windows}
-    if _fits(len(a)) and _fused(len(a), ties):  # per layer: one native pass over the largest window
+    if _fits(len(a)) and _fused(ties):  # per layer: one native pass over the largest window
         sizes = sorted(rows)
         for li in _progress(range(len(lays)), "window sweep", progress):
             for w, v in zip(sizes, _fused_layer(_bits(a, lays[li]), _bits(b, lays[li]), sizes, k=k, ties=ties),
@@ -97,7 +97,7 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
                        len(a), params)
 
 
-def _fused(n: int, ties: str) -> bool:
+def _fused(ties: str) -> bool:
     """Whether the fused native sweep runs here: native kernels on the CPU backend, ties it implements."""
     return ties in ("average", "min") and _dist.native_available()
 
