@@ -27,71 +27,113 @@ import numpy as np
 
 from ii_jax import imbalance as _imb
 
-__all__ = ["Estimate", "Jackknife", "default_jackknife", "as_jackknife", "replica_std", "jackknife", "bootstrap",
-           "shuffled_null", "resample_from_distances", "jackknife_subsets", "draw_subsets", "subset_members",
-           "SUBSET_STREAMS", "PairedDifference", "paired_statistic",
-           "paired_difference", "direction_difference", "verdict", "equivalence_verdict", "VERDICTS"]
+__all__ = ["Estimate", "Jackknife", "ERROR_BARS", "DEFAULT_REPEATS", "default_jackknife", "paper_jackknife",
+           "as_jackknife", "replica_std", "standard_error", "t_quantile", "t_p_value", "holm", "jackknife",
+           "bootstrap", "shuffled_null", "resample_from_distances", "jackknife_subsets", "draw_subsets",
+           "subset_members", "SUBSET_STREAMS", "PairedDifference", "paired_statistic", "paired_difference",
+           "direction_difference", "ALPHA", "sign_test", "decide", "verdict", "equivalence_test",
+           "equivalence_verdict", "VERDICTS"]
+
+
+#: How a jackknife's spread over its subsets becomes an error bar (:func:`standard_error`).
+ERROR_BARS = ("at_n", "subset")
 
 
 class Jackknife(NamedTuple):
-    """Jackknife sizes: ``repeats`` random subsets of ``n_sub`` distinct points (the paper: 5 subsets of 2000 of
-    5000). Accepted, as a plain ``(repeats, n_sub)`` pair too, by every ``jackknife=`` argument of ii-jax.
+    """Jackknife sizes and the error bar they give: ``repeats`` random subsets of ``n_sub`` distinct points.
+
+    Accepted, as a plain ``(repeats, n_sub)`` pair too, by every ``jackknife=`` argument of ii-jax.
+
+    Attributes:
+      repeats: subsets drawn. n_sub: points per subset.
+      error_bar: ``"at_n"`` (default): the standard error of Δ at the N it was computed at, the spread over
+        subsets rescaled by the delete-d jackknife's √(n_sub / (N − n_sub)); ``"subset"``: the raw standard
+        deviation over the subsets, the spread of Δ at ``n_sub`` points (the paper's convention, "std of 5 subsets
+        of 2000 of 5000": :func:`paper_jackknife`).
 
     Examples:
       >>> from ii_jax.resample import Jackknife
-      >>> Jackknife(repeats=5, n_sub=2000) == (5, 2000)
+      >>> Jackknife(repeats=30, n_sub=2000) == (30, 2000, "at_n")
       True
     """
 
     repeats: int
     n_sub: int
+    error_bar: str = "at_n"
+
+
+#: Replicas of the default jackknife: enough that the error bar is itself stable (its relative uncertainty is
+#: about 1/√(2 (R − 1)) ≈ 13 %), cheap because every replica re-ranks inside the same distance matrices.
+DEFAULT_REPEATS = 30
+#: The default subset fraction of the jackknife.
+DEFAULT_FRACTION = 0.4
 
 
 def default_jackknife(n: int) -> Jackknife:
-    """The paper's jackknife (5 subsets of 2000 out of 5000 points), scaled down for small N:
-    ``Jackknife(repeats=5, n_sub=min(2000, 0.4 N))``.
+    """The default jackknife for ``n`` points: 30 subsets of 40 % of the points, error bars at N.
+
+    ``Jackknife(repeats=30, n_sub=int(0.4 N), error_bar="at_n")``.
 
     Examples:
       >>> from ii_jax.resample import default_jackknife
-      >>> default_jackknife(5000), default_jackknife(1000)
-      (Jackknife(repeats=5, n_sub=2000), Jackknife(repeats=5, n_sub=400))
+      >>> default_jackknife(5000), default_jackknife(1000).n_sub
+      (Jackknife(repeats=30, n_sub=2000, error_bar='at_n'), 400)
     """
-    return Jackknife(5, int(min(2000, max(3, int(0.4 * n)))))
+    return Jackknife(DEFAULT_REPEATS, int(max(3, int(DEFAULT_FRACTION * n))), "at_n")
+
+
+def paper_jackknife(n: int) -> Jackknife:
+    """The paper's convention: the standard deviation over 5 subsets of ``min(2000, 0.4 N)`` points, reported
+    as it is (the spread of Δ at the subset size, not its standard error at N). Selected by ``jackknife="paper"``.
+
+    Examples:
+      >>> from ii_jax.resample import paper_jackknife
+      >>> paper_jackknife(5000)
+      Jackknife(repeats=5, n_sub=2000, error_bar='subset')
+    """
+    return Jackknife(5, int(min(2000, max(3, int(0.4 * n)))), "subset")
 
 
 def as_jackknife(spec, n: int) -> Jackknife | None:
     """A ``jackknife=`` argument as a validated :class:`Jackknife` for ``n`` points, or ``None`` for none.
 
-    ``spec``: ``None``/``False`` (none), ``"auto"``/``True`` (:func:`default_jackknife`), a :class:`Jackknife`,
-    a ``(repeats, n_sub)`` pair, or a ``{"repeats": ..., "n_sub": ...}`` mapping (as written in a report).
+    ``spec``: ``None``/``False`` (none), ``"auto"``/``True`` (:func:`default_jackknife`), ``"paper"``
+    (:func:`paper_jackknife`), a :class:`Jackknife`, a ``(repeats, n_sub)`` pair or ``(repeats, n_sub,
+    error_bar)`` triple, or a ``{"repeats": ..., "n_sub": ..., "error_bar": ...}`` mapping (as written in a report).
     """
     if spec is None or spec is False:
         return None
     if spec is True or (isinstance(spec, str) and spec == "auto"):
         return default_jackknife(n)
+    if isinstance(spec, str) and spec == "paper":
+        return paper_jackknife(n)
     try:
         if isinstance(spec, dict):
-            spec = (spec["repeats"], spec["n_sub"])
-        repeats, n_sub = spec
+            spec = (spec["repeats"], spec["n_sub"], spec.get("error_bar", "at_n"))
+        if isinstance(spec, str) or len(spec) not in (2, 3):
+            raise ValueError
+        repeats, n_sub = spec[0], spec[1]
+        error_bar = spec[2] if len(spec) == 3 else "at_n"
         if any(isinstance(v, bool) or not float(v).is_integer() for v in (repeats, n_sub)):
             raise ValueError
         repeats, n_sub = int(repeats), int(n_sub)
     except (TypeError, ValueError, KeyError):
-        raise ValueError(f"jackknife must be None, 'auto', Jackknife(repeats, n_sub) or a (repeats, n_sub) pair of "
-                         f"integers, got {spec!r}.") from None
+        raise ValueError(f"jackknife must be None, 'auto', 'paper', Jackknife(repeats, n_sub) or a (repeats, n_sub) "
+                         f"pair of integers, got {spec!r}.") from None
+    if error_bar not in ERROR_BARS:
+        raise ValueError(f"jackknife error_bar must be one of {ERROR_BARS}, got {error_bar!r}.")
     if repeats < 1 or n_sub < 3:
         raise ValueError(f"jackknife needs repeats >= 1 and n_sub >= 3, got Jackknife(repeats={repeats}, "
                          f"n_sub={n_sub}).")
     if n_sub > n:
         raise ValueError(f"N={n} points is too small for a jackknife of {n_sub} points per subset; use at most {n} "
                          f"(e.g. {default_jackknife(n)}).")
-    return Jackknife(repeats, n_sub)
+    return Jackknife(repeats, n_sub, error_bar)
 
 
 def replica_std(values, axis: int = 0) -> np.ndarray:
-    """The one error-bar rule of ii-jax: the sample standard deviation (``ddof=1``) over replicas (jackknife
-    subsets, bootstrap resamples, pairings), NaN with fewer than two replicas. Used by the Imbalance's resampling,
-    the analyses and BID alike.
+    """The sample standard deviation (``ddof=1``) over replicas, NaN with fewer than two replicas: the raw spread
+    that :func:`standard_error` turns into an error bar.
 
     Examples:
       >>> import numpy as np
@@ -105,24 +147,133 @@ def replica_std(values, axis: int = 0) -> np.ndarray:
     return v.std(axis=axis, ddof=1)
 
 
+def standard_error(replicas, *, n: int, n_sub: int, error_bar: str = "at_n", replace: bool = False,
+                   axis: int = 0) -> np.ndarray:
+    r"""The one error-bar rule of ii-jax: the standard error, at ``n`` points, of a statistic recomputed on
+    ``R`` replicas of ``n_sub`` points each. Used by the Imbalance's resampling, the analyses, BID and the claims.
+
+    * Subsets drawn *without* replacement (the jackknife): the delete-d jackknife,
+      :math:`\mathrm{SE}_N = \sqrt{m / (N - m)}\; \mathrm{sd}_R`, with :math:`m` = ``n_sub`` and
+      :math:`\mathrm{sd}_R` the spread over the replicas (:func:`replica_std`, ``ddof=1``). The spread of a
+      statistic over random subsets of m of N points is its sampling spread at m shrunk by the finite-population
+      factor (N − m)/N, so sd_R² ≈ σ²(1/m − 1/N) and the factor brings it to σ²/N.
+    * Draws *with* replacement of ``n_sub`` per-point contributions (the bootstrap of a mean):
+      :math:`\mathrm{SE}_N = \sqrt{m / N}\; \mathrm{sd}_R`.
+    * ``error_bar="subset"``: ``sd_R`` as it is (the paper's convention: the spread at the subset size).
+
+    Args:
+      replicas: ``[R, ...]`` the statistic on each replica (along ``axis``).
+      n: points of the full sample. n_sub: points per replica.
+      error_bar: ``"at_n"`` or ``"subset"`` (:data:`ERROR_BARS`). replace: the replicas were drawn with replacement.
+
+    Returns:
+      float64 array (NaN with fewer than two replicas, and for jackknife subsets of all N points, which have no
+      spread to scale).
+
+    Examples:
+      >>> from ii_jax.resample import standard_error
+      >>> round(float(standard_error([0.50, 0.52, 0.54], n=1000, n_sub=200)), 4)  # sd 0.02 times sqrt(200/800)
+      0.01
+      >>> round(float(standard_error([0.50, 0.52, 0.54], n=1000, n_sub=200, error_bar="subset")), 4)
+      0.02
+    """
+    if error_bar not in ERROR_BARS:
+        raise ValueError(f"error_bar must be one of {ERROR_BARS}, got {error_bar!r}.")
+    sd = replica_std(replicas, axis=axis)
+    if error_bar == "subset":
+        return sd
+    n, m = int(n), int(n_sub)
+    if replace:
+        return sd * np.sqrt(m / n)
+    if m >= n:  # every subset is the whole sample: no spread to scale
+        return np.full(np.shape(sd), np.nan) if np.ndim(sd) else np.float64(np.nan)
+    return sd * np.sqrt(m / (n - m))
+
+
+def t_quantile(level: float, dof) -> np.ndarray:
+    """The two-sided critical value of Student's t: ``t`` with ``P(|T_dof| <= t) = level`` (normal for ``inf``).
+
+    Examples:
+      >>> from ii_jax.resample import t_quantile
+      >>> round(float(t_quantile(0.95, 29)), 3), round(float(t_quantile(0.95, float("inf"))), 3)
+      (2.045, 1.96)
+    """
+    from scipy import stats
+
+    return np.asarray(stats.t.ppf(0.5 + level / 2, dof), np.float64)
+
+
+def t_p_value(z, dof, *, alternative: str = "two-sided") -> np.ndarray:
+    """The p-value of a t statistic ``z = value / SE`` with ``dof`` degrees of freedom (R − 1 for R replicas).
+
+    Args:
+      alternative: ``"two-sided"``, ``"greater"`` (the value is above 0) or ``"less"``.
+
+    Examples:
+      >>> from ii_jax.resample import t_p_value
+      >>> round(float(t_p_value(2.045, 29)), 3), round(float(t_p_value(2.045, 29, alternative="greater")), 3)
+      (0.05, 0.025)
+    """
+    from scipy import stats
+
+    z = np.asarray(z, np.float64)
+    if alternative == "two-sided":
+        p = 2 * stats.t.sf(np.abs(z), dof)
+    elif alternative == "greater":
+        p = stats.t.sf(z, dof)
+    elif alternative == "less":
+        p = stats.t.cdf(z, dof)
+    else:
+        raise ValueError(f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}.")
+    return np.where(np.isnan(z), np.nan, np.minimum(p, 1.0))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (family-wise error ≤ α when adjusted p ≤ α).
+
+    NaN entries (tests not run) are left out of the family and stay NaN.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.resample import holm
+      >>> holm([0.01, 0.04, 0.03, np.nan]).round(3).tolist()
+      [0.03, 0.06, 0.06, nan]
+    """
+    p = np.asarray(p_values, np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out[order] = adj
+    return out
+
+
 class Estimate(NamedTuple):
     """Resampled Imbalance.
 
     Attributes:
-      mean: float64 ``[2]``: (Δ(X→Y), Δ(Y→X)) averaged over the replicas.
-      std: float64 ``[2]``: their standard deviation, the error bar (:func:`replica_std`: ``ddof=1``, NaN for a
-        single replica).
+      mean: float64 ``[2]``: (Δ(X→Y), Δ(Y→X)) averaged over the replicas (Δ at ``n_sub`` points).
+      std: float64 ``[2]``: the error bar: :func:`standard_error` of the replicas, the standard error of Δ at N
+        unless ``error_bar == "subset"`` (NaN for a single replica).
       values: float64 ``[R, 2]``: every replica.
+      dof: degrees of freedom of the error bar, ``R − 1`` (for t intervals and p-values).
+      error_bar: ``"at_n"`` or ``"subset"`` (:data:`ERROR_BARS`).
     """
 
     mean: np.ndarray
     std: np.ndarray
     values: np.ndarray
+    dof: int = 0
+    error_bar: str = "at_n"
 
 
-def _estimate(values) -> Estimate:
+def _estimate(values, *, n: int, n_sub: int, replace: bool = False, error_bar: str = "at_n") -> Estimate:
     v = np.asarray(values, np.float64).reshape(-1, 2)
-    return Estimate(v.mean(axis=0), replica_std(v, axis=0), v)
+    se = standard_error(v, n=n, n_sub=n_sub, replace=replace, error_bar=error_bar)
+    return Estimate(v.mean(axis=0), se, v, len(v) - 1, error_bar)
 
 
 def _check_resampling(n: int, n_sub: int, repeats: int, key, *, replace: bool, k: int) -> None:
@@ -252,7 +403,7 @@ def _gatherer(mats, *, use: str = "subsets", on_device: bool | None = None):
 
 
 def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: bool = False, k: int = 1,
-                            ties: str = "average") -> Estimate:
+                            ties: str = "average", error_bar: str = "at_n") -> Estimate:
     """Jackknife (``replace=False``) or bootstrap (``replace=True``) from two ``[N, N]`` distance matrices.
 
     Args:
@@ -260,6 +411,7 @@ def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: b
       n_sub: points per replica. repeats: number of replicas. key: PRNG key.
       replace: ``False`` for the jackknife, ``True`` for the bootstrap over per-point contributions.
       k, ties: as :func:`ii_jax.information_imbalance` (``ties="random"`` is not supported here).
+      error_bar: ``"at_n"`` (the standard error at N) or ``"subset"`` (:func:`standard_error`).
 
     Returns:
       :class:`Estimate`.
@@ -281,25 +433,27 @@ def resample_from_distances(dx, dy, *, n_sub: int, repeats: int, key, replace: b
         rng = _seed(key)
         points = _imb.pointwise_imbalance(np.asarray(dx), np.asarray(dy), k=k, ties=ties)  # [2, N]
         draws = [points[:, rng.integers(0, n, size=n_sub)].mean(axis=1) for _ in range(repeats)]
-        return _estimate(draws)
+        return _estimate(draws, n=n, n_sub=n_sub, replace=True, error_bar=error_bar)
     _, sub = _gatherer([dx, dy])
     vals = []
     for s in draw_subsets(key, n, n_sub, repeats):
         vals.append(tuple(_imb.imbalance_from_distances(*sub(s), k=k, ties=ties)))
-    return _estimate(vals)
+    return _estimate(vals, n=n, n_sub=n_sub, error_bar=error_bar)
 
 
 def _matrices(x, y, metric: str):
     return _imb.distance_matrix(x, metric=metric), _imb.distance_matrix(y, metric=metric)
 
 
-def jackknife(x, y, *, n_sub: int, repeats: int = 5, key, metric: str = "hamming", k: int = 1,
-              ties: str = "average") -> Estimate:
+def jackknife(x, y, *, n_sub: int, repeats: int = DEFAULT_REPEATS, key, metric: str = "hamming", k: int = 1,
+              ties: str = "average", error_bar: str = "at_n") -> Estimate:
     """Jackknife error bars: ``repeats`` random subsets of ``n_sub`` distinct points, Δ recomputed in each.
 
     Args:
       x, y: the two spaces as for :func:`ii_jax.information_imbalance`.
-      n_sub: points per subset (the paper: 2000 of 5000). repeats: subsets (the paper: 5). key: PRNG key.
+      n_sub: points per subset (the paper: 2000 of 5000). repeats: subsets (default 30; the paper: 5).
+      key: PRNG key. error_bar: ``"at_n"`` (default: the standard error of Δ at N) or ``"subset"`` (the paper's
+        raw spread at ``n_sub``): :func:`standard_error`.
 
     Returns:
       :class:`Estimate`.
@@ -317,12 +471,17 @@ def jackknife(x, y, *, n_sub: int, repeats: int = 5, key, metric: str = "hamming
     _check_ties(ties)
     _check_resampling(np.shape(x)[0], n_sub, repeats, key, replace=False, k=k)  # before the distance work
     dx, dy = _matrices(x, y, metric)
-    return resample_from_distances(dx, dy, n_sub=n_sub, repeats=repeats, key=key, k=k, ties=ties)
+    return resample_from_distances(dx, dy, n_sub=n_sub, repeats=repeats, key=key, k=k, ties=ties,
+                                   error_bar=error_bar)
 
 
 def bootstrap(x, y, *, n_sub: int = 200, repeats: int = 100, key, metric: str = "hamming", k: int = 1,
               ties: str = "average") -> Estimate:
     """Bootstrap error bars over per-point contributions (the paper: 100 replicas of 200 samples).
+
+    The spread of the mean of ``n_sub`` resampled contributions is rescaled to the standard error at N
+    (:func:`standard_error`). The contributions of different points are not independent (a point is also the
+    neighbour of others), which this ignores; the jackknife does not.
 
     Returns:
       :class:`Estimate`.
@@ -342,7 +501,7 @@ def shuffled_null_from_distances(dx, dy, *, repeats: int = 1, key, k: int = 1, t
     for _ in range(repeats):
         p = rng.permutation(n)
         vals.append(tuple(_imb.imbalance_from_distances(dx, sub(p, (1,))[0], k=k, ties=ties)))  # Y permuted only
-    return _estimate(vals)
+    return _estimate(vals, n=n, n_sub=n, replace=True, error_bar="subset")
 
 
 def shuffled_null(x, y, *, repeats: int = 1, key, metric: str = "hamming", k: int = 1,
@@ -379,7 +538,8 @@ class PairedDifference(NamedTuple):
     Attributes:
       value: the statistic on all N points (for :func:`paired_difference`: ``a - b``; for
         :func:`direction_difference`: Δ(X→Y) − Δ(Y→X)).
-      std: :func:`replica_std` (``ddof=1``) of the statistic over the *same* jackknife subsets for every Δ.
+      std: its standard error at N: :func:`standard_error` of the statistic over the *same* jackknife subsets for
+        every Δ (the raw spread at ``n_sub`` for a ``"subset"`` jackknife).
       z: ``value / std`` (``inf`` with the sign of ``value`` when ``std == 0`` and ``value != 0``; NaN for 0/0).
       parts: ``[P]`` the Δ's the statistic combines, on all points (``(a, b)`` for a paired difference).
       replicas: ``[R]`` the statistic on each subset. part_replicas: ``[R, P]`` every Δ on each subset.
@@ -409,6 +569,20 @@ class PairedDifference(NamedTuple):
     def b(self) -> float:
         """The second Δ (``parts[1]``; NaN when there is only one)."""
         return float(self.parts[1]) if len(self.parts) > 1 else float("nan")
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of the error bar: replicas − 1."""
+        return max(len(self.replicas) - 1, 0)
+
+    def p_value(self, alternative: str = "two-sided") -> float:
+        """The t-test p-value of ``value`` against 0 with :attr:`dof` degrees of freedom (:func:`t_p_value`)."""
+        return float(t_p_value(self.z, self.dof, alternative=alternative))
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """The ``level`` t interval ``value ± t_{R−1} · std``."""
+        h = float(t_quantile(level, self.dof)) * self.std
+        return self.value - h, self.value + h
 
 
 def jackknife_subsets(n: int, jackknife, key) -> np.ndarray:
@@ -453,7 +627,7 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
       pairs: a sequence of P ``(dx, dy)`` pairs of ``[N, N]`` distance matrices, every one over the same N points
         in the same order (e.g. two layers, two models or two language pairs on the same items).
       statistic: ``f(delta) -> float`` where ``delta`` is float64 ``[P, 2]``: (Δ(X_p→Y_p), Δ(Y_p→X_p)) per pair.
-      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), a :class:`Jackknife` or ``(repeats, n_sub)``.
+      jackknife: ``"auto"`` (:func:`default_jackknife`), ``"paper"``, a :class:`Jackknife` or ``(repeats, n_sub)``.
       key: PRNG key; the subsets are :func:`jackknife_subsets` of it, *shared by every pair*.
       k, ties: as :func:`ii_jax.information_imbalance` (``"random"`` is not supported).
       full: optional ``[P, 2]`` Δ's on all points already computed (saves one pass per pair).
@@ -486,7 +660,7 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
             reps[r, p] = _imb.imbalance_from_distances(mats[2 * p], mats[2 * p + 1], k=k, ties=ties)
     value = float(statistic(full))
     replicas = np.array([float(statistic(v)) for v in reps])
-    std = float(replica_std(replicas))
+    std = float(standard_error(replicas, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar))
     return PairedDifference(value, std, _z(value, std), full.ravel(), replicas, reps.reshape(len(subsets), -1), n,
                             jack)
 
@@ -497,9 +671,11 @@ def paired_difference(dx_a, dy_a, dx_b, dy_b, *, jackknife="auto", key, k: int =
 
     .. math::
        d = \Delta(X_a \to Y_a) - \Delta(X_b \to Y_b), \qquad
-       \sigma_d = \operatorname{std}_{s=1..R}\big(\Delta_s(X_a \to Y_a) - \Delta_s(X_b \to Y_b)\big)
+       \sigma_d = \sqrt{\tfrac{m}{N - m}}\,\operatorname{std}_{s=1..R}\big(\Delta_s(X_a \to Y_a)
+       - \Delta_s(X_b \to Y_b)\big)
 
-    where Δ_s is Δ recomputed within jackknife subset s, the *same* subset for both (``ddof=1``).
+    where Δ_s is Δ recomputed within jackknife subset s of m points, the *same* subset for both (``ddof=1``;
+    :func:`standard_error`).
 
     Args:
       dx_a, dy_a: ``[N, N]`` distances of the first pair of spaces (e.g. layer 3 of English and Spanish).
@@ -548,53 +724,114 @@ def direction_difference(dx, dy, *, jackknife="auto", key, k: int = 1, ties: str
     return paired_statistic([(dx, dy)], lambda v: v[0, 0] - v[0, 1], jackknife=jackknife, key=key, k=k, ties=ties)
 
 
-def verdict(diff, *, expect: str = "negative", sigmas: float = 2.0) -> str:
-    """The decision rule for a claimed sign of a difference.
+#: The default significance level of every verdict.
+ALPHA = 0.05
 
-    ``"holds"`` when the difference has the predicted sign and ``|z| > sigmas``; ``"does not hold"`` when it has
-    the opposite sign and ``|z| > sigmas``; ``"inconclusive"`` otherwise (``|z| <= sigmas``, or no error bar).
+
+def _value_se_dof(diff, dof):
+    if isinstance(diff, PairedDifference):
+        return diff.value, diff.std, diff.dof if dof is None else dof
+    value, std = float(diff[0]), float(diff[1])
+    if dof is None:
+        dof = int(diff[2]) if len(diff) > 2 else np.inf
+    return value, std, dof
+
+
+def sign_test(diff, *, expect: str = "negative", dof=None) -> tuple[float, float]:
+    """One-sided t-test p-values ``(p_holds, p_fails)`` for a claimed sign of a difference.
+
+    ``p_holds`` tests "the difference has the predicted sign" (small: evidence for the claim), ``p_fails`` the
+    opposite sign (small: evidence against it).
 
     Args:
-      diff: a :class:`PairedDifference`, or a ``(value, std)`` pair.
+      diff: a :class:`PairedDifference`, or ``(value, std)`` / ``(value, std, dof)``.
+      expect: ``"negative"`` or ``"positive"``. dof: degrees of freedom (default: the replicas' R − 1; ``inf``, a
+        normal test, for a bare pair).
+    """
+    if expect not in ("negative", "positive"):
+        raise ValueError(f"expect must be 'negative' or 'positive', got {expect!r}.")
+    value, std, dof = _value_se_dof(diff, dof)
+    z = _z(value, std)
+    if not np.isfinite(value) or np.isnan(z):
+        return float("nan"), float("nan")
+    less, greater = float(t_p_value(z, dof, alternative="less")), float(t_p_value(z, dof, alternative="greater"))
+    return (less, greater) if expect == "negative" else (greater, less)
+
+
+def decide(p_holds: float, p_fails: float, *, alpha: float = ALPHA) -> str:
+    """The verdict from the two p-values of a claim (each already adjusted where a family is tested).
+
+    ``"holds"`` when ``p_holds <= alpha``, ``"does not hold"`` when ``p_fails <= alpha``, ``"inconclusive"``
+    otherwise (and when neither was computed).
+
+    Examples:
+      >>> from ii_jax.resample import decide
+      >>> decide(0.001, 0.9), decide(0.9, 0.01), decide(0.2, 0.3)
+      ('holds', 'does not hold', 'inconclusive')
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}.")
+    if np.isfinite(p_holds) and p_holds <= alpha:
+        return "holds"
+    if np.isfinite(p_fails) and p_fails <= alpha:
+        return "does not hold"
+    return "inconclusive"
+
+
+def verdict(diff, *, expect: str = "negative", alpha: float = ALPHA, dof=None) -> str:
+    """The decision rule for a claimed sign of a difference: a two-sided t-test at level ``alpha``.
+
+    ``"holds"`` when the difference has the predicted sign and the two-sided p-value (t with R − 1 degrees of
+    freedom) is at most ``alpha``; ``"does not hold"`` for the opposite sign at the same level; ``"inconclusive"``
+    otherwise, and without an error bar.
+
+    Args:
+      diff: a :class:`PairedDifference`, or ``(value, std)`` (a normal test) / ``(value, std, dof)``.
       expect: the sign the claim predicts: ``"negative"`` (e.g. Δ_a < Δ_b for ``a − b``) or ``"positive"``.
-      sigmas: the threshold on ``|z|`` (default 2 paired standard errors).
+      alpha: the level (default 0.05). dof: overrides the degrees of freedom.
 
     Examples:
       >>> from ii_jax.resample import verdict
       >>> verdict((-0.05, 0.01)), verdict((0.05, 0.01)), verdict((-0.01, 0.01)), verdict((0.05, 0.01), expect="positive")
       ('holds', 'does not hold', 'inconclusive', 'holds')
     """
-    if expect not in ("negative", "positive"):
-        raise ValueError(f"expect must be 'negative' or 'positive', got {expect!r}.")
-    if not sigmas >= 0:
-        raise ValueError(f"sigmas must be >= 0, got {sigmas!r}.")
-    value, std = (diff.value, diff.std) if isinstance(diff, PairedDifference) else (float(diff[0]), float(diff[1]))
-    z = _z(value, std)
-    if not np.isfinite(value) or np.isnan(z) or abs(z) <= sigmas:
-        return "inconclusive"
-    predicted = value < 0 if expect == "negative" else value > 0
-    return "holds" if predicted else "does not hold"
+    p_holds, p_fails = sign_test(diff, expect=expect, dof=dof)
+    return decide(2 * p_holds, 2 * p_fails, alpha=alpha)
 
 
-def equivalence_verdict(diff, *, tolerance: float, sigmas: float = 2.0) -> str:
-    """The decision rule for a claimed equality ("A ≈ B") within ``tolerance``.
+def equivalence_test(diff, *, tolerance: float, dof=None) -> tuple[float, float]:
+    """Two one-sided tests for "|d| < tolerance": ``(p_holds, p_fails)``.
 
-    ``"holds"`` when ``|d| + sigmas·σ <= tolerance`` (the whole 2σ interval inside ±tolerance); ``"does not hold"``
-    when ``|d| − sigmas·σ > tolerance`` (the whole interval outside); ``"inconclusive"`` otherwise.
+    ``p_holds`` is the TOST p-value (the larger of the two one-sided p-values of d > −tolerance and
+    d < +tolerance: small when the whole interval lies inside ±tolerance); ``p_fails`` the p-value of "|d| >
+    tolerance" (the smaller one-sided p-value of d > +tolerance or d < −tolerance, doubled).
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")
+    value, std, dof = _value_se_dof(diff, dof)
+    if not np.isfinite(value):
+        return float("nan"), float("nan")
+    std = std if np.isfinite(std) else np.inf
+    if std == 0:
+        inside = abs(value) < tolerance
+        return (0.0, 1.0) if inside else (1.0, 0.0 if abs(value) > tolerance else 1.0)
+    lo = float(t_p_value((value + tolerance) / std, dof, alternative="greater"))  # d > -tol
+    hi = float(t_p_value((value - tolerance) / std, dof, alternative="less"))  # d < +tol
+    above = float(t_p_value((value - tolerance) / std, dof, alternative="greater"))  # d > +tol
+    below = float(t_p_value((value + tolerance) / std, dof, alternative="less"))  # d < -tol
+    return max(lo, hi), min(1.0, 2 * min(above, below))
+
+
+def equivalence_verdict(diff, *, tolerance: float, alpha: float = ALPHA, dof=None) -> str:
+    """The decision rule for a claimed equality ("A ≈ B") within ``tolerance``: two one-sided tests.
+
+    ``"holds"`` when the TOST p-value is at most ``alpha`` (the whole 1 − 2α t interval inside ±tolerance);
+    ``"does not hold"`` when the difference lies outside ±tolerance at level ``alpha``; ``"inconclusive"``
+    otherwise (:func:`equivalence_test`).
 
     Examples:
       >>> from ii_jax.resample import equivalence_verdict
       >>> [equivalence_verdict(d, tolerance=0.05) for d in ((0.01, 0.01), (0.2, 0.01), (0.05, 0.01))]
       ['holds', 'does not hold', 'inconclusive']
     """
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")
-    value, std = (diff.value, diff.std) if isinstance(diff, PairedDifference) else (float(diff[0]), float(diff[1]))
-    if not np.isfinite(value):
-        return "inconclusive"
-    std = std if np.isfinite(std) else np.inf
-    if abs(value) + sigmas * std <= tolerance:
-        return "holds"
-    if abs(value) - sigmas * std > tolerance:
-        return "does not hold"
-    return "inconclusive"
+    return decide(*equivalence_test(diff, tolerance=tolerance, dof=dof), alpha=alpha)

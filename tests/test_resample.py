@@ -37,7 +37,9 @@ def test_jackknife_recomputes_within_subsets(spaces):
     # Subsets of all N points are the full set: every replica equals the full value, and the spread is zero.
     est = jackknife(x, y, n_sub=120, repeats=3, key=jax.random.key(0))
     np.testing.assert_allclose(est.values, np.tile(full, (3, 1)), atol=1e-12)
-    np.testing.assert_allclose(est.std, 0, atol=1e-12)
+    assert np.isnan(est.std).all()  # no spread to scale to N: no error bar
+    np.testing.assert_allclose(jackknife(x, y, n_sub=120, repeats=3, key=jax.random.key(0), error_bar="subset").std,
+                               0, atol=1e-12)
     # Proper subsets: each replica is Δ of *some* subset, so it matches the reference on that subset.
     dx, dy = ref.hamming_matrix(bx), ref.hamming_matrix(by)
     est = resample_from_distances(dx, dy, n_sub=60, repeats=4, key=jax.random.key(1))
@@ -58,7 +60,11 @@ def test_bootstrap_centres_on_the_full_value(spaces):
     est = bootstrap(x, y, n_sub=120, repeats=400, key=jax.random.key(3))
     assert np.all(np.abs(est.mean - full) < 4 * est.std / np.sqrt(400) + 1e-12)
     small = bootstrap(x, y, n_sub=30, repeats=400, key=jax.random.key(3))
-    assert np.all(small.std > est.std)  # fewer samples per replica, larger error
+    # fewer samples per replica: a larger spread, rescaled to the same standard error at N (within its noise)
+    assert np.all(small.values.std(0) > est.values.std(0))
+    np.testing.assert_allclose(small.std, est.std, rtol=0.2)
+    points = pointwise_imbalance(ref.hamming_matrix(bx), ref.hamming_matrix(by))
+    np.testing.assert_allclose(est.std, points.std(1) / np.sqrt(120), rtol=0.15)  # the SE of a mean of N points
 
 
 def test_shuffled_null_is_about_one(spaces):
@@ -86,14 +92,16 @@ def test_bad_resampling_input(spaces):
 # Paired differences: the same jackknife subsets for every Δ, checked against an independent NumPy computation
 
 def _np_paired(pairs, subsets, stat):
-    """Brute force: reference Δ of every pair on every subset, then the statistic and its ddof=1 std."""
+    """Brute force: reference Δ of every pair on every subset, then the statistic and its standard error at N
+    (the ddof=1 std over subsets times the delete-d jackknife's sqrt(m / (N - m)))."""
     reps = []
     for s in subsets:
         sub = np.ix_(s, s)
         v = np.array([[ref.imbalance(dx[sub], dy[sub]), ref.imbalance(dy[sub], dx[sub])] for dx, dy in pairs])
         reps.append(stat(v))
     full = np.array([[ref.imbalance(dx, dy), ref.imbalance(dy, dx)] for dx, dy in pairs])
-    return stat(full), np.std(reps, ddof=1), np.array(reps)
+    n, m = pairs[0][0].shape[0], len(subsets[0])
+    return stat(full), np.std(reps, ddof=1) * np.sqrt(m / (n - m)), np.array(reps)
 
 
 @pytest.fixture
@@ -287,3 +295,74 @@ def test_resampling_takes_device_arrays(four_spaces, monkeypatch):
         r = rs.direction_difference(jnp.asarray(dx), jnp.asarray(dy), jackknife=(3, 15), key=key)
         np.testing.assert_array_equal(r.part_replicas, rs.direction_difference(dx, dy, jackknife=(3, 15),
                                                                               key=key).part_replicas)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The error-bar rule at N, t tests and Holm
+
+
+def test_standard_error_of_a_mean_over_subsets_is_its_se_at_n(rng):
+    """For a sample mean the delete-d jackknife is exact in expectation: the rescaled spread of subset means is
+    the textbook standard error s / sqrt(N), whatever the subset size."""
+    from ii_jax.resample import draw_subsets, standard_error
+
+    x = rng.exponential(size=500)
+    want = x.std(ddof=1) / np.sqrt(len(x))
+    for m in (100, 200, 400):
+        subs = draw_subsets(jax.random.key(m), len(x), m, 4000)
+        se = float(standard_error(x[subs].mean(1), n=len(x), n_sub=m))
+        assert se == pytest.approx(want, rel=0.05), m
+        raw = float(standard_error(x[subs].mean(1), n=len(x), n_sub=m, error_bar="subset"))
+        assert raw == pytest.approx(want * np.sqrt((len(x) - m) / m), rel=0.05)
+    boot = np.array([x[rng.integers(0, 500, 50)].mean() for _ in range(4000)])
+    assert float(standard_error(boot, n=500, n_sub=50, replace=True)) == pytest.approx(want, rel=0.05)
+
+
+def test_jackknife_specs():
+    from ii_jax.resample import Jackknife, as_jackknife
+
+    assert as_jackknife("auto", 600) == Jackknife(30, 240, "at_n")
+    assert as_jackknife("paper", 5000) == Jackknife(5, 2000, "subset")
+    assert as_jackknife((5, 100), 600) == Jackknife(5, 100, "at_n")
+    assert as_jackknife({"repeats": 5, "n_sub": 100, "error_bar": "subset"}, 600).error_bar == "subset"
+    with pytest.raises(ValueError, match="error_bar"):
+        as_jackknife((5, 100, "sideways"), 600)
+
+
+def test_t_p_values_and_quantiles_against_known_values():
+    from ii_jax.resample import t_p_value, t_quantile
+
+    # Student's t tables: t_{0.975, 4} = 2.776, t_{0.975, 29} = 2.045; the normal's 1.96
+    assert float(t_quantile(0.95, 4)) == pytest.approx(2.776, abs=1e-3)
+    assert float(t_p_value(2.776, 4)) == pytest.approx(0.05, abs=1e-3)
+    assert float(t_p_value(1.959964, np.inf)) == pytest.approx(0.05, abs=1e-5)
+    assert float(t_p_value(-3.0, 10, alternative="less")) == pytest.approx(float(t_p_value(3.0, 10)) / 2)
+
+
+def test_holm_matches_its_definition(rng):
+    from ii_jax.resample import holm
+
+    for _ in range(20):
+        p = rng.uniform(0, 0.1, size=rng.integers(1, 8))
+        order = np.argsort(p)
+        m = len(p)
+        want = np.empty(m)
+        running = 0.0
+        for rank, i in enumerate(order):  # step-down: max over the earlier adjusted values
+            running = max(running, min(1.0, (m - rank) * p[i]))
+            want[i] = running
+        np.testing.assert_allclose(holm(p), want)
+
+
+def test_sign_and_equivalence_tests():
+    from ii_jax.resample import decide, equivalence_test, sign_test
+
+    p_holds, p_fails = sign_test((-0.05, 0.01, 29))
+    assert p_holds < 1e-4 and p_fails > 0.99
+    assert sign_test((0.05, 0.01), expect="positive")[0] < 1e-5
+    assert decide(*equivalence_test((0.0, 0.01, 29), tolerance=0.05)) == "holds"
+    assert decide(*equivalence_test((0.2, 0.01, 29), tolerance=0.05)) == "does not hold"
+    assert decide(*equivalence_test((0.05, 0.01, 29), tolerance=0.05)) == "inconclusive"
+    # TOST: the larger one-sided p-value; at d = 0 both tails are equal
+    p, _ = equivalence_test((0.0, 0.02, 1000), tolerance=0.04)
+    assert p == pytest.approx(0.0228, abs=2e-3)  # P(Z > 2)
