@@ -37,6 +37,14 @@ Cases (rows of the table; all of a block's cases share its data sets, whose simu
 The ± of a coverage ratio is its sampling uncertainty: the relative SD of an SD estimate over D data sets,
 √((κ − 1) / (4 D)) for kurtosis κ (1/√(2 D) for a normal), combined with that of the mean SE. A rate's bound is
 the one-sided 95 % Clopper-Pearson upper bound; a rate PASSes unless its 95 % lower bound exceeds the target.
+
+Measured (commit 89592d8, full run, 200 data sets per block, 16 min on 2 shared cores): the default error bar
+(``"at_n"``) is conservative in every block, SE/SD 1.13-1.30 for one Δ and 1.11-1.35 for paired differences
+(±0.05-0.07), at N = 400 and N = 1000 alike; the raw spread scaled as if the subsets were independent samples of
+m points (√(m/N)) gives 0.87-1.00. So the null FPR (0.5-3.5 %), Holm's FWER (0.5-1 % over 20 claims; 21-24 %
+unadjusted) and the TOST FPR at the margin (0-4.5 %) hold, but ``verdict``'s power is 0.43-0.87 of the oracle's
+(a t test with a calibrated SE would reach 0.93-1.15 of it). The paper's rule: 1.30-1.51; the bootstrap:
+0.73-0.83.
 """
 from __future__ import annotations
 
