@@ -40,7 +40,9 @@ class Profile(NamedTuple):
 
     Attributes:
       layers: ``[L]`` layer indices (of ``b`` for :func:`cross_modal`). relative_depth: ``[L]``.
-      values: ``[L, 2]`` (Δ(A→B), Δ(B→A)) on all N points. std: ``[L, 2]`` error bars (NaN: none).
+      values: ``[L, 2]`` (Δ(A→B), Δ(B→A)) on all N points. std: ``[L, 2]`` error bars: the standard error at N
+        (``params["jackknife"]["error_bar"] == "at_n"``) or the paper's spread at the subset size (``"subset"``);
+        NaN: none.
       null: ``[L, 2]`` the shuffled-pairing null (NaN: not computed). n: N. params: the settings used.
     """
 
@@ -66,8 +68,10 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
       layers: layer indices (default: every stored layer but the embedding layer).
       include_embedding: also analyse the embedding layer (default ``False``: left out, as in the paper §3.1;
         ignored when ``layers`` is given). Relative depth keeps 0 for the embeddings either way.
-      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), a :class:`~ii_jax.resample.Jackknife` or a
-        ``(repeats, n_sub)`` pair, or ``None``. Error bars: :func:`~ii_jax.resample.replica_std` (``ddof=1``).
+      jackknife: ``"auto"`` (30 subsets of 40 % of N), ``"paper"`` (5 subsets of ``min(2000, 0.4 N)``, the raw
+        spread), a :class:`~ii_jax.resample.Jackknife` or a ``(repeats, n_sub)`` pair, or ``None``. Error bars:
+        :func:`~ii_jax.resample.standard_error`, the standard error of Δ at N (for ``"paper"``: the spread at the
+        subset size, as the paper reports it).
       null: also compute the shuffled-pairing null per layer (≈ 1).
       k, ties: as :func:`ii_jax.information_imbalance`. key: PRNG key (default ``jax.random.key(0)``).
 

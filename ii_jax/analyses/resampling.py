@@ -38,7 +38,7 @@ def _resolve_jackknife(n: int, jackknife) -> _rs.Jackknife | None:
 
 def _jack_param(n, jackknife):
     j = _resolve_jackknife(n, jackknife)
-    return None if j is None else {"repeats": j.repeats, "n_sub": j.n_sub}
+    return None if j is None else {"repeats": j.repeats, "n_sub": j.n_sub, "error_bar": j.error_bar}
 
 
 def _fits(n: int, max_cache_bytes: int = _CACHE_BYTES) -> bool:
@@ -64,7 +64,9 @@ def _delta(dx, dy, *, k: int, ties: str) -> np.ndarray:
 
 def _delta_stats(dx, dy, *, key, k: int, ties: str, jackknife=None, bootstrap=None,
                  null: bool = False) -> _PairStats:
-    """Δ of one pair of spaces from their distance matrices, with optional jackknife or bootstrap std and null."""
+    """Δ of one pair of spaces from their distance matrices, with optional jackknife or bootstrap error bars (the
+    standard error at N by :func:`ii_jax.resample.standard_error`, unless the jackknife says ``"subset"``) and null.
+    """
     n = int(np.shape(dx)[0])
     nan = np.full(2, np.nan)
     k_jack, k_null = jax.random.split(key)
@@ -73,7 +75,7 @@ def _delta_stats(dx, dy, *, key, k: int, ties: str, jackknife=None, bootstrap=No
     std = nan
     if jack is not None:
         std = _rs.resample_from_distances(dx, dy, n_sub=jack.n_sub, repeats=jack.repeats, key=k_jack, k=k,
-                                          ties=ties).std
+                                          ties=ties, error_bar=jack.error_bar).std
     elif bootstrap is not None:
         repeats, n_sub = bootstrap
         std = _rs.resample_from_distances(dx, dy, n_sub=n_sub, repeats=repeats, key=k_jack, replace=True, k=k,
@@ -109,7 +111,7 @@ def _streamed_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None
         for s in _rs.draw_subsets(k_jack, n, jack.n_sub, jack.repeats):
             vals.append(_pair_stats(np.asarray(x)[s], np.asarray(y)[s], metric, key=k_jack, k=k, ties=ties,
                                     max_cache_bytes=max_cache_bytes).value)
-        std = _rs.replica_std(vals, axis=0)
+        std = _rs.standard_error(vals, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar)
     elif bootstrap is not None:
         raise ValueError(f"bootstrap errors need both [N, N] distance matrices in memory; N={n} is too large "
                          f"for max_cache_bytes={max_cache_bytes}.")
