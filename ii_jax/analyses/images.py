@@ -10,7 +10,7 @@ from ii_jax import resample as _rs
 from ii_jax.analyses._util import _key, _progress
 from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.profile import Profile
-from ii_jax.analyses.resampling import _delta_stats, _pair_stats
+from ii_jax.analyses.resampling import _delta_stats, _jack_param, _pair_stats
 from ii_jax.analyses.sources import _check_paired, _depth, _labels, _layers, _name, as_source, features
 from ii_jax.store import same_class_pairs
 
@@ -22,8 +22,9 @@ class ImagePairs(NamedTuple):
 
     Attributes:
       layers, relative_depth: ``[L]``. values: ``[R, L, 2]`` both directions per replication.
-      mean: ``[L]`` the mean of the two directions, averaged over replications. std: ``[L]`` its std over
-      replications. null: ``[L]`` the same with the pairing shuffled, mostly different classes (≈ 1; NaN: not computed).
+      mean: ``[L]`` the mean of the two directions, averaged over replications. std: ``[L]`` the spread of one
+      pairing's Δ over the replications (how much the choice of pairs moves Δ; not the images' sampling error,
+      which :func:`ii_jax.analyses.claims.vision_minimum_late` takes from a jackknife over the pairs). null: ``[L]`` the same with the pairing shuffled, mostly different classes (≈ 1; NaN: not computed).
       n_pairs: pairs per replication.
     """
 
@@ -111,14 +112,16 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
 def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_tokens: int = 200,
                 text_representation: str = "concat", image_representation: str = "concat", layers=None,
                 bootstrap=(100, 200), null: bool = True, k: int = 1, ties: str = "average", key=None,
-                progress: bool | None = None, include_embedding: bool = False) -> Profile:
-    """One text layer against every image layer, both directions, bootstrap errors (paper Fig. 4b).
+                progress: bool | None = None, include_embedding: bool = False, jackknife=None) -> Profile:
+    """One text layer against every image layer, both directions, bootstrap or jackknife errors (paper Fig. 4b).
 
     Args:
       text, image: paired sources (captions and their images). text_layer: the fixed text layer (e.g. the text
         model's semantic layer from :func:`semantic_layers`).
       text_tokens, image_tokens: windows (image capped at the stored tokens).
-      bootstrap: ``(repeats, n_sub)`` (paper: 100 × 200; ``n_sub`` capped at N), or ``None``.
+      bootstrap: ``(repeats, n_sub)`` (paper: 100 × 200; ``n_sub`` capped at N), or ``None``; rescaled to the
+        standard error at N (:func:`ii_jax.resample.standard_error`).
+      jackknife: instead of the bootstrap, a jackknife (``"auto"``, ``"paper"``, ``(repeats, n_sub)``).
       include_embedding: also the image model's embedding layer (default ``False``).
 
     Returns:
@@ -130,6 +133,8 @@ def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_to
     lays = _layers(image, layers, include_embedding)
     key = _key(key)
     n = len(text)
+    if jackknife is not None:
+        bootstrap = None
     if bootstrap is not None:
         repeats, n_sub = (int(v) for v in bootstrap)
         bootstrap = (repeats, min(n_sub, n))
@@ -139,12 +144,13 @@ def cross_modal(text, image, *, text_layer: int, text_tokens: int = 20, image_to
         dy = layer_distances(image, layer, representation=image_representation,
                              tokens=min(image_tokens, image.tokens))
         st = _delta_stats(dx, dy, key=jax.random.fold_in(key, layer), k=k, ties=ties, bootstrap=bootstrap,
-                          null=null)
+                          jackknife=jackknife, null=null)
         vals.append(st.value), stds.append(st.std), nulls.append(st.null)
     params = dict(analysis="cross_modal", text=_name(text), image=_name(image), text_layer=text_layer,
                   text_tokens=text_tokens, image_tokens=min(image_tokens, image.tokens),
                   text_representation=text_representation, image_representation=image_representation,
                   bootstrap=None if bootstrap is None else {"repeats": bootstrap[0], "n_sub": bootstrap[1]},
+                  jackknife=_jack_param(n, jackknife),
                   k=k, ties=ties, include_embedding=include_embedding,
                   embedding_layer=getattr(image, "embedding_layer", None))
     return Profile(np.array(lays), _depth(image, lays), np.array(vals), np.array(stds), np.array(nulls), n, params)
