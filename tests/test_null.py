@@ -131,6 +131,23 @@ def test_blocks_and_chunks_do_not_change_the_result(rng, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_from_features_and_the_resample_wrappers(rng):
+    from ii_jax import pack_bits, shuffled_null
+    from ii_jax.resample import shuffled_null_from_distances
+
+    a = rng.normal(size=(50, 64))
+    bx, by = a > 0, (a[:, :32] + rng.normal(size=(50, 32))) > 0
+    dx, dy = ref.hamming_matrix(bx), ref.hamming_matrix(by)
+    key = jax.random.key(4)
+    want = nl.permutation_null_from_distances(dx, dy, permutations=20, key=key, k=2)
+    for got in (nl.permutation_null(pack_bits(bx), pack_bits(by), permutations=20, key=key, k=2),
+                shuffled_null(pack_bits(bx), pack_bits(by), permutations=20, key=key, k=2),
+                shuffled_null_from_distances(dx, dy, permutations=20, key=key, k=2)):
+        assert isinstance(got, nl.NullDistribution)
+        for u, v in zip(want, got, strict=True):
+            np.testing.assert_allclose(u, v, rtol=0, atol=1e-12)
+
+
 def test_null_from_values():
     nd = nl.null_from_values([[1.0, 0.9], [1.1, 1.0]], n=10)
     assert np.isnan(nd.p_below).all() and np.isnan(nd.observed).all() and np.isnan(nd.expected).all()
