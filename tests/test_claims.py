@@ -160,7 +160,8 @@ def test_mean_lowers_edges(scales, verdict):
 def _prof(values, std=0.01, null=1.0, n=200):
     v = np.array(values, float)[:, None].repeat(2, 1)
     lay = np.arange(1, len(v) + 1)
-    return Profile(lay, lay / len(lay), v, np.full_like(v, std), np.full_like(v, null), n, {})
+    return Profile(lay, lay / len(lay), v, np.full_like(v, std), np.full_like(v, null),
+                   np.stack([v * 0 + null - 0.1, v * 0 + null + 0.1], axis=-1), np.full_like(v, 0.5), n, {})
 
 
 @pytest.mark.parametrize(("overlap", "verdict"), [((0.1, 0.5, 0.6, 0.2), "holds"), ((0.6, 0.2, 0.1, 0.5), "does not hold")])
@@ -178,7 +179,9 @@ def _pairs_result(mean, std=0.01):
     mean = np.array(mean, float)
     lay = np.arange(1, len(mean) + 1)
     vals = np.repeat(mean[None, :, None], 2, axis=2)
-    return ImagePairs(lay, lay / len(lay), vals, mean, np.full_like(mean, std), np.ones_like(mean), 50, {})
+    band = np.stack([np.full(vals.shape[1:], 0.9), np.full(vals.shape[1:], 1.1)], axis=-1)
+    return ImagePairs(lay, lay / len(lay), vals, mean, np.full_like(mean, std), np.ones_like(mean), band,
+                      np.full(vals.shape[1:], 0.5), 50, {})
 
 
 @pytest.mark.parametrize(("mean", "verdict"), [((0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.45, 0.42), "holds"),
