@@ -353,3 +353,31 @@ def test_profiles_of_different_sources_draw_their_own_permutations(pair, monkeyp
         assert all(abs(np.corrcoef(u[:, d], v[:, d])[0, 1]) < 0.3 for d in range(2))  # the same would give 1
     assert not (perms[0] == perms[1]).all()  # and every layer its own
     assert not np.array_equal(p2.null, p1.null)
+
+
+def test_the_streamed_null_keeps_the_first_permutations_of_the_cached_one(rng):
+    import jax
+
+    from ii_jax import null as nl
+    from ii_jax.analyses import resampling as rs
+
+    a = rng.normal(size=(50, 64))
+    xbits, ybits = a > 0, (a[:, :32] + rng.normal(size=(50, 32))) > 0
+    bx, by = binary.pack_bits(xbits), binary.pack_bits(ybits)
+    key, names = jax.random.key(3), ("a", "b")
+    streamed = rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=True, null_names=names,
+                              max_cache_bytes=0)
+    cached = rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=True, null_names=names)
+    np.testing.assert_allclose(streamed.value, cached.value, atol=1e-12)
+    full = nl.permutation_null_from_distances(ref.hamming_matrix(xbits), ref.hamming_matrix(ybits),
+                                              key=rs._null_key(jax.random.split(key)[1], names))
+    np.testing.assert_allclose(cached.null, full.mean, atol=1e-12)
+    np.testing.assert_allclose(cached.null_band, full.quantiles, atol=1e-12)
+    first = full.values[:rs.STREAMED_NULL_PERMUTATIONS]
+    np.testing.assert_allclose(streamed.null, first.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(streamed.null_band, np.quantile(first, [0.025, 0.975], axis=0).T, atol=1e-12)
+    np.testing.assert_allclose(streamed.null_p, (1 + (first <= streamed.value).sum(0)) / (len(first) + 1))
+    np.testing.assert_allclose(cached.null_p, full.p_below, atol=1e-12)
+    for bad in (10, 1.5, "yes"):
+        with pytest.raises(ValueError, match="null must be False, True"):
+            rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=bad)
