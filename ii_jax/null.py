@@ -13,9 +13,11 @@ i.e. ``dy[p][:, p]``) and its inverse ``q = p^{-1}`` give
    \Delta(X \to Y_p) = c \sum_{(i, j)} w^X_{ij}\, R^Y_{p_i p_j}, \qquad
    \Delta(Y_p \to X) = c \sum_{(a, b)} w^Y_{ab}\, R^X_{q_a q_b}.
 
-Each space is sorted once (row by row, in blocks); every permutation is then one gather of ``nnz`` entries, done for
-a chunk of permutations at a time (memory bounded), and one float64 dot product. The ranks are kept doubled as
-integers (mid-ranks are half-integers), so every term is exact and the sums are float64.
+Each space is ranked once, row by row in blocks: integer distances of a narrow range (Hamming) by counting (a
+histogram per row), anything else by sorting. Every permutation is then one gather of ``nnz`` entries, done for a
+chunk of permutations at a time (memory bounded). The ranks are kept doubled as integers (mid-ranks are
+half-integers): each point's neighbour ranks are summed exactly as integers, then weighted and summed in float64.
+Memory: the two rank matrices, ``N^2`` uint16 each (int32 from N = 32768), next to the distance matrices.
 
 Semantics are those of :mod:`ii_jax.imbalance`: a point is never its own neighbour (the diagonal is ignored),
 neighbours tied at the ``k``-th distance share the weight left, ranks are mid-ranks (``ties="average"``) or
@@ -40,6 +42,7 @@ QUANTILES = (0.025, 0.975)
 
 _BLOCK_ELEMENTS = 2**21  # distance entries sorted per row block (~80 MB of temporaries)
 _GATHER_ELEMENTS = 2**22  # rank entries gathered per chunk of permutations (~50 MB of temporaries)
+_COUNT = True  # integer matrices of a narrow range by counting (tests switch it off to compare with the sort)
 
 
 class NullDistribution(NamedTuple):
@@ -174,50 +177,95 @@ class _Neighbours(NamedTuple):
         return np.where(self.inside, 1.0, self.shared[self.rows])
 
 
-def _sorted_space(d: np.ndarray, k: int | None, ties: str | None):
-    """One pass of row sorts over ``d`` (self left out): the sparse neighbour weights (``k`` given) and the doubled
-    ranks ``[N, N]`` (``ties`` given; 0 on the diagonal).
-
-    Per row, over the ``N - 1`` other points sorted by distance: ``start`` is the first sorted position of each
-    point's tie group (= #strictly smaller) and ``end`` its last, so the mid-rank is ``(start + end + 2) / 2`` and
-    the min-rank ``start + 1``; the neighbours are the positions up to the end of the ``k``-th one's group.
+def _counted_block(d: np.ndarray, i0: int, i1: int, k: int | None, ties: str | None):
+    """Rows ``i0:i1`` of an integer matrix by counting: one histogram of each row's values (self taken out), whose
+    running sum gives every value's ``#less`` and ``#less-or-equal``; no sort. ``None`` where the values of the block
+    span too wide a range for that to be cheap.
     """
     n = d.shape[0]
-    m = n - 1
-    block = max(1, _BLOCK_ELEMENTS // max(m, 1))
-    ranks2 = None if ties is None else np.zeros((n, n), _rank_dtype(n))
-    rows, cols, inside, shared = [], [], [], []
+    b = i1 - i0
+    at = np.arange(b)
+    self_col = np.arange(i0, i1)
+    v = d[i0:i1].astype(np.int64)
+    v[at, self_col] = v[at, (self_col + 1) % n]  # self stands in as another value of its row, taken out below
+    lo = int(v.min())
+    width = int(v.max()) - lo + 1
+    if width > max(4 * n, 1024):
+        return None
+    v -= lo
+    v += (at * width)[:, None]  # a value's bin in the block's histograms
+    hist = np.bincount(v.ravel(), minlength=b * width)
+    hist[v[at, self_col]] -= 1
+    hist = hist.reshape(b, width)
+    le = np.cumsum(hist, axis=1)  # #others <= value
+    less = le - hist  # #others < value
+    r2 = None
+    if ties is not None:
+        r2 = (less + le + 1 if ties == "average" else 2 * less + 2).reshape(-1)[v]
+        r2[at, self_col] = 0
+    if k is None:
+        return r2, None
+    kth = np.argmax(le >= k, axis=1)  # the k-th smallest value of each row (a bin)
+    near = v <= (kth + at * width)[:, None]
+    near[at, self_col] = False
+    rr, cc = np.nonzero(near)
+    inside = v[rr, cc] < kth[rr] + rr * width
+    return r2, (rr + i0, cc, inside, (k - less[at, kth]) / hist[at, kth])
+
+
+def _sorted_block(d: np.ndarray, i0: int, i1: int, k: int | None, ties: str | None):
+    """Rows ``i0:i1`` by sorting each row without its diagonal entry: over the ``N - 1`` other points sorted by
+    distance, ``start`` is the first sorted position of each point's tie group (= #strictly smaller) and ``end`` its
+    last, so the doubled mid-rank is ``start + end + 2`` and the doubled min-rank ``2 start + 2``; the neighbours are
+    the positions up to the end of the ``k``-th one's group.
+    """
+    n = d.shape[0]
+    m, b = n - 1, i1 - i0
     pos = np.arange(m, dtype=np.int32 if m < 2**31 else np.int64)
+    self_col = np.arange(i0, i1)
+    keep = np.ones((b, n), bool)
+    keep[np.arange(b), self_col] = False
+    off = d[i0:i1][keep].reshape(b, m)  # row r without its diagonal entry
+    order = np.argsort(off, axis=1)  # the order within ties does not matter
+    s = np.take_along_axis(off, order, axis=1)
+    new = np.ones((b, m), bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    last = np.ones((b, m), bool)
+    last[:, :-1] = new[:, 1:]
+    end = np.minimum.accumulate(np.where(last, pos, m - 1)[:, ::-1], axis=1)[:, ::-1]
+    full = order + (order >= self_col[:, None])  # column in the full matrix
+    r2 = None
+    if ties is not None:
+        r2 = np.zeros((b, n), np.int64)
+        np.put_along_axis(r2, full, start + end + 2 if ties == "average" else 2 * start + 2, axis=1)
+    if k is None:
+        return r2, None
+    less, top = start[:, k - 1], end[:, k - 1]  # #strictly inside the k-th distance, last tied position
+    rr, tt = np.nonzero(pos[None, : int(top.max()) + 1] <= top[:, None])
+    return r2, (rr + i0, full[rr, tt], tt < less[rr], (k - less) / (top - less + 1.0))
+
+
+def _ranked_space(d: np.ndarray, k: int | None, ties: str | None):
+    """One pass over ``d``'s rows in blocks (self left out): the sparse neighbour weights (``k`` given) and the
+    doubled ranks ``[N, N]`` (``ties`` given; 0 on the diagonal). Integer matrices whose rows span a narrow range
+    (Hamming distances) are counted (:func:`_counted_block`), the rest sorted (:func:`_sorted_block`); both give the
+    same numbers.
+    """
+    n = d.shape[0]
+    block = max(1, _BLOCK_ELEMENTS // n)
+    ranks2 = None if ties is None else np.zeros((n, n), _rank_dtype(n))
+    parts = []
     for i0 in range(0, n, block):
         i1 = min(n, i0 + block)
-        b = i1 - i0
-        self_col = np.arange(i0, i1)
-        keep = np.ones((b, n), bool)
-        keep[np.arange(b), self_col] = False
-        off = d[i0:i1][keep].reshape(b, m)  # row r without its diagonal entry
-        order = np.argsort(off, axis=1)  # the order within ties does not matter
-        s = np.take_along_axis(off, order, axis=1)
-        new = np.ones((b, m), bool)
-        new[:, 1:] = s[:, 1:] != s[:, :-1]
-        start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-        last = np.ones((b, m), bool)
-        last[:, :-1] = new[:, 1:]
-        end = np.minimum.accumulate(np.where(last, pos, m - 1)[:, ::-1], axis=1)[:, ::-1]
-        full = order + (order >= self_col[:, None])  # column in the full matrix
+        got = _counted_block(d, i0, i1, k, ties) if np.issubdtype(d.dtype, np.integer) and _COUNT else None
+        r2, nbrs = got if got is not None else _sorted_block(d, i0, i1, k, ties)
         if ranks2 is not None:
-            r2 = start + end + 2 if ties == "average" else 2 * start + 2
-            np.put_along_axis(ranks2[i0:i1], full, r2.astype(ranks2.dtype), axis=1)
-        if k is not None:
-            less, top = start[:, k - 1], end[:, k - 1]  # #strictly inside the k-th distance, last tied position
-            rr, tt = np.nonzero(pos[None, : int(top.max()) + 1] <= top[:, None])
-            rows.append(rr + i0)
-            cols.append(full[rr, tt])
-            inside.append(tt < less[rr])
-            shared.append((k - less) / (top - less + 1.0))
+            ranks2[i0:i1] = r2
+        parts.append(nbrs)
     if k is None:
         return None, ranks2
-    return _Neighbours(np.concatenate(rows), np.concatenate(cols), np.concatenate(inside),
-                       np.concatenate(shared)), ranks2
+    return _Neighbours(*(np.concatenate(x) for x in zip(*parts, strict=True))), ranks2
 
 
 def neighbour_weights(d, *, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,7 +291,7 @@ def neighbour_weights(d, *, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
     d = _check_matrix("d", d)
     _check_k(d.shape[0], k)
-    w = _sorted_space(d, int(k), None)[0]
+    w = _ranked_space(d, int(k), None)[0]
     return w.rows, w.cols, w.weights
 
 
@@ -262,7 +310,7 @@ def mid_ranks(d, *, ties: str = "average") -> np.ndarray:
     """
     d = _check_matrix("d", d)
     _check_ties(ties)
-    return _sorted_space(d, None, ties)[1] / 2.0
+    return _ranked_space(d, None, ties)[1] / 2.0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -346,8 +394,8 @@ def permutation_null_from_distances(dx, dy, *, permutations: int = 200, key, k: 
                          f"{dy.shape}.")
     _check(n, permutations, key, k, ties)
     k = int(k)
-    wx, rx = _sorted_space(dx, k, ties)
-    wy, ry = _sorted_space(dy, k, ties)
+    wx, rx = _ranked_space(dx, k, ties)
+    wy, ry = _ranked_space(dy, k, ties)
     c = 2.0 / ((n - 1) * n * k)
     if observed is None:
         ident = np.arange(n)[None]

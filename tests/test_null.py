@@ -24,9 +24,16 @@ def _tied_spaces(rng, n=14):
     return dx, dy
 
 
+@pytest.fixture(params=["count", "sort"])
+def route(request, monkeypatch):
+    """Integer matrices by counting (the default) or by the sort every other matrix takes."""
+    monkeypatch.setattr(nl, "_COUNT", request.param == "count")
+    return request.param
+
+
 @pytest.mark.parametrize("ties", ["average", "min"])
 @pytest.mark.parametrize("k", [1, 3])
-def test_every_permutation_is_the_brute_force_imbalance_of_the_permuted_pairing(rng, k, ties):
+def test_every_permutation_is_the_brute_force_imbalance_of_the_permuted_pairing(rng, k, ties, route):
     dx, dy = _tied_spaces(rng)
     key = jax.random.key(7)
     nd = nl.permutation_null_from_distances(dx, dy, permutations=12, key=key, k=k, ties=ties)
@@ -44,7 +51,7 @@ def test_every_permutation_is_the_brute_force_imbalance_of_the_permuted_pairing(
 
 
 @pytest.mark.parametrize("ties", ["average", "min"])
-def test_weights_and_ranks_are_those_of_the_reference(rng, ties):
+def test_weights_and_ranks_are_those_of_the_reference(rng, ties, route):
     dx, dy = _tied_spaces(rng)
     for k in (1, 3):
         rows, cols, w = nl.neighbour_weights(dx, k=k)
@@ -121,14 +128,20 @@ def test_p_below_is_about_uniform_under_a_true_null():
     assert (np.abs(ps.mean(axis=0) - 0.5) < 0.1).all(), ps.mean(axis=0)
 
 
-def test_blocks_and_chunks_do_not_change_the_result(rng, monkeypatch):
+def test_blocks_chunks_and_routes_do_not_change_the_result(rng, monkeypatch):
     dx, dy = _tied_spaces(rng, 25)
+    dy = dy * 10**12 + dx  # int64 beyond the counting's range: sorted, next to a counted dx
     want = nl.permutation_null_from_distances(dx, dy, permutations=30, key=jax.random.key(3), k=3)
-    monkeypatch.setattr(nl, "_BLOCK_ELEMENTS", 50)  # two rows per sorted block
+    monkeypatch.setattr(nl, "_BLOCK_ELEMENTS", 50)  # two rows per block
     monkeypatch.setattr(nl, "_GATHER_ELEMENTS", 200)  # a few permutations per chunk
-    got = nl.permutation_null_from_distances(dx, dy, permutations=30, key=jax.random.key(3), k=3)
-    for a, b in zip(want, got, strict=True):
-        np.testing.assert_array_equal(a, b)
+    for count in (True, False):
+        monkeypatch.setattr(nl, "_COUNT", count)
+        got = nl.permutation_null_from_distances(dx, dy, permutations=30, key=jax.random.key(3), k=3)
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # wide unsigned values are never wrapped: uint64 above 2^63 next to small ones
+    big = dx.astype(np.uint64) + np.uint64(2**63 - 2)
+    np.testing.assert_array_equal(nl.mid_ranks(big), nl.mid_ranks(dx))
 
 
 def test_from_features_and_the_resample_wrappers(rng):
