@@ -405,8 +405,9 @@ def permutation_null_from_distances(dx, dy, *, permutations: int = 200, key, k: 
     for p in _permutation_chunks(_rs._seed(key), n, int(permutations), chunk):
         q = np.argsort(p, axis=1)
         vals.append(c * np.stack([_gathered(wx, ry, p), _gathered(wy, rx, q)], axis=1))
-    mean_rank = [r.sum(dtype=np.float64) / (2.0 * n * (n - 1)) for r in (ry, rx)]  # exact: integer sums
-    expected = np.full(2, n / (n - 1)) if ties == "average" else 2.0 * np.array(mean_rank) / (n - 1)
+    expected = np.full(2, n / (n - 1))
+    if ties == "min":  # 2 mean(R) / (N - 1), R off the diagonal (held doubled; integer sums, exact in float64)
+        expected = np.array([r.sum(dtype=np.float64) / (n * (n - 1)) for r in (ry, rx)]) / (n - 1)
     return null_from_values(np.concatenate(vals), n=n, observed=observed, expected=expected)
 
 
