@@ -9,7 +9,8 @@ and every subsample, resample or shuffle only re-ranks inside them, never recomp
   replacement* from the per-point contributions of the full set (the standard error of a mean over ``n_sub``
   points). Resampling points into the distance matrix instead would make duplicates each other's nearest
   neighbour at distance 0 and bias Δ towards 0, so it is not done.
-* **Shuffled null**: the pairing of one side is permuted; Δ must come out ≈ 1 in both directions.
+* **Shuffled null**: the pairing of one side is permuted, ``permutations`` times; Δ must come out ≈ N/(N−1) in
+  both directions (:mod:`ii_jax.null`: every permutation is one gather from the two ranked matrices).
 * **Paired differences** (for claims such as "layer A predicts better than layer B", "the larger model reaches a
   lower minimum", "Δ(X→Y) < Δ(Y→X)"): both Δ's are recomputed on the *same* jackknife subsets, and the error bar
   of their difference is :func:`replica_std` of the per-subset differences (:func:`paired_difference`,
@@ -360,8 +361,8 @@ def subset_members(subsets, n: int) -> np.ndarray:
 #: sent to the kernels) instead of on the device (the matrices uploaded once, one jitted gather per draw). Measured
 #: on CPU by ``benchmarks/bench_resample.py`` (N=1000, 5 subsets of 400, int32, native row statistics): for the
 #: jackknife subsets device/host is 1.06-1.28 (both gathers cost the same there, and the row statistics take a
-#: NumPy sub-matrix in faster than a device one), for the shuffled null's whole permuted matrices 0.83-0.91.
-_HOST_GATHER = {"subsets": ("cpu",), "null": ()}
+#: NumPy sub-matrix in faster than a device one).
+_HOST_GATHER = {"subsets": ("cpu",)}
 
 
 @jax.jit
@@ -491,22 +492,26 @@ def bootstrap(x, y, *, n_sub: int = 200, repeats: int = 100, key, metric: str = 
     return resample_from_distances(dx, dy, n_sub=n_sub, repeats=repeats, key=key, replace=True, k=k, ties=ties)
 
 
-def shuffled_null_from_distances(dx, dy, *, repeats: int = 1, key, k: int = 1, ties: str = "average") -> Estimate:
-    """The null from distance matrices: permute the points of Y against those of X ``repeats`` times."""
-    n = np.shape(dx)[0]
-    _check_resampling(n, n, repeats, key, replace=True, k=k)
-    rng = _seed(key)
-    (dx, _), sub = _gatherer([dx, dy], use="null")
-    vals = []
-    for _ in range(repeats):
-        p = rng.permutation(n)
-        vals.append(tuple(_imb.imbalance_from_distances(dx, sub(p, (1,))[0], k=k, ties=ties)))  # Y permuted only
-    return _estimate(vals, n=n, n_sub=n, replace=True, error_bar="subset")
+def shuffled_null_from_distances(dx, dy, *, permutations: int = 200, key, k: int = 1, ties: str = "average"):
+    """The null from distance matrices: the points of Y permuted against those of X ``permutations`` times.
+
+    The same as :func:`ii_jax.null.permutation_null_from_distances` (one sort per matrix, then one gather per
+    permutation).
+
+    Returns:
+      :class:`~ii_jax.null.NullDistribution`: ``values [P, 2]``, ``mean [2]``, ``quantiles [2, 2]``, ``p_below [2]``.
+    """
+    from ii_jax import null as _null
+
+    return _null.permutation_null_from_distances(dx, dy, permutations=permutations, key=key, k=k, ties=ties)
 
 
-def shuffled_null(x, y, *, repeats: int = 1, key, metric: str = "hamming", k: int = 1,
-                  ties: str = "average") -> Estimate:
-    """Δ with the pairing destroyed (one side permuted): ≈ 1 in both directions when nothing else links them.
+def shuffled_null(x, y, *, permutations: int = 200, key, metric: str = "hamming", k: int = 1, ties: str = "average"):
+    """Δ with the pairing destroyed (one side permuted, ``permutations`` times): ≈ N/(N−1) in both directions when
+    nothing else links the two spaces. The same as :func:`ii_jax.null.permutation_null`.
+
+    Returns:
+      :class:`~ii_jax.null.NullDistribution` (``mean``, ``quantiles``, ``p_below`` of the true pairing, ...).
 
     Examples:
       >>> import jax
@@ -514,13 +519,13 @@ def shuffled_null(x, y, *, repeats: int = 1, key, metric: str = "hamming", k: in
       >>> from ii_jax.resample import shuffled_null
       >>> a = jax.random.normal(jax.random.key(1), (300, 128))
       >>> x = pack_bits(binarize(a))
-      >>> est = shuffled_null(x, x, repeats=3, key=jax.random.key(0))
-      >>> bool(abs(est.mean[0] - 1) < 0.1)
-      True
+      >>> nd = shuffled_null(x, x, permutations=50, key=jax.random.key(0))
+      >>> bool(abs(nd.mean[0] - 1) < 0.1), nd.p_below.tolist()  # x against itself: far below the null
+      (True, [0.0196078431372549, 0.0196078431372549])
     """
-    _check_resampling(np.shape(x)[0], 1, repeats, key, replace=True, k=k)
-    dx, dy = _matrices(x, y, metric)
-    return shuffled_null_from_distances(dx, dy, repeats=repeats, key=key, k=k, ties=ties)
+    from ii_jax import null as _null
+
+    return _null.permutation_null(x, y, permutations=permutations, key=key, metric=metric, k=k, ties=ties)
 
 
 # ----------------------------------------------------------------------------------------------------------------

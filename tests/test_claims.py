@@ -169,7 +169,8 @@ def test_mean_lowers_edges(scales, verdict):
 def _prof(values, std=0.01, null=1.0, n=200):
     v = np.array(values, float)[:, None].repeat(2, 1)
     lay = np.arange(1, len(v) + 1)
-    return Profile(lay, lay / len(lay), v, np.full_like(v, std), np.full_like(v, null), n, {})
+    return Profile(lay, lay / len(lay), v, np.full_like(v, std), np.full_like(v, null),
+                   np.stack([v * 0 + null - 0.1, v * 0 + null + 0.1], axis=-1), np.full_like(v, 0.5), n, {})
 
 
 def test_overlap_tracks_delta():
@@ -197,7 +198,9 @@ def _pairs_result(mean, std=0.01):
     mean = np.array(mean, float)
     lay = np.arange(1, len(mean) + 1)
     vals = np.repeat(mean[None, :, None], 2, axis=2)
-    return ImagePairs(lay, lay / len(lay), vals, mean, np.full_like(mean, std), np.ones_like(mean), 50, {})
+    band = np.stack([np.full(vals.shape[1:], 0.9), np.full(vals.shape[1:], 1.1)], axis=-1)
+    return ImagePairs(lay, lay / len(lay), vals, mean, np.full_like(mean, std), np.ones_like(mean), band,
+                      np.full(vals.shape[1:], 0.5), 50, {})
 
 
 @pytest.mark.parametrize(("scales", "verdict"), [((3.0, 2.0, 1.0, 0.3), "holds"), ((3.0, 0.3, 2.0, 3.0), "does not hold")])

@@ -34,6 +34,36 @@ def test_plan_fits_and_states_the_error_bar():
     assert "jackknife" in p["error_bar"]
 
 
+def test_cached_results_round_trip_and_older_ones_are_recomputed(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ii_jax.analyses import Profile
+    from ii_jax.cli.study import _Runner
+
+    v = np.array([[0.5, 0.6], [0.4, np.nan]])
+    prof = Profile(np.arange(2), np.array([0.0, 1.0]), v, v, v, np.stack([v - 0.1, v + 0.1], -1), v, 10, {"a": 1})
+    runner = SimpleNamespace(cachedir=tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return prof
+
+    first = _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    again = _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    assert len(calls) == 1 and again.null_band.shape == (2, 2, 2) and again.layers.dtype == np.int64
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    (path,) = tmp_path.glob("p-*.json")
+    doc = json.loads(path.read_text())
+    del doc["result"]["null_band"]  # a result cached before Profile had a null band
+    path.write_text(json.dumps(doc))
+    _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    assert len(calls) == 2 and "null_band" in json.loads(path.read_text())["result"]
+
+
 def test_study_refuses_bad_options(capsys):
     from ii_jax import cli
 

@@ -168,9 +168,9 @@ def adjust(rows: Sequence[Claim], *, alpha: float = ALPHA) -> list[Claim]:
     Examples:
       >>> from ii_jax.analyses import claims as C
       >>> rows = [C._row("overlap", measured="", statistic="", numbers={}, p_holds=p, p_fails=1.0)
-      ...         for p in (0.001, 0.02)]
+      ...         for p in (0.001, 0.02, 0.02)]
       >>> [r.verdict for r in rows], [r.verdict for r in C.adjust(rows)]
-      (['holds', 'holds'], ['holds', 'inconclusive'])
+      (['holds', 'holds', 'holds'], ['holds', 'inconclusive', 'inconclusive'])
     """
     p = np.array([np.nan if r.verdict == "not run" or r.numbers.get("own_family") or r.numbers.get("p") is None
                   else float(r.numbers["p"]) for r in rows])

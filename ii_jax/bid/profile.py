@@ -18,7 +18,8 @@ __all__ = ["bid_jackknife", "bid_profile", "bid_profile_store"]
 
 def _summarise(fits: BIDResult, members: np.ndarray) -> BIDJackknife:
     """The jackknife's mean BID and its standard error at N (:func:`ii_jax.resample.standard_error`, the one rule:
-    the spread over the converged subsets rescaled by √(m / (N − m)))."""
+    the spread over the converged subsets rescaled by √(m / (N − m))).
+    """
     conv = np.asarray(fits.converged)
     d0 = np.asarray(fits.d0, np.float64)[conv]
     d1 = np.asarray(fits.d1, np.float64)[conv]

@@ -204,7 +204,8 @@ def run(args) -> int:
                          json=", ".join(f"profile_{m}.json" for m in profiles),
                          text="Δ between the English and Spanish representations of the same verses, layer by layer "
                               f"(sign bits of the last {args.tokens} tokens, Hamming distance), with jackknife error "
-                              "bars and the shuffled-pairing null (dotted). The shaded band is the semantic region of "
+                              "bars and the shuffled-pairing null (a light band in the profile's colour: 2.5–97.5 % of its "
+                              "permutations). The grey band is the semantic region of "
                               f"{first}: layers whose Δ stays within 0.05 of its minimum.",
                          table=(["model", "N", "semantic layer", "depth", "Δ(en→es)", "std", "Δ(es→en)", "region",
                                  "null"], table)))

@@ -209,7 +209,10 @@ class _Runner:
 
         path = self.cachedir / f"{name}-{_hash(params)}.json"
         if path.exists():
-            return _from_json(cls, json.loads(path.read_text()))
+            try:
+                return _from_json(cls, json.loads(path.read_text()))
+            except KeyError:  # written before cls gained a field (e.g. Profile.null_band): computed again
+                pass
         result = compute()
         atomic_write_text(path, json.dumps({"params": params, "result": to_json(result)}, allow_nan=False))
         return result
