@@ -69,6 +69,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def jackknife_for(n: int) -> tuple[int, int]:
+    """The study's jackknife of sources holding ``n`` items: ``(repeats, n_sub)``, 5 subsets of 40 % of them (at
+    least 10). Every jackknife of the study comes from here, sized by the items of the sources it resamples.
+    """
+    return (5, max(10, int(0.4 * n)))
+
+
 class _Cfg:
     """The settings of one run, from the options of :func:`add_arguments` (``--quick`` picks the small ones)."""
 
@@ -98,7 +105,6 @@ class _Cfg:
         self.token_langs = [x for x in tl if x in self.languages] or self.languages[:5]
         self.only = set(args.only or EXPERIMENTS)
         self.tokens = args.tokens
-        self.jackknife = (5, max(10, int(0.4 * self.n)))
         self.bootstrap = (20, 100) if q else (100, 200)
         self.replications = 3 if q else 5
         self.tau_max = 10
@@ -107,6 +113,11 @@ class _Cfg:
         self.seed = args.seed
         if self.tokens + 0 > TOKENS_STORED:
             raise ValueError(f"--tokens {self.tokens}: at most {TOKENS_STORED} tokens are stored per verse.")
+
+    @staticmethod
+    def jackknife_for(n: int) -> tuple[int, int]:
+        """The jackknife of sources holding ``n`` items (:func:`jackknife_for`)."""
+        return jackknife_for(n)
 
 
 def plan(n: int = DEFAULT_N, n_large: int = DEFAULT_N_LARGE, *, languages=LANGUAGES, ladder=LADDER,
@@ -127,9 +138,9 @@ def plan(n: int = DEFAULT_N, n_large: int = DEFAULT_N_LARGE, *, languages=LANGUA
     work[IMAGE_MODEL] = {"items": n_images + 2 * n_fashion, "stores": 3,
                          "seconds": (n_images + 2 * n_fashion) / SPEED[IMAGE_MODEL]}
     total = sum(v["seconds"] for v in work.values()) + 20 * 15  # ~15 s of start-up per extraction pair
-    jk = max(10, int(0.4 * n))
+    jk = jackknife_for(n)
     return {"n": n, "n_large": n_large, "per_model": work, "extraction_seconds": total,
             "analysis_seconds_estimate": 900, "total_hours_estimate": (total + 900) / 3600,
-            "jackknife": [5, jk],
-            "error_bar": f"jackknife 5 × {jk} of N = {n}: single-Δ std ≈ 0.01–0.03 (the demo's 0.01–0.05 at "
+            "jackknife": list(jk),
+            "error_bar": f"jackknife {jk[0]} × {jk[1]} of N = {n}: single-Δ std ≈ 0.01–0.03 (the demo's 0.01–0.05 at "
                          f"N = 1000 scaled by √(1000/N)); paired differences are several times smaller"}

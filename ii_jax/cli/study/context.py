@@ -48,14 +48,22 @@ class Context:
         """The ``progress`` argument of the analyses (``False`` under ``--no-progress``)."""
         return self.runner.progress
 
+    def jackknife(self, *sources) -> tuple[int, int]:
+        """The jackknife of an analysis of ``sources``: ``cfg.jackknife_for`` of the items they hold (paired
+        sources hold the same items; the fewest count).
+        """
+        return self.cfg.jackknife_for(min(len(s) for s in sources))
+
     def profile(self, name: str, a, b, **kw):
-        """The layer profile of ``a`` against ``b`` with the shuffled null, cached as ``profile_NAME``."""
+        """The layer profile of ``a`` against ``b`` with the shuffled null, cached as ``profile_NAME``; jackknifed
+        by :meth:`jackknife` of ``a`` and ``b``.
+        """
         import jax
 
         from ii_jax import analyses
         from ii_jax.analyses.profile import Profile
 
-        cfg, jk = self.cfg, self.cfg.jackknife
+        cfg, jk = self.cfg, self.jackknife(a, b)
         params = dict(a=str(getattr(a, "path", a)), b=str(getattr(b, "path", b)), n=len(a), tokens=cfg.tokens,
                       jackknife=jk, seed=cfg.seed, **kw)
         return self.runner.cached(f"profile_{name}", params, lambda: analyses.layer_profile(

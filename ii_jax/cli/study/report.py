@@ -24,6 +24,7 @@ def _write(R, cfg, t0) -> int:
     R.timings["total"] = total
     header, rows = C.claims_table(R.claims)
     counts = {v: sum(r.verdict == v for r in R.claims) for v in ("holds", "does not hold", "inconclusive", "not run")}
+    jk = cfg.jackknife_for(cfg.n)  # the text stores' (the 1.5B model's and the images' follow their own N)
     pl = plan(cfg.n, cfg.n_large, languages=cfg.languages, ladder=cfg.ladder, lang_model=cfg.lang_model,
               n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
     params = {"quick": cfg.quick, "n": cfg.n, "n_large": cfg.n_large, "n_images": cfg.n_images,
@@ -31,12 +32,12 @@ def _write(R, cfg, t0) -> int:
               "filter": "40-80 tokens on every side under every model's tokenizer (select + --ids)",
               "english_edition": ENGLISH, "ladder": cfg.ladder, "lang_model": cfg.lang_model,
               "languages": cfg.languages, "pairs": [list(p) for p in cfg.pairs], "token_langs": cfg.token_langs,
-              "jackknife": list(cfg.jackknife), "bootstrap": list(cfg.bootstrap), "replications": cfg.replications,
+              "jackknife": list(jk), "bootstrap": list(cfg.bootstrap), "replications": cfg.replications,
               "windows": cfg.windows, "synthetic": cfg.synthetic, "seed": cfg.seed, "only": sorted(cfg.only),
               "embedding_layer": "excluded", "metric": "Hamming on sign bits", "rule": f"{C.SIGMAS:g} paired σ"}
     summary = [f"Claims: {counts['holds']} hold, {counts['does not hold']} do not hold, {counts['inconclusive']} "
                f"inconclusive, {counts['not run']} not run. Rule: a difference of two Δ's counts when it exceeds "
-               f"{C.SIGMAS:g} paired standard errors (jackknife {cfg.jackknife[0]} × {cfg.jackknife[1]} of N = "
+               f"{C.SIGMAS:g} paired standard errors (jackknife {jk[0]} × {jk[1]} of N = "
                f"{cfg.n}, the same subsets for both); each row states its rule."] + R.summary
     sections = [dict(title="Claims of the paper, computed", table=(header, rows),
                      text="Verdicts are computed from the numbers by the rule in each row. Where our small models "

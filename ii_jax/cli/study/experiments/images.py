@@ -18,7 +18,7 @@ def run(ctx) -> None:
 
     R, cfg = ctx.runner, ctx.cfg
     if cfg.only & {"images", "caption"}:
-        jk, key, prog = cfg.jackknife, ctx.key, ctx.progress
+        key, prog = ctx.key, ctx.progress
         R.extract_images()
         img = open_store(R.img_store)
         with R.step("same-class image pairs"):
@@ -28,7 +28,7 @@ def run(ctx) -> None:
                                                                  seed=cfg.seed), ImagePairs)
             ctx.pairs_stamps = pairs_stamps
             fa, fb = (open_store(p) for p in R.fashion)
-            fashion = R.cached("image_pairs_fashion", dict(a=str(R.fashion[0]), jackknife=jk, seed=cfg.seed),
+            fashion = R.cached("image_pairs_fashion", dict(a=str(R.fashion[0]), jackknife=cfg.jackknife_for(cfg.n), seed=cfg.seed),
                                lambda: analyses.layer_profile(fa, fb, tokens=200, jackknife=(5, int(0.4 * len(fa))),
                                                               key=jax.random.fold_in(key, 4), progress=prog), Profile)
             write_result(R.out, "image_pairs_stamps", pairs_stamps)

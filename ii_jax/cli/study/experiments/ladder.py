@@ -20,7 +20,7 @@ def run(ctx) -> None:
         R.claims += [C.not_run("inner_minimum", "the ladder was not run (--only)"),
                      C.not_run("larger_model", "the ladder was not run (--only)")]
         return
-    jk, key = cfg.jackknife, ctx.key
+    key = ctx.key
     src, profiles, semantic = ctx.ladder_src, ctx.profiles, ctx.semantic
     with R.step("ladder: layer profiles"):
         for m, (en, es) in src.items():
@@ -32,12 +32,12 @@ def run(ctx) -> None:
                    R.out / "ladder.png")
     with R.step("ladder: claims"):
         for m, p in profiles.items():
-            R.claims.append(C.inner_minimum(p, *src[m], jackknife=jk, key=key, name=m))
+            R.claims.append(C.inner_minimum(p, *src[m], jackknife=ctx.jackknife(*src[m]), key=key, name=m))
         if all(f in src for f in FAMILY):
             sub = [_subset(s, src[FAMILY[1]][0].item_ids) for s in src[FAMILY[0]]]
             small = ctx.profile(f"{FAMILY[0]}_en-es_n{cfg.n_large}", *sub)
             R.claims.append(C.larger_model_lower((small, *sub), (profiles[FAMILY[1]], *src[FAMILY[1]]),
-                                                 jackknife=(5, max(10, int(0.4 * cfg.n_large))), key=key,
+                                                 jackknife=ctx.jackknife(*sub, *src[FAMILY[1]]), key=key,
                                                  names=FAMILY))
         else:
             R.claims.append(C.not_run("larger_model", f"needs both {FAMILY[0]} and {FAMILY[1]} in the ladder "

@@ -20,7 +20,7 @@ def run(ctx) -> None:
         R.claims += [C.not_run("english_pairs", "the language pairs were not run (--only)"),
                      C.not_run("english_predictive", "the language pairs were not run (--only)")]
         return
-    lm, jk, key = cfg.lang_model, cfg.jackknife, ctx.key
+    lm, key = cfg.lang_model, ctx.key
     pair_res = ctx.pair_res
     with R.step("languages: layer profiles"):
         for p in cfg.pairs:
@@ -32,6 +32,8 @@ def run(ctx) -> None:
                                        directions=("A→B", "B→A"), title=f"{lm}: language pairs"),
                    R.out / "languages.png")
     with R.step("languages: claims"):
+        sources = [s for _, a, b in pair_res.values() for s in (a, b)]
+        jk = ctx.jackknife(*sources) if sources else None  # no pairs: both claims are not run
         R.claims.append(C.english_pairs_lower(pair_res, jackknife=jk, key=key))
         R.claims.append(C.english_more_predictive(pair_res, jackknife=jk, key=key))
     rows = []

@@ -17,8 +17,8 @@ def run(ctx) -> None:
                else f"{FLOAT_MODEL} (the store with floats) is not in the ladder")
         R.claims += [C.not_run("binary_float", why), C.not_run("mean_edges", why)]
         return
-    jk, key = cfg.jackknife, ctx.key
     fa, fb = ctx.ladder_src[FLOAT_MODEL]
+    jk, key = ctx.jackknife(fa, fb), ctx.key
     with R.step("representations: bits vs floats, mean vs concat"):
         reps = {r: ctx.profile(f"{FLOAT_MODEL}_en-es_{r}", fa, fb, representation=r) for r in ("concat", "float", "mean")}
         write_result(R.out, f"representations_{FLOAT_MODEL}", reps,

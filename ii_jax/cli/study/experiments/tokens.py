@@ -18,14 +18,15 @@ def run(ctx) -> None:
         R.claims += [C.not_run("token_distance", "token distance was not run (--only)"),
                      C.not_run("causal_asymmetry", "token distance was not run (--only)")]
         return
-    lm, jk, key, lm_sem = cfg.lang_model, cfg.jackknife, ctx.key, ctx.lm_sem
+    lm, key, lm_sem = cfg.lang_model, ctx.key, ctx.lm_sem
     tds = {}
     with R.step("token distance and asymmetry"):
         for x in cfg.token_langs:
             s = ctx.lang_src[x]
+            jk = ctx.jackknife(s)
             tds[x] = R.cached(f"token_distance_{x}", dict(src=str(s.path), tau_max=cfg.tau_max, jackknife=jk,
                                                          seed=cfg.seed),
-                              lambda s=s: analyses.token_distance(s, tau_max=cfg.tau_max, jackknife=jk,
+                              lambda s=s, jk=jk: analyses.token_distance(s, tau_max=cfg.tau_max, jackknife=jk,
                                                                   key=jax.random.fold_in(key, 5),
                                                                   progress=ctx.progress), TokenDistance)
             write_result(R.out, f"token_distance_{lm}_{x}", tds[x])

@@ -13,14 +13,14 @@ def run(ctx) -> None:
     if "window" not in cfg.only:
         R.claims.append(C.not_run("more_tokens", "the window sweep was not run (--only)"))
         return
-    lm, jk, en_es = cfg.lang_model, cfg.jackknife, ctx.en_es
+    lm, en_es = cfg.lang_model, ctx.en_es
     with R.step("window sweep"):
         sw = R.cached("window_sweep", dict(a=str(en_es[0].path), b=str(en_es[1].path), windows=cfg.windows),
                       lambda: analyses.window_sweep(*en_es, windows=cfg.windows, progress=ctx.progress), WindowSweep)
         write_result(R.out, f"window_sweep_{lm}", sw,
                      fig=plots.plot_window_sweep({lm: sw}, directions=("en→es", "es→en"),
                                                  title="Minimum Δ over layers vs tokens concatenated"))
-        R.claims.append(C.more_tokens_saturate(sw, *en_es, jackknife=jk, key=ctx.key))
+        R.claims.append(C.more_tokens_saturate(sw, *en_es, jackknife=ctx.jackknife(*en_es), key=ctx.key))
     R.sections.append(dict(title="Token-window sweep (Fig. 3a)", figure=f"window_sweep_{lm}.png",
                            table=(["direction"] + [f"{w} tok" for w in sw.windows],
                                   [["en→es"] + [float(v) for v in sw.minimum[:, 0]],
