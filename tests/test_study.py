@@ -80,6 +80,18 @@ def test_the_large_model_gets_a_jackknife_of_its_own_n():
     assert plan(800)["per_model"][FAMILY[1]]["items"] == 300
 
 
+def test_the_jackknife_rule_is_written_once():
+    """Only config.jackknife_for sizes a jackknife: no other study module spells out subsets or a fraction of N."""
+    import re
+
+    import ii_jax.cli.study as study
+
+    root = pathlib.Path(study.__file__).parent
+    found = [f"{p.relative_to(root)}: {line.strip()}" for p in sorted(root.rglob("*.py")) if p.name != "config.py"
+             for line in p.read_text().splitlines() if re.search(r"jackknife=\(|0\.4\b|\.jackknife\b(?!_for|\()", line)]
+    assert found == []
+
+
 def test_a_profile_is_jackknifed_by_the_items_of_its_sources(tmp_path):
     """The profile helper sizes its jackknife from the sources it is given, not from --n."""
     from ii_jax.analyses import ArrayStore

@@ -28,8 +28,9 @@ def run(ctx) -> None:
                                                                  seed=cfg.seed), ImagePairs)
             ctx.pairs_stamps = pairs_stamps
             fa, fb = (open_store(p) for p in R.fashion)
-            fashion = R.cached("image_pairs_fashion", dict(a=str(R.fashion[0]), jackknife=cfg.jackknife_for(cfg.n), seed=cfg.seed),
-                               lambda: analyses.layer_profile(fa, fb, tokens=200, jackknife=(5, int(0.4 * len(fa))),
+            jk = ctx.jackknife(fa, fb)
+            fashion = R.cached("image_pairs_fashion", dict(a=str(R.fashion[0]), jackknife=jk, seed=cfg.seed),
+                               lambda: analyses.layer_profile(fa, fb, tokens=200, jackknife=jk,
                                                               key=jax.random.fold_in(key, 4), progress=prog), Profile)
             write_result(R.out, "image_pairs_stamps", pairs_stamps)
             write_result(R.out, "image_pairs_fashion", fashion)
