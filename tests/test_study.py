@@ -41,7 +41,7 @@ def test_cached_results_round_trip_and_older_ones_are_recomputed(tmp_path):
     import numpy as np
 
     from ii_jax.analyses import Profile
-    from ii_jax.cli.study import _Runner
+    from ii_jax.cli.study.runner import _Runner
 
     v = np.array([[0.5, 0.6], [0.4, np.nan]])
     prof = Profile(np.arange(2), np.array([0.0, 1.0]), v, v, v, np.stack([v - 0.1, v + 0.1], -1), v, 10, {"a": 1})
@@ -103,9 +103,9 @@ def test_the_large_model_gets_a_jackknife_of_its_own_n():
     assert (cfg.n, cfg.n_large) == (800, 300)
     assert not hasattr(cfg, "jackknife")  # no jackknife of --n to reuse on a store of another size
     for n in (20, 30, 300, 800, 5000):
-        repeats, n_sub = cfg.jackknife_for(n)
+        repeats, n_sub, error_bar = cfg.jackknife_for(n)
         assert repeats >= 1 and 3 <= n_sub <= n
-    assert cfg.jackknife_for(cfg.n_large) == (5, 120) and cfg.jackknife_for(cfg.n) == (5, 320)
+    assert cfg.jackknife_for(cfg.n_large) == (30, 120, "at_n") and cfg.jackknife_for(cfg.n) == (30, 320, "at_n")
     assert plan(800)["jackknife"] == list(cfg.jackknife_for(800))
     assert plan(800)["per_model"][FAMILY[1]]["items"] == 300
 
@@ -137,7 +137,7 @@ def test_a_profile_is_jackknifed_by_the_items_of_its_sources(tmp_path):
     a = ArrayStore(bits, name="a")
     b = ArrayStore(bits ^ rng.integers(0, 2**32, size=bits.shape, dtype=np.uint32) & np.uint32(0x0F0F0F0F), name="b")
     p = ctx.profile("arrays", a, b)
-    assert p.params["jackknife"] == dict(zip(("repeats", "n_sub"), cfg.jackknife_for(30), strict=True))
+    assert p.params["jackknife"] == dict(zip(("repeats", "n_sub", "error_bar"), cfg.jackknife_for(30), strict=True))
     (cached,) = (tmp_path / "cache").glob("profile_arrays-*.json")
     params = json.loads(cached.read_text())["params"]
     assert params["n"] == 30 and params["jackknife"] == list(cfg.jackknife_for(30))
@@ -172,9 +172,11 @@ def test_the_ladder_jackknifes_each_store_by_its_own_n(tmp_path):
         found = re.findall(r"paired jackknife (\d+) × (\d+) of N = (\d+)", c.statistic)
         assert found, (c.id, c.verdict, c.measured, c.statistic)
         for repeats, n_sub, n in found:
-            assert (int(repeats), int(n_sub)) == cfg.jackknife_for(int(n)), c.statistic
-    assert "of N = 30" in claims[("larger_model", None)].statistic
-    assert "of N = 30" in claims[("inner_minimum", FAMILY[1])].statistic
+            # the claims' half of the items keeps the jackknife's repeats and fraction, so its subsets fit it
+            assert int(repeats) == cfg.jackknife_for(int(n))[0] and 3 <= int(n_sub) < int(n), c.statistic
+    # each claim tests on half of its items (the other half chose the layer)
+    assert "of N = 15" in claims[("larger_model", None)].statistic
+    assert "of N = 15" in claims[("inner_minimum", FAMILY[1])].statistic
     assert ctx.profiles[FAMILY[1]].n == 30
     profiles = sorted((tmp_path / "study" / "cache").glob("profile_*.json"))
     assert len(profiles) == 3  # both models and the 0.5B model on the 1.5B model's verses

@@ -12,10 +12,11 @@ from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.profile import Profile
 from ii_jax.analyses.resampling import (_delta_stats, _jack_param, _null_count, _null_permutations, _pair_stats,
                                        _stacked)
-from ii_jax.analyses.sources import _check_paired, _depth, _labels, _layers, _name, as_source, features
+from ii_jax.analyses.sources import (ArrayStore, _bits, _check_paired, _depth, _labels, _layers, _name, as_source,
+                                     features)
 from ii_jax.store import same_class_pairs
 
-__all__ = ["ImagePairs", "image_pairs", "cross_modal"]
+__all__ = ["ImagePairs", "image_pairs", "pairing_sources", "cross_modal"]
 
 
 class ImagePairs(NamedTuple):
@@ -114,6 +115,32 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
                   representation=representation, k=k, ties=ties, seed=seed, include_embedding=include_embedding,
                   null_permutations=_null_count(m, _null_permutations(null)))
     return ImagePairs(np.array(lays), _depth(src, lays), vals, both.mean(axis=0), std, nul, band, p_below, m, params)
+
+
+def pairing_sources(src, *, labels: Sequence | None = None, seed: int = 0) -> tuple[ArrayStore, ArrayStore]:
+    """The two images of every same-class pair of one pairing (the one :func:`image_pairs` draws first with the same
+    ``seed``) as two paired in-memory sources: item i of both is pair i. A layer profile of the two is the pairs'
+    profile with jackknife error bars over the pairs.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.analyses import ArrayStore, pairing_sources
+      >>> s = ArrayStore([np.zeros((12, 1, 2), np.uint32)], labels=np.repeat(np.arange(3), 4))
+      >>> a, b = pairing_sources(s)
+      >>> len(a), len(b)
+      (6, 6)
+    """
+    src = as_source(src)
+    labels = _labels(src) if labels is None else labels
+    if labels is None:
+        raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
+    p = same_class_pairs(labels, seed=seed)
+    ids = [str(i) for i in range(len(p))]
+    lays = list(src.layers)
+    emb = getattr(src, "embedding_layer", None)
+    return tuple(ArrayStore([np.asarray(_bits(src, la))[p[:, j]] for la in lays], layers=lays,
+                            relative_depth=src.relative_depth, item_ids=ids, name=f"{_name(src)}[pair side {j}]",
+                            embedding_layer=emb) for j in (0, 1))
 
 
 # ----------------------------------------------------------------------------------------------------------------

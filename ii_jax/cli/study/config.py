@@ -73,11 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def jackknife_for(n: int) -> tuple[int, int]:
-    """The study's jackknife of sources holding ``n`` items: ``(repeats, n_sub)``, 5 subsets of 40 % of them (at
-    least 10). Every jackknife of the study comes from here, sized by the items of the sources it resamples.
+def jackknife_for(n: int) -> tuple[int, int, str]:
+    """The study's jackknife of sources holding ``n`` items: ``(repeats, n_sub, error_bar)``, the library's
+    default (:func:`ii_jax.resample.default_jackknife`: 30 subsets of 40 % of them, error bars at N). Every jackknife
+    of the study comes from here, sized by the items of the sources it resamples.
     """
-    return (5, max(10, int(0.4 * n)))
+    return (30, max(10, int(0.4 * n)), "at_n")
 
 
 class _Cfg:
@@ -123,7 +124,7 @@ class _Cfg:
             raise ValueError(f"--tokens {self.tokens}: at most {TOKENS_STORED} tokens are stored per verse.")
 
     @staticmethod
-    def jackknife_for(n: int) -> tuple[int, int]:
+    def jackknife_for(n: int) -> tuple[int, int, str]:
         """The jackknife of sources holding ``n`` items (:func:`jackknife_for`)."""
         return jackknife_for(n)
 
@@ -150,5 +151,6 @@ def plan(n: int = DEFAULT_N, n_large: int = DEFAULT_N_LARGE, *, languages=LANGUA
     return {"n": n, "n_large": n_large, "per_model": work, "extraction_seconds": total,
             "analysis_seconds_estimate": 900, "total_hours_estimate": (total + 900) / 3600,
             "jackknife": list(jk),
-            "error_bar": f"jackknife {jk[0]} × {jk[1]} of N = {n}: single-Δ std ≈ 0.01–0.03 (the demo's 0.01–0.05 at "
-                         f"N = 1000 scaled by √(1000/N)); paired differences are several times smaller"}
+            "error_bar": f"jackknife {jk[0]} × {jk[1]} of N = {n}, rescaled to the standard error at N "
+                         f"(√({jk[1]}/{n - jk[1]}) times the spread over the subsets); paired differences of two Δ's "
+                         f"on the same items have several times smaller errors than each Δ"}

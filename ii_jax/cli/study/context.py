@@ -48,7 +48,7 @@ class Context:
         """The ``progress`` argument of the analyses (``False`` under ``--no-progress``)."""
         return self.runner.progress
 
-    def jackknife(self, *sources) -> tuple[int, int]:
+    def jackknife(self, *sources) -> tuple[int, int, str]:
         """The jackknife of an analysis of ``sources``: ``cfg.jackknife_for`` of the items they hold (paired
         sources hold the same items; the fewest count).
         """

@@ -22,6 +22,7 @@ def _write(R, cfg, t0) -> int:
 
     total = time.perf_counter() - t0
     R.timings["total"] = total
+    R.claims = C.adjust(R.claims)
     header, rows = C.claims_table(R.claims)
     counts = {v: sum(r.verdict == v for r in R.claims) for v in ("holds", "does not hold", "inconclusive", "not run")}
     jk = cfg.jackknife_for(cfg.n)  # the text stores' (the 1.5B model's and the images' follow their own N)
@@ -34,11 +35,14 @@ def _write(R, cfg, t0) -> int:
               "languages": cfg.languages, "pairs": [list(p) for p in cfg.pairs], "token_langs": cfg.token_langs,
               "jackknife": list(jk), "bootstrap": list(cfg.bootstrap), "replications": cfg.replications,
               "windows": cfg.windows, "synthetic": cfg.synthetic, "seed": cfg.seed, "only": sorted(cfg.only),
-              "embedding_layer": "excluded", "metric": "Hamming on sign bits", "rule": f"{C.SIGMAS:g} paired σ"}
+              "embedding_layer": "excluded", "metric": "Hamming on sign bits",
+              "rule": f"t-tests on paired jackknife standard errors at N, level {C.ALPHA:g}, Holm across the rows"}
     summary = [f"Claims: {counts['holds']} hold, {counts['does not hold']} do not hold, {counts['inconclusive']} "
-               f"inconclusive, {counts['not run']} not run. Rule: a difference of two Δ's counts when it exceeds "
-               f"{C.SIGMAS:g} paired standard errors (jackknife {jk[0]} × {jk[1]} of N = "
-               f"{cfg.n}, the same subsets for both); each row states its rule."] + R.summary
+               f"inconclusive, {counts['not run']} not run. Rule: each row's test (stated in the row) uses paired "
+               f"jackknife standard errors at N ({jk[0]} subsets of {jk[1]} of N = {cfg.n}, the same subsets for "
+               f"every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer picks it on a "
+               f"random half of the items and tests it on the other half; a verdict counts at level {C.ALPHA:g} "
+               f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
     sections = [dict(title="Claims of the paper, computed", table=(header, rows),
                      text="Verdicts are computed from the numbers by the rule in each row. Where our small models "
                           "disagree with the paper, the row says so: that is a result, not a failure.")] + R.sections

@@ -38,7 +38,8 @@ def run(ctx) -> None:
         base = json.loads(path.read_text()) if path.exists() else compute()
         path.write_text(json.dumps(base))
         write_result(R.out, f"baselines_{lm}", base)
-        R.claims.append(C.overlap_tracks_delta(lm_prof, np.array(base["overlap"]), cka=np.array(base["cka"])))
+        R.claims.append(C.overlap_tracks_delta(lm_prof, np.array(base["overlap"]), *en_es, cka=np.array(base["cka"]),
+                                               jackknife=ctx.jackknife(*en_es), key=ctx.key))
     R.sections.append(dict(title="Overlap and CKA beside Δ (Supp. F)", json=f"baselines_{lm}.json",
                            table=(["layer", "Δ mean", "mutual kNN (k=10)", "CKA (±1 bits)"],
                                   [[int(la), float(lm_prof.values[i].mean()), base["overlap"][i], base["cka"][i]]

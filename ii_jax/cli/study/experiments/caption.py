@@ -25,17 +25,18 @@ def run(ctx) -> None:
         text_layer = cap.layers[-1]
         if CAPTION_MODEL in ctx.ladder_src:
             text_layer = semantic_layers(ctx.profiles[CAPTION_MODEL]).layer
+        img = open_store(R.img_store)
+        jk = ctx.jackknife(cap, img)
         cm = R.cached("cross_modal", dict(cap=str(R.cap_store), img=str(R.img_store), layer=text_layer,
-                                          bootstrap=cfg.bootstrap, seed=cfg.seed),
-                      lambda: analyses.cross_modal(cap, open_store(R.img_store), text_layer=text_layer,
-                                                   text_tokens=CAPTION_TOKENS, bootstrap=cfg.bootstrap,
-                                                   key=jax.random.fold_in(ctx.key, 6), progress=ctx.progress),
-                      Profile)
+                                          jackknife=jk, seed=cfg.seed),
+                      lambda: analyses.cross_modal(cap, img, text_layer=text_layer, text_tokens=CAPTION_TOKENS,
+                                                   jackknife=jk, key=jax.random.fold_in(ctx.key, 6),
+                                                   progress=ctx.progress), Profile)
         write_result(R.out, "cross_modal", cm,
                      fig=plots.plot_profiles({"": cm}, directions=(f"caption (e5 layer {text_layer}) → image",
                                                                    "image → caption"),
                                              title=f"Tux Paint captions vs {IMAGE_MODEL} layers"))
-        R.claims.append(C.caption_at_image_semantic(cm, ctx.pairs_stamps))
+        R.claims.append(C.caption_at_image_semantic(cm, ctx.pairs_stamps, cap, img, jackknife=jk, key=ctx.key))
     R.sections.append(dict(title="Image–caption profile (Fig. 4b)", figure="cross_modal.png",
                            table=(["image layer", "Δ(caption→image)", "std", "Δ(image→caption)", "std"],
                                   [[int(la), float(cm.values[i, 0]), float(cm.std[i, 0]), float(cm.values[i, 1]),

@@ -37,8 +37,11 @@ def run(ctx) -> None:
             plots.save(plots.plot_image_pairs({"stamps": pairs_stamps}, title="DINOv2 same-class pairs"),
                        R.out / "image_pairs.png")
             if "images" in cfg.only:
-                R.claims.append(C.vision_minimum_late(pairs_stamps, name="stamps"))
-                R.claims.append(C.vision_minimum_late(fashion, name="fashion-mnist"))
+                sa, sb = analyses.pairing_sources(img, seed=cfg.seed)
+                stamps = ctx.profile("stamps_first_pairing", sa, sb, tokens=200)
+                R.claims.append(C.vision_minimum_late(stamps, sa, sb, name="stamps", jackknife=ctx.jackknife(sa, sb),
+                                                      key=key))
+                R.claims.append(C.vision_minimum_late(fashion, fa, fb, name="fashion-mnist", jackknife=jk, key=key))
         R.sections.append(dict(title="Same-class image pairs through DINOv2 (Fig. 4a)", figure="image_pairs.png",
                                table=(["layer", "depth", "stamps Δ", "std", "fashion-mnist Δ", "std"],
                                       [[int(la), float(pairs_stamps.relative_depth[i]), float(pairs_stamps.mean[i]),

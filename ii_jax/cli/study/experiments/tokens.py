@@ -32,7 +32,8 @@ def run(ctx) -> None:
             write_result(R.out, f"token_distance_{lm}_{x}", tds[x])
         plots.save(plots.plot_asymmetry({f"{lm} {x}": t for x, t in tds.items()},
                                         title="asymmetry 𝒜 = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ"), R.out / "asymmetry.png")
-        R.claims.append(C.token_distance_semantic(tds["en"], lm_sem))
+        R.claims.append(C.token_distance_semantic(tds["en"], lm_sem, ctx.lang_src["en"],
+                                                  jackknife=ctx.jackknife(ctx.lang_src["en"]), key=ctx.key))
         R.claims.append(C.causal_asymmetry(tds["en"], lm_sem, others={x: t for x, t in tds.items() if x != "en"}))
     i = list(tds["en"].layers).index(lm_sem.layer) if lm_sem.layer in list(tds["en"].layers) else 0
     R.sections.append(dict(title="Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="asymmetry.png",
