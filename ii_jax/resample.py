@@ -270,6 +270,21 @@ class Estimate(NamedTuple):
     dof: int = 0
     error_bar: str = "at_n"
 
+    def interval(self, center=None, level: float = 0.95) -> np.ndarray:
+        """``[2, 2]`` t intervals (rows: directions; columns: low, high) ``center ± t_{R−1} · std`` around
+        ``center`` (default: the replicas' mean; pass Δ on all N points to centre the interval on it).
+
+        Examples:
+          >>> import numpy as np
+          >>> from ii_jax.resample import Estimate
+          >>> e = Estimate(np.array([0.5, 0.6]), np.array([0.01, 0.02]), np.zeros((30, 2)), 29)
+          >>> e.interval().round(3).tolist()
+          [[0.48, 0.52], [0.559, 0.641]]
+        """
+        c = np.asarray(self.mean if center is None else center, np.float64)
+        h = float(t_quantile(level, self.dof)) * np.asarray(self.std, np.float64)
+        return np.stack([c - h, c + h], axis=-1)
+
 
 def _estimate(values, *, n: int, n_sub: int, replace: bool = False, error_bar: str = "at_n") -> Estimate:
     v = np.asarray(values, np.float64).reshape(-1, 2)

@@ -38,7 +38,7 @@ def run(ctx) -> None:
                                              title=f"Tux Paint captions vs {IMAGE_MODEL} layers"))
         R.claims.append(C.caption_at_image_semantic(cm, ctx.pairs_stamps, cap, img, jackknife=jk, key=ctx.key))
     R.sections.append(dict(title="Image–caption profile (Fig. 4b)", figure="cross_modal.png",
-                           table=(["image layer", "Δ(caption→image)", "std", "Δ(image→caption)", "std"],
+                           table=(["image layer", "Δ(caption→image)", "SE at N", "Δ(image→caption)", "SE at N"],
                                   [[int(la), float(cm.values[i, 0]), float(cm.std[i, 0]), float(cm.values[i, 1]),
                                     float(cm.std[i, 1])] for i, la in enumerate(cm.layers)])))
     R.status["caption"] = "run"

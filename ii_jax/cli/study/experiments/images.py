@@ -43,7 +43,7 @@ def run(ctx) -> None:
                                                       key=key))
                 R.claims.append(C.vision_minimum_late(fashion, fa, fb, name="fashion-mnist", jackknife=jk, key=key))
         R.sections.append(dict(title="Same-class image pairs through DINOv2 (Fig. 4a)", figure="image_pairs.png",
-                               table=(["layer", "depth", "stamps Δ", "std", "fashion-mnist Δ", "std"],
+                               table=(["layer", "depth", "stamps Δ", "spread over pairings", "fashion-mnist Δ", "SE at N"],
                                       [[int(la), float(pairs_stamps.relative_depth[i]), float(pairs_stamps.mean[i]),
                                         float(pairs_stamps.std[i]), float(fashion.values[i].mean()),
                                         float(fashion.std[i].mean())] for i, la in enumerate(pairs_stamps.layers)])))

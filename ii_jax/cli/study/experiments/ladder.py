@@ -52,6 +52,6 @@ def run(ctx) -> None:
     R.sections.append(dict(title="Model ladder: en–es layer profiles (Fig. 2a)", figure="ladder.png",
                            text="Δ between English and Spanish representations of the same verses, per layer "
                                 "(every model reads the same verses).",
-                           table=(["model", "N", "min layer", "depth", "Δ(en→es)", "std", "Δ(es→en)",
-                                   "first layer", "last layer", "region", "null"], rows)))
+                           table=(["model", "N", "min layer", "depth", "Δ(en→es)", "SE at N", "Δ(es→en)",
+                                   "first layer", "last layer", "region", "null (permutation mean)"], rows)))
     R.status["ladder"] = "run"

@@ -44,7 +44,7 @@ def run(ctx) -> None:
                      float(prof.values[i, 1]), float(prof.std[i, 1]), float(np.nanmean(prof.null))])
     R.sections.append(dict(title=f"Language pairs through {lm} (Fig. 2b)", figure="languages.png",
                            text="Both directions of every pair at the layer of the minimum (mean of both).",
-                           table=(["pair", "min layer", "Δ(A→B)", "std", "Δ(B→A)", "std", "null"], rows)))
+                           table=(["pair", "min layer", "Δ(A→B)", "SE at N", "Δ(B→A)", "SE at N", "null (permutation mean)"], rows)))
     R.status["languages"] = "run"
 
 

@@ -37,7 +37,7 @@ def run(ctx) -> None:
         R.claims.append(C.causal_asymmetry(tds["en"], lm_sem, others={x: t for x, t in tds.items() if x != "en"}))
     i = list(tds["en"].layers).index(lm_sem.layer) if lm_sem.layer in list(tds["en"].layers) else 0
     R.sections.append(dict(title="Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="asymmetry.png",
-                           table=(["language", f"𝒜 at layer {lm_sem.layer}", "std", "𝒜 first layer",
+                           table=(["language", f"𝒜 at layer {lm_sem.layer}", "SE at N", "𝒜 first layer",
                                    "𝒜 last layer"],
                                   [[x, float(t.asymmetry[i]), float(t.asymmetry_std[i]), float(t.asymmetry[0]),
                                     float(t.asymmetry[-1])] for x, t in tds.items()])))
