@@ -106,14 +106,14 @@ def test_embedding_layer_is_left_out_by_default_everywhere(pair, tmp_path):
 
 
 def test_default_jackknife_is_accepted_as_jackknife(pair):
-    """default_jackknife(N) passed as jackknife= runs 30 subsets of 0.4 N points, like "auto"."""
+    """default_jackknife(N) passed as jackknife= runs 30 random splits into halves, like "auto"."""
     a, b, _ = pair
     jk = analyses.default_jackknife(N)
-    assert (jk.repeats, jk.n_sub) == (30, 24) and jk == analyses.Jackknife(30, 24)
+    assert (jk.repeats, jk.n_sub) == (30, 30) and jk == analyses.Jackknife(30, 30, "halves")
     kw = dict(tokens=2, null=False, progress=False, layers=[2])
     auto = analyses.layer_profile(a, b, jackknife="auto", **kw)
     given = analyses.layer_profile(a, b, jackknife=jk, **kw)
-    assert given.params["jackknife"] == auto.params["jackknife"] == {"repeats": 30, "n_sub": 24, "error_bar": "at_n"}
+    assert given.params["jackknife"] == auto.params["jackknife"] == {"repeats": 30, "n_sub": 30, "error_bar": "halves"}
     np.testing.assert_array_equal(given.std, auto.std)
     with pytest.raises(ValueError, match="too small for a jackknife of 61 points"):
         analyses.layer_profile(a, b, jackknife=(5, 61), **kw)

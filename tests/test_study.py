@@ -105,7 +105,7 @@ def test_the_large_model_gets_a_jackknife_of_its_own_n():
     for n in (20, 30, 300, 800, 5000):
         repeats, n_sub, error_bar = cfg.jackknife_for(n)
         assert repeats >= 1 and 3 <= n_sub <= n
-    assert cfg.jackknife_for(cfg.n_large) == (30, 120, "at_n") and cfg.jackknife_for(cfg.n) == (30, 320, "at_n")
+    assert cfg.jackknife_for(cfg.n_large) == (30, 150, "halves") and cfg.jackknife_for(cfg.n) == (30, 400, "halves")
     assert plan(800)["jackknife"] == list(cfg.jackknife_for(800))
     assert plan(800)["per_model"][FAMILY[1]]["items"] == 300
 
@@ -169,14 +169,12 @@ def test_the_ladder_jackknifes_each_store_by_its_own_n(tmp_path):
     claims = {(c.id, c.numbers.get("model")): c for c in ctx.runner.claims}
     assert set(claims) == {("inner_minimum", FAMILY[0]), ("inner_minimum", FAMILY[1]), ("larger_model", None)}
     for c in claims.values():
-        found = re.findall(r"paired jackknife (\d+) × (\d+) of N = (\d+)", c.statistic)
+        found = re.findall(r"(\d+) random splits \(SE at N = (\d+)\)", c.statistic)
         assert found, (c.id, c.verdict, c.measured, c.statistic)
-        for repeats, n_sub, n in found:
-            # the claims' half of the items keeps the jackknife's repeats and fraction, so its subsets fit it
-            assert int(repeats) == cfg.jackknife_for(int(n))[0] and 3 <= int(n_sub) < int(n), c.statistic
-    # each claim tests on half of its items (the other half chose the layer)
-    assert "of N = 15" in claims[("larger_model", None)].statistic
-    assert "of N = 15" in claims[("inner_minimum", FAMILY[1])].statistic
+        for repeats, n in found:  # each claim's halves are jackknifed like the sources they come from
+            assert int(repeats) == cfg.jackknife_for(int(n))[0], c.statistic
+    assert "N = 30" in claims[("larger_model", None)].statistic
+    assert "N = 30" in claims[("inner_minimum", FAMILY[1])].statistic
     assert ctx.profiles[FAMILY[1]].n == 30
     profiles = sorted((tmp_path / "study" / "cache").glob("profile_*.json"))
     assert len(profiles) == 3  # both models and the 0.5B model on the 1.5B model's verses

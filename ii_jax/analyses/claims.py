@@ -73,23 +73,28 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
              "permutations), Holm over all of them; holds if none differs at level 0.05, does not hold otherwise"),
     "inner_minimum": ("Δ has an inner minimum: the first and the last layers are significantly higher",
                       "§3.1, Fig. 2a",
-                      f"the inner layer of lowest Δ (mean of both directions) is chosen on half A; on half B both "
-                      f"Δ(first) − Δ(min) and Δ(last) − Δ(min) > 0 (one-sided paired t, both must pass) → holds; "
+                      f"the inner layer of lowest Δ (mean of both directions) is chosen on one half of the items and "
+                      f"tested on the other, both ways (cross-fitted): both Δ(first) − Δ(min) and Δ(last) − Δ(min) > 0 "
+                      f"(one-sided paired t, both must pass) → holds; "
                       f"either edge significantly below it, or equal to it within ±{FLAT_MARGIN} (two one-sided "
                       f"tests; flat valley) → does not hold"),
     "larger_model": ("A larger model of one family reaches a lower minimum Δ", "§3.1, Fig. 2a",
-                     "each model's minimum layer is chosen on half A; on half B min Δ(large) − min Δ(small) < 0 "
+                     "each model's minimum layer is chosen on one half, tested on the other, both ways: min Δ(large) − "
+                     "min Δ(small) < 0 "
                      "(paired t, same items, mean of both directions) → holds; > 0 → does not hold"),
     "english_pairs": ("Language pairs with English reach a lower minimum Δ than pairs without it",
                       "§3.1.1, Fig. 2b",
-                      "each pair's minimum layer is chosen on half A; on half B mean min Δ(pairs with English) − mean "
+                      "each pair's minimum layer is chosen on one half, tested on the other, both ways: mean min "
+                      "Δ(pairs with English) − mean "
                       "min Δ(pairs without) < 0 (paired t, all pairs on the same verses) → holds; > 0 → does not hold"),
     "english_predictive": ("English representations predict the other language's better: Δ(en→X) < Δ(X→en)",
                            "§3.1.1, Fig. 2b",
-                           "at each pair's minimum layer (chosen on half A), on half B the mean over pairs of "
+                           "at each pair's minimum layer (chosen on one half, tested on the other, both ways) the mean "
+                           "over pairs of "
                            "Δ(en→X) − Δ(X→en) < 0 (paired t) → holds; > 0 → does not hold"),
     "more_tokens": ("More tokens lower the minimum Δ, which then saturates", "§3.1.2, Fig. 3a",
-                    "minimum layers chosen on half A; on half B Δ(largest window) − Δ(1 token) < 0 AND the drop over "
+                    "minimum layers chosen on one half, tested on the other, both ways: Δ(largest window) − Δ(1 "
+                    "token) < 0 AND the drop over "
                     "the upper half of the windows minus 25 % of the total drop < 0 (both paired t) → holds; either "
                     "significantly > 0 → does not hold"),
     "token_distance": ("Δ between the last token and earlier ones grows slowest with τ in the semantic layers",
@@ -106,16 +111,19 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
                                 f"per layer; all layers must pass) → holds; any layer outside ±{BITS_MARGIN} "
                                 f"(Bonferroni over layers) → does not hold"),
     "mean_edges": ("Averaging the tokens lowers Δ, most in the first and the last layers", "§3.1, Supp. D",
-                   "reduction r = Δ_concat − Δ_mean; the inner minimum layer m chosen on half A; on half B "
+                   "reduction r = Δ_concat − Δ_mean; the inner minimum layer m chosen on one half, tested on the "
+                   "other, both ways: "
                    "(r_first + r_last)/2 − r_m > 0 (paired t) → holds; < 0 → does not hold"),
     "overlap": ("Neighbourhood overlap rises where Δ falls (compatible measures)", "Supp. F",
                 "Spearman ρ over layers between Δ and the mutual-kNN overlap, with a jackknife over items (every "
                 "replica recomputes both profiles and ρ): ρ < 0 (t) → holds; ρ > 0 → does not hold"),
     "vision_late": ("DINOv2's same-class image pairs reach their minimum Δ near the last layers", "§3.2, Fig. 4a",
-                    "the lowest late layer (relative depth ≥ 0.75) and the lowest earlier layer are chosen on half A "
-                    "of the pairs; on half B Δ(late) − Δ(earlier) < 0 (paired t) → holds; > 0 → does not hold"),
+                    "the lowest late layer (relative depth ≥ 0.75) and the lowest earlier layer are chosen on one "
+                    "half of the pairs, compared on the other, both ways: Δ(late) − Δ(earlier) < 0 (paired t) → holds; "
+                    "> 0 → does not hold"),
     "caption_semantic": ("The image–caption minimum lies at the image–image semantic layers", "§3.2, Fig. 4b",
-                         f"the cross-modal minimum layer is chosen on half A; on half B Δ_cross(image–image minimum "
+                         f"the cross-modal minimum layer is chosen on one half, tested on the other, both ways: "
+                         f"Δ_cross(image–image minimum "
                          f"layer) − Δ_cross(that layer) within ±{CAPTION_MARGIN} (two one-sided paired t-tests) → "
                          f"holds; above +{CAPTION_MARGIN} → does not hold"),
     "synthetic_rank": ("Synthetic: Δ(X→Y) < Δ(Y→X) as the rank of B_r falls, which symmetric CKA cannot show",
@@ -231,9 +239,13 @@ def _zs(d: _rs.PairedDifference) -> str:
     return f"{d.value:+.3f} ± {d.std:.3f} (t = {d.z:+.1f})"
 
 
-def _jk(d: _rs.PairedDifference) -> str:
+def _jk(d: _rs.PairedDifference, crossfit: bool = False) -> str:
+    if crossfit:
+        return f"{_CROSS}; each half's paired jackknife: {d.jackknife.repeats} random splits (SE at N = {d.n})"
     j = d.jackknife
-    what = "SE at N" if j.error_bar == "at_n" else "raw spread at the subset size"
+    if j.error_bar == "halves":
+        return f"paired jackknife: {j.repeats} random splits into halves of N = {d.n} (SE at N)"
+    what = "SE at N" if j.error_bar == "delete_d" else "raw spread at the subset size"
     return f"paired jackknife {j.repeats} × {j.n_sub} of N = {d.n} ({what})"
 
 
@@ -302,6 +314,42 @@ def _half_jackknife(jackknife, n: int, n_half: int):
 def _deltas_on(a, b, layers, params, idx, **kw) -> np.ndarray:
     """Δ ``[len(layers), 2]`` of every layer on the items ``idx`` (the selection half)."""
     return np.array([_delta(*_mats(a, b, la, params, idx=idx, **kw), k=1, ties="average") for la in layers])
+
+
+def _average(x: _rs.PairedDifference, y: _rs.PairedDifference) -> _rs.PairedDifference:
+    """Two estimates of one statistic from the two disjoint halves, averaged: the standard errors combine as
+    independent (the halves share no item).
+    """
+    value = (x.value + y.value) / 2
+    std = float(np.hypot(x.std, y.std) / 2)
+    return _rs.PairedDifference(value, std, _zval(value, std), (x.parts + y.parts) / 2,
+                                (x.replicas + y.replicas) / 2, (x.part_replicas + y.part_replicas) / 2, x.n + y.n,
+                                x.jackknife)
+
+
+def _crossfit(n: int, key, jackknife, choose, test):
+    """Choose on one half of the items, test on the other, both ways, and average (cross-fitting).
+
+    ``choose(idx)`` returns a choice (e.g. a layer) made from the items ``idx`` only; ``test(idx, choice, jk)``
+    returns a list of :class:`~ii_jax.resample.PairedDifference` computed on the items ``idx`` with the jackknife
+    ``jk``. Each half's test is independent of the choice it tests, so the average is free of selection bias, and
+    every item is used for testing once.
+
+    Returns:
+      ``(averaged differences, (choice on half A, choice on half B))``.
+    """
+    ia, ib = halves(n, key)
+    ca, cb = choose(ia), choose(ib)
+    ra = test(ib, ca, _half_jackknife(jackknife, n, len(ib)))
+    rb = test(ia, cb, _half_jackknife(jackknife, n, len(ia)))
+    return [_average(x, y) for x, y in zip(ra, rb, strict=True)], (ca, cb)
+
+
+def _choices(c) -> str:
+    return str(c[0]) if c[0] == c[1] else f"{c[0]} and {c[1]}"
+
+
+_CROSS = "layers chosen on one half of the items and tested on the other, both ways"
 
 
 def _sign(d, expect: str):
@@ -383,12 +431,13 @@ def _pick(layers, values) -> int:
 def inner_minimum(profile, a, b, *, jackknife="auto", key=None, name: str = "") -> Claim:
     """The minimum of ``profile`` (mean of both directions) is inner: first and last layers significantly higher.
 
-    The inner layer of lowest Δ is chosen on a random half A of the items (:func:`halves`) and tested on the
-    other half B by paired jackknife differences, so the choice does not bias the test.
+    The inner layer of lowest Δ is chosen on one random half of the items and tested on the other by paired
+    jackknife differences, both ways (:func:`halves`), so the choice does not bias the test.
 
     Args:
       profile: a :class:`~ii_jax.analyses.Profile` of sources ``a``, ``b`` (its ``params`` give the window).
-      jackknife, key: the paired jackknife (default ``"auto"``, ``jax.random.key(0)``), scaled to half B.
+      jackknife, key: the paired jackknife of each half (default ``"auto"``) and the key of the halves and subsets
+        (default ``jax.random.key(0)``).
       name: the model, shown in the row.
     """
     key = _key(key)
@@ -396,39 +445,37 @@ def inner_minimum(profile, a, b, *, jackknife="auto", key=None, name: str = "") 
     first, last = lays[0], lays[-1]
     v = _mean_dir(profile.values)
     label = f"{name}: " if name else ""
-    n = len(a)
-    ia, ib = halves(n, key)
     inner = _inner(lays)
-    m = _pick(inner, _mean_dir(_deltas_on(a, b, inner, profile.params, ia)))
-    mats = [_mats(a, b, la, profile.params, idx=ib) for la in (first, m, last)]
 
-    def stat(i):
-        return lambda d: float(d[i].mean() - d[1].mean())
+    def choose(idx):
+        return _pick(inner, _mean_dir(_deltas_on(a, b, inner, profile.params, idx)))
 
-    jk = _half_jackknife(jackknife, n, len(ib))
-    d_first = _rs.paired_statistic(mats, stat(0), jackknife=jk, key=key)
-    d_last = _rs.paired_statistic(mats, stat(2), jackknife=jk, key=key)
+    def test(idx, m, jk):
+        mats = [_mats(a, b, la, profile.params, idx=idx) for la in (first, m, last)]
+        return [_rs.paired_statistic(mats, lambda d, i=i: float(d[i].mean() - d[1].mean()), jackknife=jk, key=key)
+                for i in (0, 2)]
+
+    (d_first, d_last), chosen = _crossfit(len(a), key, jackknife, choose, test)
     hf, ff = _sign(d_first, "positive")
     hl, fl = _sign(d_last, "positive")
     flat_f = _rs.equivalence_test(d_first, tolerance=FLAT_MARGIN)[0]
     flat_l = _rs.equivalence_test(d_last, tolerance=FLAT_MARGIN)[0]
     p_holds = max(hf, hl)  # both edges must be higher (intersection-union)
     p_fails = min(1.0, 4 * min(ff, fl, flat_f, flat_l))  # any edge lower or level with it (Bonferroni over 4)
-    nums = {"model": name, "min_layer": m, "min_depth": _depth_of(profile, m), "first": float(v[0]),
-            "last": float(v[-1]), "min_all_points": float(v[lays.index(m)]), "first_minus_min": d_first.value,
-            "first_minus_min_std": d_first.std, "last_minus_min": d_last.value, "last_minus_min_std": d_last.std,
-            "n_select": len(ia), "n_test": len(ib)}
+    m = chosen[0]
+    nums = {"model": name, "min_layers": list(chosen), "min_depth": _depth_of(profile, m), "first": float(v[0]),
+            "last": float(v[-1]), "first_minus_min": d_first.value, "first_minus_min_std": d_first.std,
+            "last_minus_min": d_last.value, "last_minus_min_std": d_last.std}
     return _row("inner_minimum",
-                measured=f"{label}lowest inner layer {m} (depth {nums['min_depth']:.2f}, chosen on {len(ia)} items); "
-                         f"all N: first {v[0]:.3f}, layer {m} {v[lays.index(m)]:.3f}, last {v[-1]:.3f}",
-                statistic=f"on the other {len(ib)}: first − min {_zs(d_first)}; last − min {_zs(d_last)}; "
-                          f"{_jk(d_first)}",
+                measured=f"{label}lowest inner layer {_choices(chosen)} (depth {nums['min_depth']:.2f}); all N: first "
+                         f"{v[0]:.3f}, layer {m} {v[lays.index(m)]:.3f}, last {v[-1]:.3f}",
+                statistic=f"first − min {_zs(d_first)}; last − min {_zs(d_last)}; {_jk(d_first, True)}",
                 numbers=nums, p_holds=p_holds, p_fails=p_fails)
 
 
 def larger_model_lower(small, large, *, jackknife="auto", key=None, names=("small", "large")) -> Claim:
-    """Min Δ of the larger model below the smaller one's, paired over the same items (minimum layers chosen on half
-    A, the difference tested on half B).
+    """Min Δ of the larger model below the smaller one's, paired over the same items (each model's minimum layer
+    chosen on one half, the difference tested on the other, both ways).
 
     Args:
       small, large: ``(profile, a, b)`` each: a profile and its two sources; all four sources hold the same items.
@@ -437,18 +484,23 @@ def larger_model_lower(small, large, *, jackknife="auto", key=None, names=("smal
     (ps, sa, sb), (pl, la, lb) = small, large
     _check_paired(sa, la)
     key = _key(key)
-    n = len(sa)
-    ia, ib = halves(n, key)
-    ms = _pick(ps.layers, _mean_dir(_deltas_on(sa, sb, [int(x) for x in ps.layers], ps.params, ia)))
-    ml = _pick(pl.layers, _mean_dir(_deltas_on(la, lb, [int(x) for x in pl.layers], pl.params, ia)))
-    d = _rs.paired_difference(*_mats(la, lb, ml, pl.params, idx=ib), *_mats(sa, sb, ms, ps.params, idx=ib),
-                              jackknife=_half_jackknife(jackknife, n, len(ib)), key=key, direction="mean")
-    nums = {"small": names[0], "large": names[1], "min_small": d.b, "layer_small": ms, "min_large": d.a,
-            "layer_large": ml, "difference": d.value, "std": d.std, "z": d.z}
+
+    def choose(idx):
+        return (_pick(ps.layers, _mean_dir(_deltas_on(sa, sb, [int(x) for x in ps.layers], ps.params, idx))),
+                _pick(pl.layers, _mean_dir(_deltas_on(la, lb, [int(x) for x in pl.layers], pl.params, idx))))
+
+    def test(idx, c, jk):
+        return [_rs.paired_difference(*_mats(la, lb, c[1], pl.params, idx=idx), *_mats(sa, sb, c[0], ps.params, idx=idx),
+                                      jackknife=jk, key=key, direction="mean")]
+
+    (d,), chosen = _crossfit(len(sa), key, jackknife, choose, test)
+    ms, ml = [c[0] for c in chosen], [c[1] for c in chosen]
+    nums = {"small": names[0], "large": names[1], "min_small": d.b, "layers_small": ms, "min_large": d.a,
+            "layers_large": ml, "difference": d.value, "std": d.std, "z": d.z}
     h, f = _sign(d, "negative")
-    return _row("larger_model", measured=f"on half B ({len(ib)} items): min Δ {names[0]} {d.b:.3f} (layer {ms}), "
-                                         f"{names[1]} {d.a:.3f} (layer {ml}); N = {n}",
-                statistic=f"large − small {_zs(d)}; {_jk(d)}", numbers=nums, p_holds=h, p_fails=f,
+    return _row("larger_model", measured=f"min Δ {names[0]} {d.b:.3f} (layer {_choices(ms)}), {names[1]} {d.a:.3f} "
+                                         f"(layer {_choices(ml)}); N = {len(sa)}",
+                statistic=f"large − small {_zs(d)}; {_jk(d, True)}", numbers=nums, p_holds=h, p_fails=f,
                 note="" if d.value < 0 else f"our {names[1]} does not reach a lower minimum than {names[0]}")
 
 
@@ -456,21 +508,30 @@ def _pair_name(p) -> str:
     return f"{p[0]}–{p[1]}"
 
 
-def _pair_minima(pairs, keys, ia, ib):
-    """Each pair's minimum layer chosen on ``ia`` and its matrices on ``ib``."""
+def _pair_minima(pairs, keys):
+    """``(choose, mats)``: each pair's minimum layer chosen on given items, and the chosen layers' matrices on
+    other items.
+    """
     first_src = pairs[keys[0]][1]
-    mats, lays = [], {}
     for p in keys:
-        prof, a, b = pairs[p]
-        _check_paired(first_src, a)
-        lays[p] = _pick(prof.layers, _mean_dir(_deltas_on(a, b, [int(x) for x in prof.layers], prof.params, ia)))
-        mats.append(_mats(a, b, lays[p], prof.params, idx=ib))
-    return mats, lays
+        _check_paired(first_src, pairs[p][1])
+
+    def choose(idx):
+        return [_pick(pairs[p][0].layers, _mean_dir(_deltas_on(pairs[p][1], pairs[p][2],
+                                                               [int(x) for x in pairs[p][0].layers],
+                                                               pairs[p][0].params, idx))) for p in keys]
+
+    def mats(idx, lays):
+        return [_mats(pairs[p][1], pairs[p][2], la, pairs[p][0].params, idx=idx) for p, la in zip(keys, lays,
+                                                                                                 strict=True)]
+
+    return choose, mats
 
 
 def english_pairs_lower(pairs: Mapping[tuple[str, str], tuple], *, english: str = "en", jackknife="auto",
                         key=None) -> Claim:
-    """Mean minimum Δ of the pairs with English below that of the pairs without it (paired: the same verses).
+    """Mean minimum Δ of the pairs with English below that of the pairs without it (paired: the same verses; each
+    pair's minimum layer chosen on one half, tested on the other, both ways).
 
     Args:
       pairs: ``{(lang_a, lang_b): (profile, a, b)}``, every source over the same items.
@@ -481,9 +542,7 @@ def english_pairs_lower(pairs: Mapping[tuple[str, str], tuple], *, english: str 
     if not with_en or not without:
         return not_run("english_pairs", f"needs pairs with and without {english!r}; got {[_pair_name(p) for p in keys]}")
     key = _key(key)
-    n = len(pairs[keys[0]][1])
-    ia, ib = halves(n, key)
-    mats, lays = _pair_minima(pairs, keys, ia, ib)
+    choose, mats = _pair_minima(pairs, keys)
     iw = [keys.index(p) for p in with_en]
     io = [keys.index(p) for p in without]
 
@@ -491,23 +550,27 @@ def english_pairs_lower(pairs: Mapping[tuple[str, str], tuple], *, english: str 
         m = v.mean(axis=1)
         return float(m[iw].mean() - m[io].mean())
 
-    d = _rs.paired_statistic(mats, stat, jackknife=_half_jackknife(jackknife, n, len(ib)), key=key)
+    def test(idx, lays, jk):
+        return [_rs.paired_statistic(mats(idx, lays), stat, jackknife=jk, key=key)]
+
+    (d,), chosen = _crossfit(len(pairs[keys[0]][1]), key, jackknife, choose, test)
     per = d.parts.reshape(-1, 2).mean(axis=1)
-    nums = {"pairs": {_pair_name(p): {"min": float(per[i]), "layer": lays[p]} for i, p in enumerate(keys)},
+    nums = {"pairs": {_pair_name(p): {"min": float(per[i]), "layers": [chosen[0][i], chosen[1][i]]}
+                      for i, p in enumerate(keys)},
             "mean_with": float(per[iw].mean()), "mean_without": float(per[io].mean()), "difference": d.value,
             "std": d.std, "z": d.z}
     show = ", ".join(f"{_pair_name(p)} {per[i]:.3f}" for i, p in enumerate(keys))
     h, f = _sign(d, "negative")
     return _row("english_pairs",
-                measured=f"half B: with {english}: {nums['mean_with']:.3f} ({len(iw)} pairs), without: "
+                measured=f"with {english}: {nums['mean_with']:.3f} ({len(iw)} pairs), without: "
                          f"{nums['mean_without']:.3f} ({len(io)}); {show}",
-                statistic=f"with − without {_zs(d)}; {_jk(d)}", numbers=nums, p_holds=h, p_fails=f)
+                statistic=f"with − without {_zs(d)}; {_jk(d, True)}", numbers=nums, p_holds=h, p_fails=f)
 
 
 def english_more_predictive(pairs: Mapping[tuple[str, str], tuple], *, english: str = "en", jackknife="auto",
                             key=None) -> Claim:
     """Δ(en→X) < Δ(X→en) at each pair's minimum layer, averaged over the pairs with English (paired; the layers
-    chosen on half A, tested on half B).
+    chosen on one half, tested on the other, both ways).
 
     Args:
       pairs: ``{(lang_a, lang_b): (profile, a, b)}``; only pairs holding ``english`` are used (either order).
@@ -516,37 +579,34 @@ def english_more_predictive(pairs: Mapping[tuple[str, str], tuple], *, english: 
     if not keys:
         return not_run("english_predictive", f"no language pair with {english!r} was run")
     key = _key(key)
-    n = len(pairs[keys[0]][1])
-    ia, ib = halves(n, key)
-    mats, lays = _pair_minima(pairs, keys, ia, ib)
+    choose, mats = _pair_minima(pairs, keys)
     sg = np.array([1.0 if p[0] == english else -1.0 for p in keys])
 
-    def stat(v):
-        return float(np.mean(sg * (v[:, 0] - v[:, 1])))
+    def test(idx, lays, jk):
+        m = mats(idx, lays)
+        return [_rs.paired_statistic(m, lambda v: float(np.mean(sg * (v[:, 0] - v[:, 1]))), jackknife=jk, key=key)] + [
+            _rs.paired_statistic(m, lambda v, i=i: float(sg[i] * (v[i, 0] - v[i, 1])), jackknife=jk, key=key)
+            for i in range(len(keys))]
 
-    jk = _half_jackknife(jackknife, n, len(ib))
-    d = _rs.paired_statistic(mats, stat, jackknife=jk, key=key)
+    (d, *each), chosen = _crossfit(len(pairs[keys[0]][1]), key, jackknife, choose, test)
     v = d.parts.reshape(-1, 2)
-    reps = d.part_replicas.reshape(len(d.replicas), -1, 2)
     per = {}
     for i, p in enumerate(keys):
         other = p[1] if p[0] == english else p[0]
-        diff = sg[i] * (v[i, 0] - v[i, 1])
-        std = float(_rs.standard_error(sg[i] * (reps[:, i, 0] - reps[:, i, 1]), n=len(ib), n_sub=jk.n_sub,
-                                       error_bar=jk.error_bar))
         per[other] = {"en_to_x": float(v[i, 0] if sg[i] > 0 else v[i, 1]),
-                      "x_to_en": float(v[i, 1] if sg[i] > 0 else v[i, 0]), "difference": float(diff), "std": std,
-                      "layer": lays[p]}
+                      "x_to_en": float(v[i, 1] if sg[i] > 0 else v[i, 0]), "difference": each[i].value,
+                      "std": each[i].std, "layers": [chosen[0][i], chosen[1][i]]}
     h, f = _sign(d, "negative")
     show = ", ".join(f"{x}: {q['difference']:+.3f}±{q['std']:.3f}" for x, q in per.items())
     return _row("english_predictive",
-                measured=f"half B: Δ(en→X) − Δ(X→en) per X: {show}",
-                statistic=f"mean over {len(keys)} pairs {_zs(d)}; {_jk(d)}",
+                measured=f"Δ(en→X) − Δ(X→en) per X: {show}",
+                statistic=f"mean over {len(keys)} pairs {_zs(d)}; {_jk(d, True)}",
                 numbers={"pairs": per, "difference": d.value, "std": d.std, "z": d.z}, p_holds=h, p_fails=f)
 
 
 def more_tokens_saturate(sweep, a, b, *, jackknife="auto", key=None, saturation: float = 0.25) -> Claim:
-    """Min Δ over layers falls from 1 token to the largest window, and the fall saturates.
+    """Min Δ over layers falls from 1 token to the largest window, and the fall saturates (minimum layers chosen on
+    one half, tested on the other, both ways).
 
     Args:
       sweep: a :class:`~ii_jax.analyses.WindowSweep` of sources ``a``, ``b``.
@@ -556,14 +616,12 @@ def more_tokens_saturate(sweep, a, b, *, jackknife="auto", key=None, saturation:
     if len(w) < 3:
         return not_run("more_tokens", f"the sweep has {len(w)} windows; at least 3 are needed")
     key = _key(key)
-    n = len(a)
-    ia, ib = halves(n, key)
     lo, hi = int(np.argmin(w)), int(np.argmax(w))
     mid = max((i for i in range(len(w)) if w[i] <= w[hi] / 2), key=lambda i: w[i], default=lo)
     lays = [int(x) for x in sweep.layers]
-    chosen = {i: _pick(lays, _mean_dir(_deltas_on(a, b, lays, None, ia, tokens=w[i]))) for i in (lo, mid, hi)}
-    mats = [_mats(a, b, chosen[i], None, tokens=w[i], idx=ib) for i in (lo, mid, hi)]
-    jk = _half_jackknife(jackknife, n, len(ib))
+
+    def choose(idx):
+        return [_pick(lays, _mean_dir(_deltas_on(a, b, lays, None, idx, tokens=w[i]))) for i in (lo, mid, hi)]
 
     def fall(v):
         m = v.mean(axis=1)
@@ -573,19 +631,23 @@ def more_tokens_saturate(sweep, a, b, *, jackknife="auto", key=None, saturation:
         m = v.mean(axis=1)
         return float((m[1] - m[2]) - saturation * (m[0] - m[2]))
 
-    d = _rs.paired_statistic(mats, fall, jackknife=jk, key=key)
-    s = _rs.paired_statistic(mats, late, jackknife=jk, key=key)
+    def test(idx, c, jk):
+        mats = [_mats(a, b, la, None, tokens=w[i], idx=idx) for la, i in zip(c, (lo, mid, hi), strict=True)]
+        return [_rs.paired_statistic(mats, fall, jackknife=jk, key=key),
+                _rs.paired_statistic(mats, late, jackknife=jk, key=key)]
+
+    (d, s), chosen = _crossfit(len(a), key, jackknife, choose, test)
     hf, ff = _sign(d, "negative")
     hs, fs = _sign(s, "negative")
     p_holds = max(hf, hs)
     p_fails = min(1.0, 2 * min(ff, fs))
     mins = np.nanmin(_mean_dir(sweep.values), axis=1)
-    nums = {"windows": w, "minimum": mins, "layers": [chosen[i] for i in (lo, mid, hi)], "difference": d.value,
+    nums = {"windows": w, "minimum": mins, "layers": [list(c) for c in chosen], "difference": d.value,
             "std": d.std, "z": d.z, "late_minus_share": s.value, "late_minus_share_std": s.std}
     curve = ", ".join(f"{x}: {m:.3f}" for x, m in zip(w, mins, strict=True))
     return _row("more_tokens", measured=f"min Δ by tokens (all N) {curve}",
-                statistic=f"half B: Δ({w[hi]}) − Δ({w[lo]}) {_zs(d)}; drop {w[mid]}→{w[hi]} − {saturation:.0%} of "
-                          f"the total {_zs(s)}; {_jk(d)}",
+                statistic=f"Δ({w[hi]}) − Δ({w[lo]}) {_zs(d)}; drop {w[mid]}→{w[hi]} − {saturation:.0%} of "
+                          f"the total {_zs(s)}; {_jk(d, True)}",
                 numbers=nums, p_holds=p_holds, p_fails=p_fails,
                 note="" if s.value < 0 or d.value > 0 else "no saturation within the stored window")
 
@@ -700,38 +762,42 @@ def binary_close_to_float(binary, floats, a, b, *, tolerance: float = BITS_MARGI
 
 
 def mean_lowers_edges(concat, mean, a, b, *, jackknife="auto", key=None) -> Claim:
-    """Averaging the tokens lowers Δ most in the first and the last layers (paired over 6 Δ's on half B; the inner
-    minimum layer chosen on half A).
+    """Averaging the tokens lowers Δ most in the first and the last layers (paired over 6 Δ's; the inner minimum
+    layer chosen on one half, tested on the other, both ways).
 
     Args:
       concat, mean: profiles of the same sources ``a``, ``b`` (``representation="concat"`` and ``"mean"``).
     """
     key = _key(key)
     lays = [int(x) for x in concat.layers]
-    n = len(a)
-    ia, ib = halves(n, key)
     first, last = lays[0], lays[-1]
     inner = _inner(lays)
-    m = _pick(inner, _mean_dir(_deltas_on(a, b, inner, concat.params, ia)))
-    mats = []
-    for layer in (first, m, last):
-        mats += [_mats(a, b, layer, concat.params, idx=ib), _mats(a, b, layer, mean.params, idx=ib)]
+
+    def choose(idx):
+        return _pick(inner, _mean_dir(_deltas_on(a, b, inner, concat.params, idx)))
 
     def stat(v):
         r = v[0::2].mean(axis=1) - v[1::2].mean(axis=1)  # reduction per layer: first, middle, last
         return float((r[0] + r[2]) / 2 - r[1])
 
-    d = _rs.paired_statistic(mats, stat, jackknife=_half_jackknife(jackknife, n, len(ib)), key=key)
+    def test(idx, m, jk):
+        mats = []
+        for layer in (first, m, last):
+            mats += [_mats(a, b, layer, concat.params, idx=idx), _mats(a, b, layer, mean.params, idx=idx)]
+        return [_rs.paired_statistic(mats, stat, jackknife=jk, key=key)]
+
+    (d,), chosen = _crossfit(len(a), key, jackknife, choose, test)
     v = d.parts.reshape(-1, 2).mean(axis=1)
     red = v[0::2] - v[1::2]
     all_r = _mean_dir(concat.values) - np.array([_mean_dir(mean.values)[list(mean.layers).index(x)] for x in lays])
     h, f = _sign(d, "positive")
+    m = _choices(chosen)
     return _row("mean_edges",
-                measured=f"half B: Δ_concat − Δ_mean: first layer {red[0]:+.3f}, layer {m} {red[1]:+.3f}, last layer "
+                measured=f"Δ_concat − Δ_mean: first layer {red[0]:+.3f}, layer {m} {red[1]:+.3f}, last layer "
                          f"{red[2]:+.3f}; all N: averaging lowers Δ at {int((all_r > 0).sum())} of {len(lays)} layers",
-                statistic=f"(r_first + r_last)/2 − r_{m} {_zs(d)}; {_jk(d)}",
-                numbers={"layers": [first, m, last], "reduction": red, "difference": d.value, "std": d.std,
-                         "z": d.z, "reduction_per_layer": all_r},
+                statistic=f"(r_first + r_last)/2 − r_min {_zs(d)}; {_jk(d, True)}",
+                numbers={"layers": [first, list(chosen), last], "reduction": red, "difference": d.value,
+                         "std": d.std, "z": d.z, "reduction_per_layer": all_r},
                 p_holds=h, p_fails=f)
 
 
@@ -800,11 +866,12 @@ def overlap_tracks_delta(profile, overlap, a=None, b=None, *, cka=None, k: int =
 
 def vision_minimum_late(profile, a, b, *, name: str = "", depth: float = 0.75, jackknife="auto", key=None) -> Claim:
     """The minimum of same-class image pairs lies near the last layers: the lowest late layer (relative depth ≥
-    ``depth``) against the lowest earlier layer, both chosen on half A of the pairs, compared on half B.
+    ``depth``) against the lowest earlier layer, both chosen on one half of the pairs and compared on the other,
+    both ways.
 
     Args:
       profile: the :class:`~ii_jax.analyses.Profile` of the two images of same-class pairs (sources ``a``, ``b``:
-        item i of ``a`` and of ``b`` are the two images of pair i).
+        item i of ``a`` and of ``b`` are the two images of pair i; :func:`~ii_jax.analyses.pairing_sources`).
     """
     key = _key(key)
     lays = [int(x) for x in profile.layers]
@@ -816,27 +883,33 @@ def vision_minimum_late(profile, a, b, *, name: str = "", depth: float = 0.75, j
     label = f"{name}: " if name else ""
     if not late or not early:
         return not_run("vision_late", f"needs layers on both sides of depth {depth}")
-    n = len(a)
-    ia, ib = halves(n, key)
-    sel = _mean_dir(_deltas_on(a, b, lays, profile.params, ia))
-    ml = _pick(late, sel[[lays.index(x) for x in late]])
-    me = _pick(early, sel[[lays.index(x) for x in early]])
-    d = _rs.paired_difference(*_mats(a, b, ml, profile.params, idx=ib), *_mats(a, b, me, profile.params, idx=ib),
-                              jackknife=_half_jackknife(jackknife, n, len(ib)), key=key, direction="mean")
+
+    def choose(idx):
+        sel = _mean_dir(_deltas_on(a, b, lays, profile.params, idx))
+        return (_pick(late, sel[[lays.index(x) for x in late]]), _pick(early, sel[[lays.index(x) for x in early]]))
+
+    def test(idx, c, jk):
+        return [_rs.paired_difference(*_mats(a, b, c[0], profile.params, idx=idx),
+                                      *_mats(a, b, c[1], profile.params, idx=idx), jackknife=jk, key=key,
+                                      direction="mean")]
+
+    (d,), chosen = _crossfit(len(a), key, jackknife, choose, test)
+    ml, me = [c[0] for c in chosen], [c[1] for c in chosen]
     h, f = _sign(d, "negative")
     return _row("vision_late",
                 measured=f"{label}all N: min Δ {v[i]:.3f} at layer {lays[i]} (depth {dep[i]:.2f}) of {lays[-1]}; first "
-                         f"layer {v[0]:.3f}; {n} pairs",
-                statistic=f"half B: Δ(layer {ml}) − Δ(layer {me}) {_zs(d)}; {_jk(d)}",
+                         f"layer {v[0]:.3f}; {len(a)} pairs",
+                statistic=f"Δ(late layer {_choices(ml)}) − Δ(earlier layer {_choices(me)}) {_zs(d)}; {_jk(d, True)}",
                 numbers={"name": name, "layer": lays[i], "depth": float(dep[i]), "min": float(v[i]),
-                         "late_layer": ml, "early_layer": me, "difference": d.value, "std": d.std},
+                         "late_layers": ml, "early_layers": me, "difference": d.value, "std": d.std},
                 p_holds=h, p_fails=f)
 
 
 def caption_at_image_semantic(cross, pairs, text, image, *, margin: float = CAPTION_MARGIN, jackknife="auto",
                               key=None) -> Claim:
     """The image layer where captions and images share most lies at the image–image semantic layer: Δ_cross at the
-    image-pairs minimum layer equals Δ_cross at the cross-modal minimum layer (chosen on half A) within ``margin``.
+    image-pairs minimum layer equals Δ_cross at the cross-modal minimum layer within ``margin`` (the cross-modal
+    minimum chosen on one half, tested on the other, both ways).
 
     Args:
       cross: the :class:`~ii_jax.analyses.Profile` of :func:`~ii_jax.analyses.cross_modal` (over image layers) of
@@ -860,23 +933,24 @@ def caption_at_image_semantic(cross, pairs, text, image, *, margin: float = CAPT
                                         tokens=p.get("image_tokens", 200)))
         return dx[np.ix_(idx, idx)], dy[np.ix_(idx, idx)]
 
-    n = len(text)
-    ia, ib = halves(n, key)
-    sel = np.array([_delta(*mats(la, ia), k=1, ties="average").mean() for la in lays])
-    c = lays[int(np.nanargmin(sel))]
-    d = _rs.paired_difference(*mats(img_layer, ib), *mats(c, ib), jackknife=_half_jackknife(jackknife, n, len(ib)),
-                              key=key, direction="mean")
-    h, f_out = _rs.equivalence_test(d, tolerance=margin)
+    def choose(idx):
+        return lays[int(np.nanargmin([_delta(*mats(la, idx), k=1, ties="average").mean() for la in lays]))]
+
+    def test(idx, c, jk):
+        return [_rs.paired_difference(*mats(img_layer, idx), *mats(c, idx), jackknife=jk, key=key, direction="mean")]
+
+    (d,), chosen = _crossfit(len(text), key, jackknife, choose, test)
+    h, _ = _rs.equivalence_test(d, tolerance=margin)
     above = float(_rs.t_p_value((d.value - margin) / d.std, d.dof, alternative="greater")) if d.std > 0 else (
         0.0 if d.value > margin else 1.0)
     v = _mean_dir(cross.values)
     i = int(np.nanargmin(v))
     return _row("caption_semantic",
                 measured=f"all N: caption↔image min Δ {v[i]:.3f} at image layer {lays[i]} (depth "
-                         f"{float(cross.relative_depth[i]):.2f}); image–image minimum at layer {img_layer}; "
-                         f"cross-modal minimum on half A: layer {c}",
-                statistic=f"half B: Δ_cross(layer {img_layer}) − Δ_cross(layer {c}) {_zs(d)}; {_jk(d)}",
-                numbers={"cross_layer": lays[i], "selected_layer": c, "image_layer": img_layer,
+                         f"{float(cross.relative_depth[i]):.2f}); image–image minimum at layer {img_layer}",
+                statistic=f"Δ_cross(layer {img_layer}) − Δ_cross(its minimum, layer {_choices(chosen)}) {_zs(d)}; "
+                          f"{_jk(d, True)}",
+                numbers={"cross_layer": lays[i], "selected_layers": list(chosen), "image_layer": img_layer,
                          "difference": d.value, "std": d.std, "margin": margin},
                 p_holds=h, p_fails=above)
 

@@ -42,7 +42,8 @@ class Profile(NamedTuple):
     Attributes:
       layers: ``[L]`` layer indices (of ``b`` for :func:`cross_modal`). relative_depth: ``[L]``.
       values: ``[L, 2]`` (Δ(A→B), Δ(B→A)) on all N points. std: ``[L, 2]`` error bars: the standard error at N
-        (``params["jackknife"]["error_bar"] == "at_n"``) or the paper's spread at the subset size (``"subset"``);
+        (``params["jackknife"]["error_bar"]`` ``"halves"`` or ``"delete_d"``) or the paper's spread at the subset
+        size (``"subset"``);
         NaN: none.
       null: ``[L, 2]`` the permutation null's mean: Δ with the pairing shuffled, ≈ N/(N−1) (NaN: not computed).
       null_band: ``[L, 2, 2]`` per layer and direction, the null's 2.5 % and 97.5 % quantiles (NaN: not computed).

@@ -185,7 +185,7 @@ def _streamed_stats(x, y, metric: str, *, key, k: int, ties: str, jackknife=None
     std = nan
     if jack is not None:
         vals = []
-        for s in _rs.draw_subsets(k_jack, n, jack.n_sub, jack.repeats):
+        for s in _rs.replica_subsets(jack, n, k_jack):
             vals.append(_pair_stats(np.asarray(x)[s], np.asarray(y)[s], metric, key=k_jack, k=k, ties=ties,
                                     max_cache_bytes=max_cache_bytes).value)
         std = _rs.standard_error(vals, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar)

@@ -17,8 +17,9 @@ __all__ = ["bid_jackknife", "bid_profile", "bid_profile_store"]
 
 
 def _summarise(fits: BIDResult, members: np.ndarray) -> BIDJackknife:
-    """The jackknife's mean BID and its standard error at N (:func:`ii_jax.resample.standard_error`, the one rule:
-    the spread over the converged subsets rescaled by √(m / (N − m))).
+    """The jackknife's mean BID and its standard error at N (:func:`ii_jax.resample.standard_error`, the one rule,
+    ``"delete_d"``: the spread over the converged subsets rescaled by √(m / (N − m)); BID is fitted to the histogram
+    of all pair distances, a smooth statistic of the points, for which the delete-d jackknife is the right scale).
     """
     conv = np.asarray(fits.converged)
     d0 = np.asarray(fits.d0, np.float64)[conv]
@@ -26,7 +27,7 @@ def _summarise(fits: BIDResult, members: np.ndarray) -> BIDJackknife:
     n = int(conv.sum())
     total, m = int(members.shape[1]), int(members[0].sum())
     mean = lambda a: float(a.mean()) if n else float("nan")  # noqa: E731
-    std = lambda a: float(standard_error(a, n=total, n_sub=m))  # noqa: E731
+    std = lambda a: float(standard_error(a, n=total, n_sub=m, error_bar="delete_d"))  # noqa: E731
     return BIDJackknife(mean(d0), std(d0), mean(d1), std(d1), n, fits)
 
 

@@ -75,10 +75,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def jackknife_for(n: int) -> tuple[int, int, str]:
     """The study's jackknife of sources holding ``n`` items: ``(repeats, n_sub, error_bar)``, the library's
-    default (:func:`ii_jax.resample.default_jackknife`: 30 subsets of 40 % of them, error bars at N). Every jackknife
-    of the study comes from here, sized by the items of the sources it resamples.
+    default (:func:`ii_jax.resample.default_jackknife`: 30 random splits into halves, the standard error at N).
+    Every jackknife of the study comes from here, sized by the items of the sources it resamples.
     """
-    return (30, max(10, int(0.4 * n)), "at_n")
+    from ii_jax.resample import default_jackknife  # here: the option parser loads no JAX
+
+    return tuple(default_jackknife(n))
 
 
 class _Cfg:
