@@ -75,12 +75,13 @@ study-quick: setup data study-assets
 # results must not depend on it beyond float rounding.
 # The tests whose results could move with dtypes: tie kernels and distance dtypes, the BID fit and its x64 scope,
 # CKA/kNN weights, the synthetic draws, and the engine's doctests.
-X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample.py \
+X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample.py tests/test_null.py \
              tests/test_imbalance.py::test_imbalance_invariant_to_order_preserving_maps_of_each_row \
              tests/test_imbalance.py::test_shifted_integer_distances_keep_delta \
              tests/test_bid.py::test_no_global_x64 tests/test_bid.py::test_fit_reaches_the_float64_optimum_on_dadapy_data \
              tests/test_bid.py::test_fit_agrees_with_float64_scipy_oracle \
-             ii_jax/baselines.py ii_jax/binary.py ii_jax/synthetic.py ii_jax/imbalance.py ii_jax/resample.py
+             ii_jax/baselines.py ii_jax/binary.py ii_jax/synthetic.py ii_jax/imbalance.py ii_jax/resample.py \
+             ii_jax/null.py
 
 # `make test`: lint, every test but the heaviest end-to-end runs, and the x64 pass (about 8 min on a fresh 2-core
 # machine, installs included). `make test-all` adds the heavy ones (the real demo end to end); CI runs both.

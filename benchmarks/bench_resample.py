@@ -7,7 +7,8 @@ Host route: NumPy fancy indexing per subset, each sub-matrix then sent to the ke
 matrices uploaded once, a jitted gather per subset (ii_jax.resample._gatherer). Both routes are timed in this one
 process, interleaved, on the same matrices, and give the same values (checked here). Prints the times and ratios
 (best and median of --trials); no thresholds. ii_jax.resample._HOST_GATHER names, per use ("subsets": jackknife and
-paired statistics, "null": the shuffled null), the backends on which the host route is the default.
+paired statistics), the backends on which the host route is the default. The shuffled null no longer gathers
+sub-matrices (ii_jax.null; benchmarks/bench_null.py times it).
 """
 from __future__ import annotations
 
@@ -82,8 +83,6 @@ def main(argv=None) -> int:
             dx, dy, n_sub=args.n_sub, repeats=args.repeats, key=key).values),
         "paired_difference (2 pairs)": lambda device: lambda: with_route(device, lambda: np.asarray(rs.paired_difference(
             dx, dy, dy, dx, jackknife=(args.repeats, args.n_sub), key=key).part_replicas)),
-        "shuffled null (repeats)": lambda device: lambda: with_route(device, lambda: rs.shuffled_null_from_distances(
-            dx, dy, repeats=args.repeats, key=key).values),
     }
     for name, make in cases.items():
         host, dev = make(False), make(True)

@@ -40,6 +40,9 @@ _LAZY = {
     "PairedDifference": "ii_jax.resample",
     "paired_difference": "ii_jax.resample",
     "direction_difference": "ii_jax.resample",
+    "NullDistribution": "ii_jax.null",
+    "permutation_null": "ii_jax.null",
+    "permutation_null_from_distances": "ii_jax.null",
     "cka": "ii_jax.baselines",
     "mutual_knn": "ii_jax.baselines",
     "BIDJackknife": "ii_jax.bid",
@@ -76,6 +79,7 @@ if TYPE_CHECKING:  # what static tools see; at run time the names below are reso
     from ii_jax.distances import float_distances, hamming_distances  # noqa: F401
     from ii_jax.imbalance import (Imbalance, imbalance_from_distances, information_imbalance,  # noqa: F401
                                   pointwise_imbalance)
+    from ii_jax.null import NullDistribution, permutation_null, permutation_null_from_distances  # noqa: F401
     from ii_jax.resample import (Estimate, PairedDifference, bootstrap, direction_difference, jackknife,  # noqa: F401
                                  paired_difference, shuffled_null)
 

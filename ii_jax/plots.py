@@ -1,5 +1,5 @@
 """Figures for the analyses, in the style of the study's (arXiv 2505.17101): Δ against relative depth with error
-bars, the null as a dashed band, heat maps for layer × layer matrices.
+bars, the permutation null as a shaded band, heat maps for layer × layer matrices.
 
 Every function takes results from :mod:`ii_jax.analyses`, draws into a new figure (or ``ax=``) and returns the
 matplotlib ``Figure``; ``save(fig, path)`` writes it. matplotlib is imported lazily with the Agg backend when no
@@ -42,6 +42,20 @@ def _errorbar(ax, x, y, err, **kw):
     return ax.errorbar(x, y, yerr=err, capsize=2, markersize=5, linewidth=1.3, **kw)
 
 
+def _null_band(ax, x, result, color, label):
+    """The permutation null of ``result`` as a shaded band (2.5–97.5 % over both directions), or a dotted line of its
+    mean where there is no band; nothing without a null.
+    """
+    band = np.asarray(getattr(result, "null_band", np.nan), np.float64)
+    null = np.asarray(result.null, np.float64)
+    if band.ndim == 3 and np.isfinite(band).any():
+        ax.fill_between(x, np.nanmin(band[:, :, 0], axis=1), np.nanmax(band[:, :, 1], axis=1), color=color,
+                        alpha=0.15, linewidth=0, label=f"{label} (2.5–97.5 %)")
+    elif np.isfinite(null).any():
+        ax.plot(x, null if null.ndim == 1 else null.mean(axis=1), color=color, linestyle=":", linewidth=1,
+                label=label)
+
+
 def _finish(ax, xlabel, ylabel, title):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -59,17 +73,19 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
       profiles: ``{label: Profile}``; each draws both directions (solid circles A→B, open squares B→A).
       directions: how to name the two directions in the legend (e.g. ``("en→es", "es→en")``).
       semantic: optional :class:`~ii_jax.analyses.SemanticLayers` of the first profile: its region is shaded.
-      null: draw the shuffled-pairing null where the profiles have it.
+      null: draw the permutation null where the profiles have it: a shaded band from its 2.5 % to its 97.5 %
+        quantile (over both directions).
 
     Examples:
       >>> import numpy as np
       >>> from ii_jax.analyses import Profile
       >>> from ii_jax.plots import plot_profiles
       >>> v = np.array([[0.9, 0.8], [0.4, 0.5], [0.6, 0.7]])
-      >>> p = Profile(np.arange(3), np.array([0, .5, 1]), v, v * 0.01, v * 0 + 1, 100, {})
+      >>> band = np.stack([v * 0 + 0.9, v * 0 + 1.1], axis=-1)  # [L, 2, 2]
+      >>> p = Profile(np.arange(3), np.array([0, .5, 1]), v, v * 0.01, v * 0 + 1, band, v * 0 + 0.01, 100, {})
       >>> fig = plot_profiles({"model": p})
-      >>> len(fig.axes)
-      1
+      >>> len(fig.axes), len(fig.axes[0].collections) > 0  # the null is a shaded band
+      (1, True)
     """
     fig, ax = _axes(ax)
     for c, (label, p) in enumerate(profiles.items()):
@@ -79,9 +95,8 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
                   label=f"{prefix}{directions[0]}")
         _errorbar(ax, p.relative_depth, p.values[:, 1], p.std[:, 1], color=color, marker="s", linestyle="--",
                   markerfacecolor="none", label=f"{prefix}{directions[1]}")
-        if null and np.isfinite(p.null).any():
-            ax.plot(p.relative_depth, p.null.mean(axis=1), color=color, linestyle=":", linewidth=1,
-                    label=f"{prefix}shuffled null")
+        if null:
+            _null_band(ax, p.relative_depth, p, color, f"{prefix}shuffled null")
     if semantic is not None:
         lo, hi = semantic.region_depth
         ax.axvspan(lo - 0.01, hi + 0.01, color="0.85", alpha=0.6, zorder=0,
@@ -173,8 +188,7 @@ def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None,
     for c, (label, r) in enumerate(results.items()):
         color = _COLORS[c % len(_COLORS)]
         _errorbar(ax, r.relative_depth, r.mean, r.std, color=color, marker="o", label=label or "same-class pairs")
-        if np.isfinite(r.null).any():
-            ax.plot(r.relative_depth, r.null, color=color, linestyle=":", label=f"{label}: shuffled pairing (null)")
+        _null_band(ax, r.relative_depth, r, color, f"{label}: shuffled pairing (null)")
     ax.set_ylim(0, 1.1)
     _finish(ax, "relative depth", "Information Imbalance Δ (mean of directions)", title)
     fig.tight_layout()

@@ -56,9 +56,12 @@ def test_layer_profile_matches_reference_and_finds_the_semantic_layer(pair):
         x = np.asarray(a.bits(layer))[:, -3:].reshape(N, -1)
         y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
         np.testing.assert_allclose(p.values[i], _ref_imbalance(x, y), atol=1e-9)
-    assert p.values.shape == p.std.shape == p.null.shape == (L, 2)
+    assert p.values.shape == p.std.shape == p.null.shape == p.null_p.shape == (L, 2)
+    assert p.null_band.shape == (L, 2, 2) and p.params["null_permutations"] == 200
     assert (p.std > 0).all() and np.isfinite(p.std).all()
-    np.testing.assert_allclose(p.null, 1.0, atol=0.2)  # shuffled pairing: no information
+    np.testing.assert_allclose(p.null, N / (N - 1), atol=0.05)  # 200 shuffled pairings: no information
+    assert (p.null_band[..., 0] < p.null).all() and (p.null < p.null_band[..., 1]).all()
+    assert (p.null_p[2] < 0.01).all() and (p.null_p[0] > 0.01).all()  # the shared layer lies below its null
     sem = analyses.semantic_layers(p)
     assert sem.layer == 2 and sem.region[0] <= 2 <= sem.region[1]
     assert p.values[0].min() > 0.6 and p.values[2].max() < 0.4
@@ -90,7 +93,8 @@ def test_embedding_layer_is_left_out_by_default_everywhere(pair, tmp_path):
     assert len(bid_profile_store(a, tokens=(2,), include_embedding=True)[2].d0) == L
     # a profile that holds the embedding layer: it is never the semantic layer unless asked
     p = analyses.Profile(np.arange(4), np.arange(4) / 3, np.array([[0.1, 0.1], [0.5, 0.5], [0.3, 0.3], [0.6, 0.6]]),
-                         np.full((4, 2), np.nan), np.full((4, 2), np.nan), 50, {"embedding_layer": 0})
+                         np.full((4, 2), np.nan), np.full((4, 2), np.nan), np.full((4, 2, 2), np.nan),
+                         np.full((4, 2), np.nan), 50, {"embedding_layer": 0})
     assert analyses.semantic_layers(p).layer == 2
     assert analyses.semantic_layers(p, include_embedding=True).layer == 0
     # arrays without an embedding layer keep every layer
@@ -102,14 +106,14 @@ def test_embedding_layer_is_left_out_by_default_everywhere(pair, tmp_path):
 
 
 def test_default_jackknife_is_accepted_as_jackknife(pair):
-    """default_jackknife(N) passed as jackknife= runs 5 subsets of 0.4 N points, like "auto"."""
+    """default_jackknife(N) passed as jackknife= runs 30 random splits into halves, like "auto"."""
     a, b, _ = pair
     jk = analyses.default_jackknife(N)
-    assert (jk.repeats, jk.n_sub) == (5, 24) and jk == analyses.Jackknife(5, 24)
+    assert (jk.repeats, jk.n_sub) == (30, 30) and jk == analyses.Jackknife(30, 30, "halves")
     kw = dict(tokens=2, null=False, progress=False, layers=[2])
     auto = analyses.layer_profile(a, b, jackknife="auto", **kw)
     given = analyses.layer_profile(a, b, jackknife=jk, **kw)
-    assert given.params["jackknife"] == auto.params["jackknife"] == {"repeats": 5, "n_sub": 24}
+    assert given.params["jackknife"] == auto.params["jackknife"] == {"repeats": 30, "n_sub": 30, "error_bar": "halves"}
     np.testing.assert_array_equal(given.std, auto.std)
     with pytest.raises(ValueError, match="too small for a jackknife of 61 points"):
         analyses.layer_profile(a, b, jackknife=(5, 61), **kw)
@@ -178,6 +182,8 @@ def test_image_pairs_are_disjoint_same_class_and_informative(tmp_path):
     r = analyses.image_pairs(src, replications=3, tokens=2, progress=False, include_embedding=True)
     assert r.n_pairs == 30 and r.values.shape == (3, 2, 2)
     assert (r.mean < 0.6).all() and (r.std > 0).all() and (r.null > 0.75).all()
+    assert r.null_band.shape == (2, 2, 2) and (r.null_p < 0.05).all()  # same-class pairs lie below the null
+    assert not np.array_equal(r.null_band[0], r.null_band[1])  # every layer draws its own permutations
     x = np.asarray(src.bits(1))[:, -2:].reshape(N, -1)
     p = analyses.same_class_pairs(src.manifest["labels"], seed=0)
     np.testing.assert_allclose(r.values[0, 1], _ref_imbalance(x[p[:, 0]], x[p[:, 1]]), atol=1e-9)
@@ -194,6 +200,7 @@ def test_cross_modal_and_cross_model(pair):
         y = np.asarray(b.bits(layer))[:, -3:].reshape(N, -1)
         np.testing.assert_allclose(cm.values[i], _ref_imbalance(x, y), atol=1e-9)
     assert (cm.std > 0).all() and cm.params["text_layer"] == 2
+    assert cm.null_band.shape == (L, 2, 2) and cm.null_p.shape == (L, 2) and np.isfinite(cm.null_p).all()
     m = analyses.cross_model(a, b, tokens=2, progress=False, include_embedding=True)
     assert m.values.shape == (L, L, 2)
     p = analyses.layer_profile(a, b, tokens=2, jackknife=None, null=False, progress=False, include_embedding=True)
@@ -314,3 +321,63 @@ def test_token_distance_unchanged_through_the_cache(pair):
         for tau in (1, 2, 3):
             want = information_imbalance(bits[:, -1], bits[:, -1 - tau])
             np.testing.assert_allclose((td.backward[li, tau - 1], td.forward[li, tau - 1]), want, atol=1e-12)
+
+
+def test_profiles_of_different_sources_draw_their_own_permutations(pair, monkeypatch):
+    import jax
+
+    from ii_jax import null as nl
+
+    a, b, _ = pair
+    calls = []
+    real = nl.permutation_null_from_distances
+
+    def spy(dx, dy, **kw):
+        calls.append((kw["key"], real(dx, dy, **kw)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(nl, "permutation_null_from_distances", spy)
+    copy = {s: ArrayStore([np.asarray(s.bits(l)) for l in s.layers], name=f"copy of {s.path}") for s in (a, b)}
+    kw = dict(tokens=2, jackknife=None, key=jax.random.key(5), layers=[1, 2], progress=False)
+    p1 = analyses.layer_profile(a, b, **kw)
+    p2 = analyses.layer_profile(copy[a], copy[b], **kw)  # the same data under other names, the same key
+    again = analyses.layer_profile(a, b, **kw)
+    assert len(calls) == 6
+    np.testing.assert_array_equal(p2.values, p1.values)
+    np.testing.assert_array_equal(again.null, p1.null)  # reproducible
+    perms = [nl.draw_permutations(key, N, 200) for key, _ in calls]
+    for l in range(2):
+        np.testing.assert_array_equal(perms[4 + l], perms[l])
+        assert (perms[2 + l] == perms[l]).mean() < 0.05  # other draws: as many fixed points as chance gives
+        u, v = calls[l][1].values, calls[2 + l][1].values
+        assert all(abs(np.corrcoef(u[:, d], v[:, d])[0, 1]) < 0.3 for d in range(2))  # the same would give 1
+    assert not (perms[0] == perms[1]).all()  # and every layer its own
+    assert not np.array_equal(p2.null, p1.null)
+
+
+def test_the_streamed_null_keeps_the_first_permutations_of_the_cached_one(rng):
+    import jax
+
+    from ii_jax import null as nl
+    from ii_jax.analyses import resampling as rs
+
+    a = rng.normal(size=(50, 64))
+    xbits, ybits = a > 0, (a[:, :32] + rng.normal(size=(50, 32))) > 0
+    bx, by = binary.pack_bits(xbits), binary.pack_bits(ybits)
+    key, names = jax.random.key(3), ("a", "b")
+    streamed = rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=True, null_names=names,
+                              max_cache_bytes=0)
+    cached = rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=True, null_names=names)
+    np.testing.assert_allclose(streamed.value, cached.value, atol=1e-12)
+    full = nl.permutation_null_from_distances(ref.hamming_matrix(xbits), ref.hamming_matrix(ybits),
+                                              key=rs._null_key(jax.random.split(key)[1], names))
+    np.testing.assert_allclose(cached.null, full.mean, atol=1e-12)
+    np.testing.assert_allclose(cached.null_band, full.quantiles, atol=1e-12)
+    first = full.values[:rs.STREAMED_NULL_PERMUTATIONS]
+    np.testing.assert_allclose(streamed.null, first.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(streamed.null_band, np.quantile(first, [0.025, 0.975], axis=0).T, atol=1e-12)
+    np.testing.assert_allclose(streamed.null_p, (1 + (first <= streamed.value).sum(0)) / (len(first) + 1))
+    np.testing.assert_allclose(cached.null_p, full.p_below, atol=1e-12)
+    for bad in (10, 1.5, "yes"):
+        with pytest.raises(ValueError, match="null must be False, True"):
+            rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=bad)

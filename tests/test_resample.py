@@ -71,8 +71,9 @@ def test_shuffled_null_is_about_one(spaces):
     bx, by = spaces
     x, y = pack_bits(bx), pack_bits(by)
     assert max(information_imbalance(x, y)) < 0.6
-    est = shuffled_null(x, y, repeats=5, key=jax.random.key(4))
-    assert np.all(np.abs(est.mean - 1) < 0.15)
+    nd = shuffled_null(x, y, permutations=50, key=jax.random.key(4))
+    assert np.all(np.abs(nd.mean - nd.expected) < 4 * nd.std / np.sqrt(50))
+    np.testing.assert_allclose(nd.p_below, 1 / 51)  # the true pairing lies below every permutation
 
 
 def test_bad_resampling_input(spaces):
@@ -273,7 +274,6 @@ def test_device_and_host_gathers_give_identical_resampling(four_spaces, monkeypa
         _routes(monkeypatch, device)
         results.append([
             rs.resample_from_distances(dxa, dya, n_sub=15, repeats=4, key=key).values,
-            rs.shuffled_null_from_distances(dxa, dya, repeats=2, key=key).values,
             rs.paired_difference(dxa, dya, dxb, dyb, jackknife=(4, 16), key=key).part_replicas,
         ])
     for host, dev in zip(*results, strict=True):
@@ -303,14 +303,16 @@ def test_resampling_takes_device_arrays(four_spaces, monkeypatch):
 
 def test_standard_error_of_a_mean_over_subsets_is_its_se_at_n(rng):
     """For a sample mean the delete-d jackknife is exact in expectation: the rescaled spread of subset means is
-    the textbook standard error s / sqrt(N), whatever the subset size."""
-    from ii_jax.resample import draw_subsets, standard_error
+    the textbook standard error s / sqrt(N), whatever the subset size; and so are random halves."""
+    from ii_jax.resample import Jackknife, draw_subsets, replica_subsets, standard_error
 
     x = rng.exponential(size=500)
     want = x.std(ddof=1) / np.sqrt(len(x))
+    halves = replica_subsets(Jackknife(4000, 250, "halves"), len(x), jax.random.key(1))
+    assert float(standard_error([x[s].mean() for s in halves], n=500, n_sub=250)) == pytest.approx(want, rel=0.05)
     for m in (100, 200, 400):
         subs = draw_subsets(jax.random.key(m), len(x), m, 4000)
-        se = float(standard_error(x[subs].mean(1), n=len(x), n_sub=m))
+        se = float(standard_error(x[subs].mean(1), n=len(x), n_sub=m, error_bar="delete_d"))
         assert se == pytest.approx(want, rel=0.05), m
         raw = float(standard_error(x[subs].mean(1), n=len(x), n_sub=m, error_bar="subset"))
         assert raw == pytest.approx(want * np.sqrt((len(x) - m) / m), rel=0.05)
@@ -321,9 +323,10 @@ def test_standard_error_of_a_mean_over_subsets_is_its_se_at_n(rng):
 def test_jackknife_specs():
     from ii_jax.resample import Jackknife, as_jackknife
 
-    assert as_jackknife("auto", 600) == Jackknife(30, 240, "at_n")
+    assert as_jackknife("auto", 600) == Jackknife(30, 300, "halves")
     assert as_jackknife("paper", 5000) == Jackknife(5, 2000, "subset")
-    assert as_jackknife((5, 100), 600) == Jackknife(5, 100, "at_n")
+    assert as_jackknife((5, 100), 600) == Jackknife(5, 100, "delete_d")
+    assert as_jackknife((5, 100, "halves"), 601) == Jackknife(5, 300, "halves")  # halves: n_sub is N // 2
     assert as_jackknife({"repeats": 5, "n_sub": 100, "error_bar": "subset"}, 600).error_bar == "subset"
     with pytest.raises(ValueError, match="error_bar"):
         as_jackknife((5, 100, "sideways"), 600)

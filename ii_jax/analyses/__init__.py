@@ -46,6 +46,7 @@ from ii_jax.analyses.cache import TokenDistances
 from ii_jax.analyses.images import ImagePairs
 from ii_jax.analyses.images import cross_modal
 from ii_jax.analyses.images import image_pairs
+from ii_jax.analyses.images import pairing_sources
 from ii_jax.analyses.profile import CrossModel
 from ii_jax.analyses.profile import Profile
 from ii_jax.analyses.profile import SemanticLayers
@@ -71,6 +72,6 @@ from ii_jax.store import same_class_pairs
 __all__ = [
     "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "Jackknife", "same_class_pairs",
     "Profile", "SemanticLayers", "CrossModel", "WindowSweep", "TokenDistance", "ImagePairs",
-    "layer_profile", "semantic_layers", "cross_model", "window_sweep", "token_distance", "image_pairs",
+    "layer_profile", "semantic_layers", "cross_model", "window_sweep", "token_distance", "image_pairs", "pairing_sources",
     "cross_modal", "compare_representations", "claims",
 ]

@@ -9,7 +9,8 @@ import numpy as np
 from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.analyses._util import _key, _progress
 from ii_jax.analyses.cache import layer_distances
-from ii_jax.analyses.resampling import _delta, _delta_stats, _fits, _jack_param, _pair_stats, _resolve_jackknife
+from ii_jax.analyses.resampling import (_delta, _delta_stats, _fits, _jack_param, _null_count, _null_permutations,
+                                       _pair_stats, _resolve_jackknife, _stacked)
 from ii_jax.analyses.sources import (REPRESENTATIONS, _check_paired, _depth, _layers, _name, as_source,
                                      features)
 
@@ -40,8 +41,15 @@ class Profile(NamedTuple):
 
     Attributes:
       layers: ``[L]`` layer indices (of ``b`` for :func:`cross_modal`). relative_depth: ``[L]``.
-      values: ``[L, 2]`` (Δ(A→B), Δ(B→A)) on all N points. std: ``[L, 2]`` error bars (NaN: none).
-      null: ``[L, 2]`` the shuffled-pairing null (NaN: not computed). n: N. params: the settings used.
+      values: ``[L, 2]`` (Δ(A→B), Δ(B→A)) on all N points. std: ``[L, 2]`` error bars: the standard error at N
+        (``params["jackknife"]["error_bar"]`` ``"halves"`` or ``"delete_d"``) or the paper's spread at the subset
+        size (``"subset"``);
+        NaN: none.
+      null: ``[L, 2]`` the permutation null's mean: Δ with the pairing shuffled, ≈ N/(N−1) (NaN: not computed).
+      null_band: ``[L, 2, 2]`` per layer and direction, the null's 2.5 % and 97.5 % quantiles (NaN: not computed).
+      null_p: ``[L, 2]`` the permutation p-value of "Δ lies below the null": ``(1 + #{Δ_perm <= Δ}) / (P + 1)``
+        (NaN: not computed). See :mod:`ii_jax.null`.
+      n: N. params: the settings used (``null_permutations``: P).
     """
 
     layers: np.ndarray
@@ -49,13 +57,15 @@ class Profile(NamedTuple):
     values: np.ndarray
     std: np.ndarray
     null: np.ndarray
+    null_band: np.ndarray
+    null_p: np.ndarray
     n: int
     params: dict
 
 
 @_renamed_kwargs(skip_last="drop_last")
 def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", layers: Sequence[int] | None = None,
-                  jackknife="auto", null: bool = True, k: int = 1, ties: str = "average", key=None,
+                  jackknife="auto", null: bool | int = True, k: int = 1, ties: str = "average", key=None,
                   drop_last: int = 0, progress: bool | None = None, include_embedding: bool = False) -> Profile:
     """Δ(A_l→B_l) and Δ(B_l→A_l) for every layer ``l`` of two paired sources (paper Fig. 2).
 
@@ -66,9 +76,13 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
       layers: layer indices (default: every stored layer but the embedding layer).
       include_embedding: also analyse the embedding layer (default ``False``: left out, as in the paper §3.1;
         ignored when ``layers`` is given). Relative depth keeps 0 for the embeddings either way.
-      jackknife: ``"auto"`` (5 subsets of ``min(2000, 0.4 N)``), a :class:`~ii_jax.resample.Jackknife` or a
-        ``(repeats, n_sub)`` pair, or ``None``. Error bars: :func:`~ii_jax.resample.replica_std` (``ddof=1``).
-      null: also compute the shuffled-pairing null per layer (≈ 1).
+      jackknife: ``"auto"`` (30 subsets of 40 % of N), ``"paper"`` (5 subsets of ``min(2000, 0.4 N)``, the raw
+        spread), a :class:`~ii_jax.resample.Jackknife` or a ``(repeats, n_sub)`` pair, or ``None``. Error bars:
+        :func:`~ii_jax.resample.standard_error`, the standard error of Δ at N (for ``"paper"``: the spread at the
+        subset size, as the paper reports it).
+      null: also compute the permutation null per layer (≈ N/(N−1)): ``True`` (200 permutations) or a number of
+        permutations (>= 50). Its key has the two sources' names folded in, so profiles of different sources
+        never share their permutations, even with the same ``key``.
       k, ties: as :func:`ii_jax.information_imbalance`. key: PRNG key (default ``jax.random.key(0)``).
 
     Returns:
@@ -91,11 +105,13 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
     lays = _layers(a, layers, include_embedding)
     _layers(b, lays)
     _resolve_jackknife(len(a), jackknife)  # refuse a bad request before any distance work
+    permutations = _null_permutations(null)
     key = _key(key)
     cached = _fits(len(a))
-    vals, stds, nulls = [], [], []
+    stats = []
     for layer in _progress(lays, "layer profile", progress):
-        opts = dict(key=jax.random.fold_in(key, layer), k=k, ties=ties, jackknife=jackknife, null=null)
+        opts = dict(key=jax.random.fold_in(key, layer), k=k, ties=ties, jackknife=jackknife, null=null,
+                    null_names=(_name(a), _name(b)))
         win = dict(representation=representation, tokens=tokens, drop_last=drop_last)
         if cached:  # the route window_sweep takes: the layer's distance cache, then Δ and resampling on it
             st = _delta_stats(layer_distances(a, layer, **win), layer_distances(b, layer, **win), **opts)
@@ -103,11 +119,12 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
             x, metric = features(a, layer, **win)
             y, _ = features(b, layer, **win)
             st = _pair_stats(x, y, metric, **opts)
-        vals.append(st.value), stds.append(st.std), nulls.append(st.null)
+        stats.append(st)
     params = dict(analysis="layer_profile", a=_name(a), b=_name(b), tokens=tokens, representation=representation,
-                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=null, drop_last=drop_last,
+                  k=k, ties=ties, jackknife=_jack_param(len(a), jackknife), null=bool(permutations),
+                  null_permutations=_null_count(len(a), permutations), drop_last=drop_last,
                   include_embedding=include_embedding, embedding_layer=getattr(a, "embedding_layer", None))
-    return Profile(np.array(lays), _depth(a, lays), np.array(vals), np.array(stds), np.array(nulls), len(a), params)
+    return Profile(np.array(lays), _depth(a, lays), *_stacked(stats), len(a), params)
 
 
 def semantic_layers(profile: Profile, *, tolerance: float = 0.05, direction: str = "mean",
@@ -124,7 +141,8 @@ def semantic_layers(profile: Profile, *, tolerance: float = 0.05, direction: str
       >>> import numpy as np
       >>> from ii_jax.analyses import Profile, semantic_layers
       >>> v = np.array([0.9, 0.5, 0.32, 0.3, 0.34, 0.6])[:, None].repeat(2, 1)
-      >>> p = Profile(np.arange(6), np.arange(6) / 5, v, v * np.nan, v * np.nan, 100, {})
+      >>> nan = np.full((6, 2), np.nan)
+      >>> p = Profile(np.arange(6), np.arange(6) / 5, v, nan, nan, nan[..., None].repeat(2, 2), nan, 100, {})
       >>> s = semantic_layers(p)
       >>> s.layer, s.region
       (3, (2, 4))

@@ -73,11 +73,11 @@ def token_distance(src, *, tau_max: int = 10, layers=None, k: int = 1, ties: str
         if jack is not None:
             reps = []
             _, gather = _rs._gatherer([d_last, *d_tau])  # where the sub-matrices are gathered: as the resampling
-            for sub in _rs.draw_subsets(jax.random.fold_in(key, lays[li]), n, jack.n_sub, jack.repeats):
+            for sub in _rs.replica_subsets(jack, n, jax.random.fold_in(key, lays[li])):
                 last, *taus = gather(sub)
                 r = np.array([_delta(last, d, k=k, ties=ties) for d in taus])
                 reps.append(np.mean(r[:, 0] - r[:, 1]))
-            a_std[li] = _rs.replica_std(reps)
+            a_std[li] = _rs.standard_error(reps, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar)
     params = dict(analysis="token_distance", source=_name(src), tau_max=tau_max, k=k, ties=ties,
                   jackknife=_jack_param(n, jackknife), include_embedding=include_embedding)
     return TokenDistance(np.array(lays), _depth(src, lays), np.arange(1, tau_max + 1), back, fwd,

@@ -8,7 +8,7 @@ import numpy as np
 
 from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.binary import WORD_BITS
-from ii_jax.resample import draw_subsets, replica_std, subset_members
+from ii_jax.resample import draw_subsets, standard_error, subset_members
 from ii_jax.bid.results import BIDJackknife, BIDProfile, BIDResult
 from ii_jax.bid.histogram import _check_words, hamming_histogram, subsample_histograms
 from ii_jax.bid.fit import _check_alphas, _first, bid_from_histogram
@@ -16,13 +16,18 @@ from ii_jax.bid.fit import _check_alphas, _first, bid_from_histogram
 __all__ = ["bid_jackknife", "bid_profile", "bid_profile_store"]
 
 
-def _summarise(fits: BIDResult) -> BIDJackknife:
+def _summarise(fits: BIDResult, members: np.ndarray) -> BIDJackknife:
+    """The jackknife's mean BID and its standard error at N (:func:`ii_jax.resample.standard_error`, the one rule,
+    ``"delete_d"``: the spread over the converged subsets rescaled by √(m / (N − m)); BID is fitted to the histogram
+    of all pair distances, a smooth statistic of the points, for which the delete-d jackknife is the right scale).
+    """
     conv = np.asarray(fits.converged)
     d0 = np.asarray(fits.d0, np.float64)[conv]
     d1 = np.asarray(fits.d1, np.float64)[conv]
     n = int(conv.sum())
+    total, m = int(members.shape[1]), int(members[0].sum())
     mean = lambda a: float(a.mean()) if n else float("nan")  # noqa: E731
-    std = lambda a: float(replica_std(a))  # noqa: E731  (ddof=1, NaN below two fits: the one rule)
+    std = lambda a: float(standard_error(a, n=total, n_sub=m, error_bar="delete_d"))  # noqa: E731
     return BIDJackknife(mean(d0), std(d0), mean(d1), std(d1), n, fits)
 
 
@@ -66,7 +71,7 @@ def bid_jackknife(
     alpha_min, alpha_max = _check_alphas(alpha_min, alpha_max, "bid_jackknife")
     members = _jackknife_members(key, words.shape[0], n_sub, repeats, "bid_jackknife")
     counts = subsample_histograms(words, n_bits, members)
-    return _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max))
+    return _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max), members)
 
 
 def _jackknife_members(key, n: int, n_sub: int | None, repeats: int, fn: str) -> np.ndarray:
@@ -153,7 +158,7 @@ def bid_profile(
         else:
             members = _jackknife_members(keys[i], words.shape[0], n_sub, repeats, "bid_profile")
             counts = subsample_histograms(words, nb, members)
-            jk = _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max))
+            jk = _summarise(bid_from_histogram(counts, alpha_min=alpha_min, alpha_max=alpha_max), members)
             d0[i], d0_std[i], d1[i], n_conv[i] = jk.d0, jk.d0_std, jk.d1, jk.n_converged
     return BIDProfile(depth, np.asarray(bits, np.float64), d0, d0_std, d1, n_conv)
 

@@ -39,9 +39,10 @@ class BIDJackknife(NamedTuple):
 
     Attributes:
       d0: mean of ``d0`` over the converged subsamples (NaN if none converged).
-      d0_std: standard deviation of ``d0`` over the converged subsamples.
+      d0_std: the standard error of ``d0`` at N: its spread over the converged subsamples rescaled by
+        :func:`ii_jax.resample.standard_error`.
       d1: mean of ``d1`` over the converged subsamples.
-      d1_std: standard deviation of ``d1``.
+      d1_std: the same for ``d1``.
       n_converged: how many of the ``R`` fits converged.
       fits: the ``R`` individual fits, a :class:`BIDResult` of ``[R]`` arrays.
     """
@@ -61,7 +62,7 @@ class BIDProfile(NamedTuple):
       relative_depth: depth of each layer in ``[0, 1]``.
       n_bits: bits per representation (L) of each layer.
       d0: BID (jackknife mean, or the single fit), NaN where the fit failed.
-      d0_std: jackknife standard deviation (NaN without jackknife).
+      d0_std: jackknife standard error at N (NaN without jackknife).
       d1: slope (mean).
       n_converged: converged fits per layer (of ``repeats``, or of 1).
     """

@@ -343,11 +343,12 @@ def _run_cross_modal(args):
 
 
 def _run_study(args):
-    from ii_jax.cli.study import StudyError, run
+    from ii_jax.cli.demo import DemoError
+    from ii_jax.cli.study import run
 
     try:
         return run(args)
-    except (StudyError, ValueError) as err:
+    except (DemoError, ValueError) as err:  # DemoError: a failed step (a StudyError, or a subprocess that failed)
         print(f"ii-jax study: {err}", file=sys.stderr)
         return 2
 

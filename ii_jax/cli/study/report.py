@@ -1,0 +1,62 @@
+"""The study's report: ``report.json`` (schema :data:`~ii_jax.cli.study.config.REPORT_SCHEMA`), ``report.html``
+opening with the claims table, and the verdicts printed.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from ii_jax.cli.study.config import ENGLISH, TOKENS_STORED, plan
+
+
+def _write(R, cfg, t0) -> int:
+    """Write the report of runner ``R`` (settings ``cfg``, started at ``t0``) and print the verdicts; returns 0."""
+    import jax
+    import numpy as np
+
+    from ii_jax.analyses import claims as C
+    from ii_jax.analyses import to_json
+    from ii_jax.cli.report import write_report
+    from ii_jax.store.files import atomic_write_text
+    from ii_jax.store.versions import ii_jax_version
+
+    total = time.perf_counter() - t0
+    R.timings["total"] = total
+    R.claims = C.adjust(R.claims)
+    header, rows = C.claims_table(R.claims)
+    counts = {v: sum(r.verdict == v for r in R.claims) for v in ("holds", "does not hold", "inconclusive", "not run")}
+    jk = cfg.jackknife_for(cfg.n)  # the text stores' (the 1.5B model's and the images' follow their own N)
+    pl = plan(cfg.n, cfg.n_large, languages=cfg.languages, ladder=cfg.ladder, lang_model=cfg.lang_model,
+              n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
+    params = {"quick": cfg.quick, "n": cfg.n, "n_large": cfg.n_large, "n_images": cfg.n_images,
+              "n_fashion": cfg.n_fashion, "tokens": cfg.tokens, "tokens_stored": TOKENS_STORED, "drop_last": 2,
+              "filter": "40-80 tokens on every side under every model's tokenizer (select + --ids)",
+              "english_edition": ENGLISH, "ladder": cfg.ladder, "lang_model": cfg.lang_model,
+              "languages": cfg.languages, "pairs": [list(p) for p in cfg.pairs], "token_langs": cfg.token_langs,
+              "jackknife": list(jk), "bootstrap": list(cfg.bootstrap), "replications": cfg.replications,
+              "windows": cfg.windows, "synthetic": cfg.synthetic, "seed": cfg.seed, "only": sorted(cfg.only),
+              "embedding_layer": "excluded", "metric": "Hamming on sign bits",
+              "rule": f"t-tests on paired jackknife standard errors at N, level {C.ALPHA:g}, Holm across the rows"}
+    summary = [f"Claims: {counts['holds']} hold, {counts['does not hold']} do not hold, {counts['inconclusive']} "
+               f"inconclusive, {counts['not run']} not run. Rule: each row's test (stated in the row) uses paired "
+               f"jackknife standard errors at N ({jk[0]} subsets of {jk[1]} of N = {cfg.n}, the same subsets for "
+               f"every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer picks it on a "
+               f"random half of the items and tests it on the other half; a verdict counts at level {C.ALPHA:g} "
+               f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
+    sections = [dict(title="Claims of the paper, computed", table=(header, rows),
+                     text="Verdicts are computed from the numbers by the rule in each row. Where our small models "
+                          "disagree with the paper, the row says so: that is a result, not a failure.")] + R.sections
+    sections.append(dict(title="Plan: N per model and estimated time of the default run",
+                         text=json.dumps(pl["per_model"]) + f"; estimated total {pl['total_hours_estimate']:.2f} h. "
+                              + pl["error_bar"]))
+    report = write_report(R.out, title="ii-jax study: the paper's claims on offline models", sections=sections,
+                          summary=summary, params=params, timings=R.timings)
+    doc = {"title": "ii-jax study", "claims": [to_json(dict(c._asdict())) for c in R.claims],
+           "experiments": R.status, "timings": R.timings, "params": params, "plan": to_json(pl),
+           "library": {"ii-jax": ii_jax_version(), "jax": jax.__version__, "numpy": np.__version__},
+           "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write_text(R.out / "report.json", json.dumps(doc, indent=1, allow_nan=False))
+    print(f"ii-jax study: done in {total / 60:.1f} min; report: {report}")
+    for r in R.claims:
+        print(f"  [{r.verdict}] {r.claim} — {r.measured}")
+    return 0

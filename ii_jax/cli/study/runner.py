@@ -1,0 +1,189 @@
+"""The study's runner: timed steps, the analysis cache, the selection of the common verses and the extraction
+subprocesses (:class:`_Runner`); cached results read back (:func:`_from_json`) and stores restricted to a subset
+of their items (:func:`_subset`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ii_jax.cli.demo import _extract_pair, _run_cli  # the one subprocess route to extract
+from ii_jax.cli.study.config import (CAPTION_MODEL, CAPTION_TOKENS, ENGLISH, FAMILY, IMAGE_MODEL, TOKENS_STORED,
+                                     StudyError, _Cfg)
+
+
+def _log(msg: str) -> None:
+    print(f"[study] {msg}", file=sys.stderr, flush=True)
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+class _Runner:
+    """One run's output folders, timings, statuses, report sections and claims, and its extraction steps."""
+
+    def __init__(self, args, cfg: _Cfg):
+        import jax
+
+        self.args, self.cfg = args, cfg
+        self.out = Path(args.out)
+        self.stores = self.out / "stores"
+        self.cachedir = self.out / "cache"
+        self.stores.mkdir(parents=True, exist_ok=True)
+        self.cachedir.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ)
+        self.env.setdefault("HF_HUB_OFFLINE", "1")
+        self.env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self.progress = False if args.no_progress else None
+        self.key = jax.random.key(cfg.seed)
+        self.timings: dict[str, float] = {}
+        self.status: dict[str, str] = {}
+        self.sections: list[dict] = []
+        self.summary: list[str] = []
+        self.claims: list = []
+
+    # -- steps, caching -------------------------------------------------------------------------------------------
+    def step(self, name):
+        """A context manager that logs step ``name`` and adds its wall time to ``timings[name]``."""
+        runner = self
+
+        class _Timer:
+            def __enter__(self):
+                _log(f"{name} ...")
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                dt = time.perf_counter() - self.t
+                runner.timings[name] = runner.timings.get(name, 0.0) + dt
+                _log(f"{name}: {dt:.1f} s")
+
+        return _Timer()
+
+    def cached(self, name: str, params: dict, compute, cls):
+        """An analysis result from ``cache/NAME-HASH.json`` (keyed by ``params``), else computed and written."""
+        from ii_jax.analyses import to_json
+        from ii_jax.store.files import atomic_write_text
+
+        path = self.cachedir / f"{name}-{_hash(params)}.json"
+        if path.exists():
+            try:
+                return _from_json(cls, json.loads(path.read_text()))
+            except KeyError:  # written before cls gained a field (e.g. Profile.null_band): computed again
+                pass
+        result = compute()
+        atomic_write_text(path, json.dumps({"params": params, "result": to_json(result)}, allow_nan=False))
+        return result
+
+    # -- extraction -----------------------------------------------------------------------------------------------
+    def build_assets(self, models):
+        """Build the built-in ``models`` (a subprocess; built ones are skipped)."""
+        with self.step("build model assets"):
+            _run_cli(["assets", "build", "--only-builtin", *models] + (["--cache", self.args.cache]
+                                                                       if self.args.cache else []),
+                     "building the model assets", self.env)
+
+    def select(self, text_models):
+        """The pair ids every text store reads: they pass the filter in every pair and every tokenizer."""
+        cfg = self.cfg
+        specs = [f"bible:{ENGLISH}-es=" + ",".join(text_models)]
+        specs += [f"bible:{ENGLISH}-{x}={cfg.lang_model}" for x in cfg.languages if x not in ("en", "es")]
+        tag = _hash([specs, cfg.n, cfg.seed])
+        path = self.stores / f"ids-n{cfg.n}-{tag}.json"
+        if not path.exists():
+            with self.step("select common verses"):
+                cmd = ["select", "-n", str(cfg.n), "--seed", str(cfg.seed), "--out", str(path)]
+                for s in specs:
+                    cmd += ["--dataset", s]
+                if self.args.cache:
+                    cmd += ["--cache", self.args.cache]
+                _run_cli(cmd, "selecting the common verses", self.env)
+        ids = json.loads(path.read_text())["ids"]
+        rng = __import__("numpy").random.default_rng(cfg.seed + 1)
+        large = sorted(rng.choice(len(ids), size=cfg.n_large, replace=False).tolist())
+        large_path = self.stores / f"ids-n{cfg.n_large}-of-{path.stem}.json"
+        if not large_path.exists():
+            from ii_jax.store.files import atomic_write_text
+
+            atomic_write_text(large_path, json.dumps({"ids": [ids[i] for i in large]}))
+        self.ids_path, self.large_ids_path, self.tag = path, large_path, tag
+        return ids
+
+    def text_store(self, model: str, lang: str) -> Path:
+        """The store of language ``lang`` through ``model`` (the 1.5B model reads the ``n_large`` subset)."""
+        n = self.cfg.n_large if model == FAMILY[1] else self.cfg.n
+        return self.stores / f"{model}-bible-{lang}-n{n}-{self.tag}"
+
+    def extract_text(self, model: str, langs, *, floats: bool = False):
+        """Extract the languages ``langs`` through ``model`` (two at a time, side by side)."""
+        ids = self.large_ids_path if model == FAMILY[1] else self.ids_path
+        specs = []
+        for lang in langs:
+            ds = f"bible:{ENGLISH}-{'es' if lang == 'en' else lang}"
+            extra = ["--ids", str(ids), "--tokens", str(TOKENS_STORED), "--min-tokens", "40", "--max-tokens", "80"]
+            specs.append((self.text_store(model, lang), model, ds, lang, None, extra + (["--floats"] if floats else [])))
+        for i in range(0, len(specs), 2):
+            todo = [s for s in specs[i:i + 2]]
+            with self.step(f"extract {', '.join(s[3] for s in todo)} through {model}"):
+                _extract_pair(todo, self.args, self.env)
+
+    def extract_images(self):
+        """Extract the stamps (images and captions) and the Fashion-MNIST pairs."""
+        cfg = self.cfg
+        tag = f"n{cfg.n_images or 'all'}-s{cfg.seed}"
+        cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
+        self.img_store = self.stores / f"{IMAGE_MODEL}-stamps-image-{tag}"
+        self.cap_store = self.stores / f"{CAPTION_MODEL}-stamps-en-{tag}"
+        with self.step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL}"):
+            _extract_pair([(self.img_store, IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
+                            ["--filter-model", CAPTION_MODEL] + cap_filter),
+                           (self.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
+                            ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env)
+        ftag = f"n{cfg.n_fashion}-s{cfg.seed}"
+        self.fashion = [self.stores / f"{IMAGE_MODEL}-fashion-{side}-{ftag}" for side in ("a", "b")]
+        with self.step(f"extract fashion-mnist through {IMAGE_MODEL}"):
+            _extract_pair([(path, IMAGE_MODEL, "fashion-mnist", side, cfg.n_fashion, ["--min-tokens", "0",
+                                                                                      "--max-tokens", "0"])
+                           for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env)
+
+
+def _from_json(cls, doc):
+    """A cached result (``{"params", "result"}``) back as its NamedTuple of arrays (``None`` -> NaN)."""
+    import numpy as np
+
+    r = doc["result"]
+    out = {}
+    for f in cls._fields:
+        v = r[f]
+        if f in ("params",) or isinstance(v, (dict, str)) or (isinstance(v, int) and not isinstance(v, bool)):
+            out[f] = v
+        elif isinstance(v, float) or v is None:
+            out[f] = float("nan") if v is None else v
+        else:
+            a = np.array(v, dtype=object)
+            out[f] = np.where(a == None, np.nan, a).astype(np.float64) if a.dtype == object else a  # noqa: E711
+            if f in ("layers", "windows", "taus", "argmin", "layers_a", "layers_b"):
+                out[f] = out[f].astype(np.int64)
+    return cls(**out)
+
+
+def _subset(store, ids):
+    """A store's items restricted to ``ids`` (in the store's order), as an in-memory source."""
+    import numpy as np
+
+    from ii_jax.analyses import ArrayStore
+
+    want = set(ids)
+    idx = np.array([i for i, x in enumerate(store.item_ids) if x in want])
+    if len(idx) != len(want):
+        raise StudyError(f"{store.path}: {len(want) - len(idx)} of the requested items are missing.")
+    has_f = bool(getattr(store, "has_floats", False))
+    return ArrayStore([np.asarray(store.bits(la))[idx] for la in store.layers],
+                      floats=[np.asarray(store.floats(la))[idx] for la in store.layers] if has_f else None,
+                      layers=store.layers, relative_depth=store.relative_depth,
+                      item_ids=[store.item_ids[i] for i in idx], name=f"{store.path}[{len(idx)}]",
+                      embedding_layer=store.embedding_layer)
