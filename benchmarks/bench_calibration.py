@@ -1,7 +1,8 @@
 """Calibration of every error bar and verdict rule of ``ii_jax.resample`` on synthetic data whose truth is known.
 
-    python benchmarks/bench_calibration.py                  # 200 data sets per block, N=400 (3 families) and N=1000
-    python benchmarks/bench_calibration.py --quick          # about a minute: 30 data sets, N=400, 6 null claims
+    python benchmarks/bench_calibration.py                  # 150 data sets per block at N=400 (3 families), 60 at
+                                                            # N=1000
+    python benchmarks/bench_calibration.py --quick          # a few minutes: 30 data sets, N=400
     python benchmarks/bench_calibration.py --datasets 100 --n 300 --family gauss --json /tmp/calib.json
 
 Each *block* is one data family at one N. The model's parameters are FIXED within a block (the projections to
@@ -15,19 +16,26 @@ sampling spread at N, the quantity a jackknife error bar estimates. Families:
 
 Every data set holds X and several Y copies: ``copies`` at the base noise s = σ (exchangeable, so any difference
 between two of them is exactly 0 in expectation), one at σ + δ_k per planted effect k (δ_k chosen by a pilot run so
-the true difference Δ(X→Y_0) − Δ(X→Y_k) is about −k true SDs) and one at 2σ (a large difference). All of its Δ's
-come from ONE :func:`ii_jax.resample.paired_statistic` call: the distance matrices are built once, the full-N Δ's
-and the default jackknife's 30 subsets of 40 % are computed on them, the subsets shared by every Δ (how the
-library computes a paired difference). The error bars are then :func:`ii_jax.resample.standard_error` of those
-replicas, which is what :func:`~ii_jax.resample.resample_from_distances` and
-:func:`~ii_jax.resample.paired_difference` return for the same key (``tests/test_calibration.py`` checks that),
-and the verdicts are the library's :func:`~ii_jax.resample.verdict`, :func:`~ii_jax.resample.equivalence_verdict`
-and :func:`~ii_jax.resample.holm`.
+the true difference Δ(X→Y_0) − Δ(X→Y_k) is about −k true SDs) and one at 2σ (a large difference).
 
-Cases (rows of the table; all of a block's cases share its data sets, whose simulation time is printed once):
+The rule under test is the library's default jackknife (:func:`ii_jax.resample.default_jackknife`, ``"auto"``):
+30 random splits of the N points into two halves A, B, the standard error at N √(mean((T_A − T_B)²) / 4). All of a
+data set's Δ's come from ONE :func:`ii_jax.resample.paired_statistic` call with it: the distance matrices are built
+once, the full-N Δ's and both halves of every split are computed on them, the splits shared by every Δ (how the
+library computes a paired difference). Two labelled comparisons come from a second call on the same matrices
+(copies 0, 1 and the planted ones): the **old rule** (``"delete_d"``: 30 subsets of 40 %, the spread rescaled by
+√(m/(N − m))) and the **paper**'s (``"subset"``: the raw spread of the first 5 of those subsets). The error bars
+are :func:`ii_jax.resample.standard_error` of the replicas, which is what
+:func:`~ii_jax.resample.resample_from_distances` and :func:`~ii_jax.resample.paired_difference` return for the same
+key (``tests/test_calibration.py`` checks that), and the verdicts are the library's
+:func:`~ii_jax.resample.verdict`, :func:`~ii_jax.resample.equivalence_verdict` and :func:`~ii_jax.resample.holm`.
+
+Cases (rows of the table; all of a block's cases share its data sets, whose simulation time is printed once). The
+targets are the default rule's; the old rule's, the paper's and the other rows (bootstrap, diagnostics) are info:
 
 1. Coverage of one Δ's error bar: mean reported SE / true SD of Δ over the data sets, per direction (target
-   0.9-1.1), the RMS ratio, the paper's convention (raw spread of 5 subsets of 40 %) and the bootstrap.
+   0.9-1.1), the RMS ratio, the SE's own relative spread over the data sets; the old rule, the paper's, the old
+   rule's raw spread (unscaled and scaled by √(m/N)) and the bootstrap.
 2. Coverage of a paired difference's error bar: mean paired SE / true SD of the difference (target 0.9-1.1).
 3. False-positive rate of ``verdict`` on a null difference: "holds" or "does not hold" (target ≤ 5 %).
 4. Power of ``verdict`` against an oracle z-test that knows the true SD (target ≥ 0.9 × the oracle's).
@@ -35,16 +43,15 @@ Cases (rows of the table; all of a block's cases share its data sets, whose simu
 6. Holm over 20 null claims read together: family-wise rate of any false verdict (≤ 5 %), and unadjusted.
 
 The ± of a coverage ratio is its sampling uncertainty: the relative SD of an SD estimate over D data sets,
-√((κ − 1) / (4 D)) for kurtosis κ (1/√(2 D) for a normal), combined with that of the mean SE. A rate's bound is
-the one-sided 95 % Clopper-Pearson upper bound; a rate PASSes unless its 95 % lower bound exceeds the target.
+√((κ − 1) / (4 D)) for kurtosis κ (1/√(2 D) for a normal), combined with that of the mean SE. A rate's bounds are
+the one-sided 95 % Clopper-Pearson bounds; a rate PASSes unless its 95 % lower bound exceeds the target.
 
-Measured (commit 89592d8, full run, 200 data sets per block, 16 min on 2 shared cores): the default error bar
-(``"at_n"``) is conservative in every block, SE/SD 1.13-1.30 for one Δ and 1.11-1.35 for paired differences
-(±0.05-0.07), at N = 400 and N = 1000 alike; the raw spread scaled as if the subsets were independent samples of
-m points (√(m/N)) gives 0.87-1.00. So the null FPR (0.5-3.5 %), Holm's FWER (0.5-1 % over 20 claims; 21-24 %
-unadjusted) and the TOST FPR at the margin (0-4.5 %) hold, but ``verdict``'s power is 0.43-0.87 of the oracle's
-(a t test with a calibrated SE would reach 0.93-1.15 of it). The paper's rule: 1.30-1.51; the bootstrap:
-0.73-0.83.
+The defaults (150 data sets per N=400 block, 60 at N=1000) keep the full run under 20 minutes on 2 shared
+cores: the default jackknife computes 60 replicas of N/2 points, and the old rule's 30 of
+0.4 N come on top.
+
+Measured (commit 89592d8, the rule then the default, now ``"delete_d"``): SE/SD 1.13-1.30 for one Δ and 1.11-1.35
+for paired differences, so ``verdict``'s power was 0.43-0.87 of the oracle's.
 """
 from __future__ import annotations
 
@@ -163,31 +170,59 @@ def dataset_key(seed: int, i: int):
 # ----------------------------------------------------------------------------------------------------------------
 # Simulation
 
+#: The error-bar rules measured: the library's default (the rule under test) and two labelled comparisons.
+RULES = {"default": "default (halves)", "old": "old rule (delete_d)", "paper": "paper (subset)"}
+
+
+def old_jackknife(n: int) -> rs.Jackknife:
+    """The old default, kept by name: 30 subsets of 40 % of the N points, the delete-d rescale."""
+    return rs.Jackknife(rs.DEFAULT_REPEATS, int(0.4 * n), "delete_d")
+
 
 class Sim(NamedTuple):
     """A block's Δ's over its data sets.
 
     Attributes:
-      full: ``[D, C, 2]`` Δ(X→Y_c), Δ(Y_c→X) on all N points. reps: ``[D, R, C, 2]`` the same on each jackknife
-      subset (the same subsets for every copy of a data set). boot_se: ``[D, 2]`` the bootstrap error bar of
-      Δ(X, Y_0) (NaN when not run). jackknife: the :class:`~ii_jax.resample.Jackknife`. seconds: wall time.
+      full: ``[D, C, 2]`` Δ(X→Y_c), Δ(Y_c→X) on all N points.
+      reps: ``{"default": [D, R', C, 2], "old": [D, R, C_old, 2]}`` the same on each replica (``R' = 2 R``, both
+        halves of every split, for the default jackknife), the same replicas for every copy of a data set.
+      copies: ``{source: copy indices}``: the copies each entry of ``reps`` holds, in order.
+      jackknives: ``{rule: Jackknife}`` of :data:`RULES` (``"paper"``: the first 5 of the old rule's subsets).
+      boot_se: ``[D, 2]`` the bootstrap error bar of Δ(X, Y_0) (NaN when not run). seconds: wall time.
     """
 
     model: Model
     full: np.ndarray
-    reps: np.ndarray
+    reps: dict
+    copies: dict
+    jackknives: dict
     boot_se: np.ndarray
-    jackknife: rs.Jackknife
     seconds: float
 
+    @property
+    def jackknife(self) -> rs.Jackknife:
+        """The jackknife of the rule under test."""
+        return self.jackknives["default"]
 
-def simulate(model: Model, datasets: int, *, seed: int = 0, jackknife=None, bootstrap: bool = True,
+
+def simulate(model: Model, datasets: int, *, seed: int = 0, jackknife="auto", old=True, bootstrap: bool = True,
              progress: bool = False) -> Sim:
-    """Every Δ of ``datasets`` data sets: one :func:`~ii_jax.resample.paired_statistic` call each."""
-    jack = rs.as_jackknife("auto" if jackknife is None else jackknife, model.n)
+    """Every Δ of ``datasets`` data sets: one :func:`~ii_jax.resample.paired_statistic` call each with
+    ``jackknife`` (the rule under test) and, with ``old`` (``True``: :func:`old_jackknife`, or a jackknife), one
+    more on copies 0, 1 and the planted ones, the same key (the old rule and the paper's).
+    """
+    jack = rs.as_jackknife(jackknife, model.n)
     c = len(model.scales)
+    jacks = {"default": jack}
+    copies = {"default": tuple(range(c))}
+    reps = {"default": np.empty((datasets, 2 * jack.repeats if jack.error_bar == "halves" else jack.repeats, c, 2))}
+    if old:
+        o = old_jackknife(model.n) if old is True else rs.as_jackknife(old, model.n)
+        jacks["old"] = o
+        jacks["paper"] = rs.Jackknife(min(5, o.repeats), o.n_sub, "subset")
+        copies["old"] = tuple(sorted({0, 1, *model.planted}))
+        reps["old"] = np.empty((datasets, o.repeats, len(copies["old"]), 2))
     full = np.empty((datasets, c, 2))
-    reps = np.empty((datasets, jack.repeats, c, 2))
     boot = np.full((datasets, 2), np.nan)
     t0 = time.perf_counter()
     for i in range(datasets):
@@ -195,14 +230,19 @@ def simulate(model: Model, datasets: int, *, seed: int = 0, jackknife=None, boot
         key = dataset_key(seed, i)
         r = rs.paired_statistic([(dx, dy) for dy in dys], lambda v: v[0, 0] - v[1, 0], jackknife=jack, key=key)
         full[i] = r.parts.reshape(c, 2)
-        reps[i] = r.part_replicas.reshape(jack.repeats, c, 2)
+        reps["default"][i] = r.part_replicas.reshape(-1, c, 2)
+        if old:
+            sel = list(copies["old"])
+            r = rs.paired_statistic([(dx, dys[j]) for j in sel], lambda v: v[0, 0] - v[1, 0], jackknife=jacks["old"],
+                                    key=key, full=full[i, sel])
+            reps["old"][i] = r.part_replicas.reshape(-1, len(sel), 2)
         if bootstrap:
             boot[i] = rs.resample_from_distances(dx, dys[0], n_sub=min(200, model.n), repeats=100, replace=True,
                                                  key=jax.random.fold_in(key, 1)).std
         if progress and (i + 1) % max(1, datasets // 10) == 0:
             print(f"    {model.family} N={model.n}: {i + 1}/{datasets} data sets, "
                   f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    return Sim(model, full, reps, boot, jack, time.perf_counter() - t0)
+    return Sim(model, full, reps, copies, jacks, boot, time.perf_counter() - t0)
 
 
 def pilot(family: str, n: int, *, effects=EFFECTS, datasets: int = 40, seed: int = 10_000, model_seed: int = 0,
@@ -241,7 +281,7 @@ def coverage(se, values) -> dict:
     rel = math.sqrt(max(kurt - 1.0, 0.5) / (4 * d) + se.var(ddof=1) / (d * se.mean() ** 2))
     ratio = float(se.mean() / sd)
     return dict(ratio=ratio, rms=float(np.sqrt(np.mean(se ** 2)) / sd), unc=ratio * rel, sd=float(sd),
-                mean_se=float(se.mean()), kurtosis=kurt, datasets=d)
+                mean_se=float(se.mean()), se_cv=float(se.std(ddof=1) / se.mean()), kurtosis=kurt, datasets=d)
 
 
 def band_status(ratio: float, unc: float, band=BAND) -> str:
@@ -264,21 +304,46 @@ def binomial_bounds(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 def rate(hits) -> dict:
     """A rate with its binomial standard error and one-sided 95 % bounds."""
     hits = np.asarray(hits, bool)
-    k, n = int(hits.sum()), len(hits)
+    return rate_of(int(hits.sum()), len(hits))
+
+
+def rate_of(k: int, n: int) -> dict:
+    """:func:`rate` of ``k`` hits in ``n`` trials."""
     lo, hi = binomial_bounds(k, n)
     p = k / n
     return dict(rate=p, k=k, n=n, se=math.sqrt(max(p * (1 - p), 1e-12) / n), lower=lo, upper=hi)
 
 
-def se_of(sim: Sim, replicas, error_bar: str = "at_n", axis: int = 1) -> np.ndarray:
-    """The library's error bar (:func:`ii_jax.resample.standard_error`) of per-data-set replicas ``[D, R, ...]``."""
-    return rs.standard_error(replicas, n=sim.model.n, n_sub=sim.jackknife.n_sub, error_bar=error_bar, axis=axis)
+def ratio_unc(a: dict, b: dict) -> tuple[float, float]:
+    """``a / b`` of two rates and its uncertainty (relative binomial errors combined)."""
+    ratio = a["rate"] / b["rate"] if b["rate"] else float("nan")
+    unc = ratio * math.sqrt((a["se"] / max(a["rate"], 1e-9)) ** 2 + (b["se"] / max(b["rate"], 1e-9)) ** 2)
+    return ratio, unc
 
 
-def difference(sim: Sim, a: int, b: int, direction: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def replicas(sim: Sim, copy: int, direction: int = 0, rule: str = "default") -> np.ndarray:
+    """``[D, R]`` the replicas of Δ(X, Y_copy) in ``direction`` for ``rule`` (:data:`RULES`)."""
+    src = "old" if rule == "paper" else rule
+    r = sim.reps[src][:, :, sim.copies[src].index(copy), direction]
+    return r[:, : sim.jackknives["paper"].repeats] if rule == "paper" else r
+
+
+def se_of(sim: Sim, reps, rule: str = "default", error_bar: str | None = None, axis: int = 1) -> np.ndarray:
+    """The library's error bar (:func:`ii_jax.resample.standard_error`) of per-data-set replicas ``[D, R, ...]``
+    under ``rule``'s jackknife (``error_bar``: another rule on the same replicas, for the diagnostics)."""
+    j = sim.jackknives[rule]
+    return rs.standard_error(reps, n=sim.model.n, n_sub=j.n_sub, error_bar=error_bar or j.error_bar, axis=axis)
+
+
+def dof_of(sim: Sim, rule: str = "default") -> int:
+    """Degrees of freedom of ``rule``'s error bar: splits or subsets − 1 (as the library's)."""
+    return sim.jackknives[rule].repeats - 1
+
+
+def difference(sim: Sim, a: int, b: int, direction: int = 0, rule: str = "default") -> tuple[np.ndarray, np.ndarray]:
     """Δ_a − Δ_b (X→Y by default) over the data sets and its paired error bar: ``(value [D], se [D])``."""
     value = sim.full[:, a, direction] - sim.full[:, b, direction]
-    return value, se_of(sim, sim.reps[:, :, a, direction] - sim.reps[:, :, b, direction])
+    return value, se_of(sim, replicas(sim, a, direction, rule) - replicas(sim, b, direction, rule), rule)
 
 
 def verdicts(values, ses, dof: int, *, expect: str = "negative") -> np.ndarray:
@@ -296,6 +361,11 @@ def two_sided_p(values, ses, dof: int) -> np.ndarray:
     return np.array([min(1.0, 2 * min(rs.sign_test((v, s, dof)))) for v, s in zip(values, ses, strict=True)])
 
 
+def _comparisons(sim: Sim) -> list[tuple[str, str]]:
+    """``(rule, target label)`` of the labelled comparisons this simulation holds."""
+    return [("old", "(old rule)"), ("paper", "(paper)")] if "old" in sim.jackknives else []
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The cases: each returns table rows (dicts)
 
@@ -306,13 +376,12 @@ def _row(case, what, value, unc=None, target="", status="", stats=None, **extra)
 
 
 def case_error_bar(sim: Sim) -> list[dict]:
-    """Case 1: one Δ's error bar (copy 0 at σ), per direction: the library's rule (mean and RMS), then for
-    comparison the paper's rule, the raw spread, the raw spread scaled as if the subsets were independent samples
-    of m points (√(m/N) instead of √(m/(N − m))) and the bootstrap.
+    """Case 1: one Δ's error bar (copy 0 at σ), per direction: the default rule (mean and RMS ratio, the SE's own
+    relative spread), then for comparison the old rule, the paper's, the old rule's raw spread (unscaled, and scaled
+    as if the subsets were independent samples of m points: √(m/N) instead of √(m/(N − m))) and the bootstrap.
     """
     rows = []
-    paper = rs.paper_jackknife(sim.model.n)
-    m, n = sim.jackknife.n_sub, sim.model.n
+    n = sim.model.n
 
     def add(what, se, values, target):
         c = coverage(se, values)
@@ -321,34 +390,53 @@ def case_error_bar(sim: Sim) -> list[dict]:
 
     for d, name in enumerate(("X→Y", "Y→X")):
         values = sim.full[:, 0, d]
-        c = add(f"Δ({name}) SE at_n / SD", se_of(sim, sim.reps[:, :, 0, d]), values, "0.9-1.1")
+        c = add(f"Δ({name}) SE / SD", se_of(sim, replicas(sim, 0, d)), values, "0.9-1.1")
         rows.append(_row("1", f"Δ({name}) RMS SE / SD", c["rms"], c["unc"], "0.9-1.1", band_status(c["rms"], c["unc"])))
-        if paper.n_sub == m and sim.jackknife.repeats >= paper.repeats:
-            add(f"Δ({name}) paper 5x40% sd / SD", se_of(sim, sim.reps[:, : paper.repeats, 0, d], "subset"), values,
-                "(old rule)")
-        raw = se_of(sim, sim.reps[:, :, 0, d], "subset")
-        add(f"Δ({name}) no rescale sd / SD", raw, values, "(mis-scaled)")
-        add(f"Δ({name}) sd·√(m/N) / SD", raw * math.sqrt(m / n), values, "(diagnostic)")
+        rows.append(_row("1", f"Δ({name}) SE's rel. SD over data sets", c["se_cv"], None, "(info)", "",
+                         t29=1 / math.sqrt(2 * dof_of(sim))))
+        if "old" in sim.jackknives:
+            m = sim.jackknives["old"].n_sub
+            old = replicas(sim, 0, d, "old")
+            add(f"Δ({name}) old delete_d 30x40% / SD", se_of(sim, old, "old"), values, "(old rule)")
+            add(f"Δ({name}) paper 5x40% sd / SD", se_of(sim, replicas(sim, 0, d, "paper"), "paper"), values, "(paper)")
+            raw = se_of(sim, old, "old", "subset")
+            add(f"Δ({name}) 30x40% no rescale / SD", raw, values, "(info)")
+            add(f"Δ({name}) 30x40% sd·√(m/N) / SD", raw * math.sqrt(m / n), values, "(info)")
         if np.isfinite(sim.boot_se[:, d]).all():
             add(f"Δ({name}) bootstrap SE / SD", sim.boot_se[:, d], values, "(info)")
     return rows
 
 
 def case_paired_error_bar(sim: Sim) -> list[dict]:
-    """Case 2: paired differences' error bars: the null pair, each planted effect, the 2σ copy, the directions."""
+    """Case 2: paired differences' error bars: the null pair, each planted effect, the 2σ copy, the directions;
+    the old rule's and the paper's on the null pair and the directions.
+    """
     m = sim.model
     pairs = [("null Y0-Y1", 0, 1)] + [(f"Y0-Y(σ+δ{k:g})", 0, c) for k, c in zip(m.effects, m.planted, strict=True)]
     pairs.append(("Y0-Y(2σ)", 0, m.large))
     rows = []
+
+    def add(what, se, value, target, rule):
+        c = coverage(se, value)
+        rows.append(_row("2", what, c["ratio"], c["unc"], target, band_status(c["ratio"], c["unc"]),
+                         true_diff=float(value.mean()), rule=rule, stats=c))
+
     for name, a, b in pairs:
         value, se = difference(sim, a, b)
-        c = coverage(se, value)
-        rows.append(_row("2", f"{name} SE/SD", c["ratio"], c["unc"], "0.9-1.1", band_status(c["ratio"], c["unc"]),
-                         true_diff=float(value.mean()), stats=c))
+        add(f"{name} SE/SD", se, value, "0.9-1.1", "default")
     value = sim.full[:, 0, 0] - sim.full[:, 0, 1]
-    c = coverage(se_of(sim, sim.reps[:, :, 0, 0] - sim.reps[:, :, 0, 1]), value)
-    rows.append(_row("2", "Δ(X→Y0)-Δ(Y0→X) SE/SD", c["ratio"], c["unc"], "0.9-1.1",
-                     band_status(c["ratio"], c["unc"]), true_diff=float(value.mean()), stats=c))
+    add("Δ(X→Y0)-Δ(Y0→X) SE/SD", se_of(sim, replicas(sim, 0, 0) - replicas(sim, 0, 1)), value, "0.9-1.1", "default")
+    for rule, label in _comparisons(sim):
+        tag = "old" if rule == "old" else "paper"
+        value, se = difference(sim, 0, 1, rule=rule)
+        add(f"{tag}: null Y0-Y1 SE/SD", se, value, label, rule)
+        for k, c in zip(m.effects, m.planted, strict=True):
+            if rule == "old":
+                value, se = difference(sim, 0, c, rule=rule)
+                add(f"{tag}: Y0-Y(σ+δ{k:g}) SE/SD", se, value, label, rule)
+        value = sim.full[:, 0, 0] - sim.full[:, 0, 1]
+        add(f"{tag}: Δ(X→Y0)-Δ(Y0→X) SE/SD",
+            se_of(sim, replicas(sim, 0, 0, rule) - replicas(sim, 0, 1, rule), rule), value, label, rule)
     return rows
 
 
@@ -359,22 +447,29 @@ def _rate_status(r: dict, target: float = ALPHA) -> str:
 def case_null(sim: Sim) -> list[dict]:
     """Case 3: the false-positive rate of ``verdict`` on the null difference Y0 − Y1 (both verdicts are false)."""
     value, se = difference(sim, 0, 1)
-    v = verdicts(value, se, sim.jackknife.repeats - 1)
+    v = verdicts(value, se, dof_of(sim))
     r = rate(v != "inconclusive")
     rows = [_row("3", "null FPR (holds+not)", r["rate"], r["se"], "<=0.05", _rate_status(r), **r)]
     pairs = null_pairs(sim.model)
     if len(pairs) > 1:  # every null pair pooled (correlated claims: no bound)
         hits = [difference(sim, a, b) for a, b in pairs]
-        pooled = np.mean([(two_sided_p(x, s, sim.jackknife.repeats - 1) <= ALPHA).mean() for x, s in hits])
+        pooled = np.mean([(two_sided_p(x, s, dof_of(sim)) <= ALPHA).mean() for x, s in hits])
         rows.append(_row("3", f"null FPR, {len(pairs)} pairs pooled", float(pooled), None, "~0.05", "(info)"))
+    for rule, label in _comparisons(sim):
+        value, se = difference(sim, 0, 1, rule=rule)
+        r = rate(verdicts(value, se, dof_of(sim, rule)) != "inconclusive")
+        rows.append(_row("3", f"{rule}: null FPR (holds+not)", r["rate"], r["se"], label, _rate_status(r), rule=rule,
+                         **r))
     return rows
 
 
 def case_power(sim: Sim) -> list[dict]:
-    """Case 4: the fraction "holds" of ``verdict`` on planted differences vs an oracle that knows the true SD."""
+    """Case 4: the fraction "holds" of ``verdict`` on planted differences vs an oracle that knows the true SD; the
+    same for the old rule and the paper's (info).
+    """
     from scipy import stats
 
-    dof = sim.jackknife.repeats - 1
+    dof = dof_of(sim)
     zc = float(stats.norm.ppf(1 - ALPHA / 2))
     tc = float(rs.t_quantile(1 - ALPHA, dof))
     rows = []
@@ -385,9 +480,7 @@ def case_power(sim: Sim) -> list[dict]:
         power = rate(verdicts(value, se, dof) == "holds")
         oracle = rate(value / sd <= -zc)
         ideal = float(stats.nct.cdf(-tc, dof, -effect))  # a t test with a perfectly calibrated SE
-        ratio = power["rate"] / oracle["rate"] if oracle["rate"] else float("nan")
-        unc = ratio * math.sqrt((power["se"] / max(power["rate"], 1e-9)) ** 2
-                                + (oracle["se"] / max(oracle["rate"], 1e-9)) ** 2)
+        ratio, unc = ratio_unc(power, oracle)
         rows.append(_row("4", f"power @{effect:.2f} SD (plant {k:g})", power["rate"], power["se"], "", "",
                          effect=effect, stats=power))
         rows.append(_row("4", f"oracle z @{effect:.2f} SD", oracle["rate"], oracle["se"], "", "(t ideal "
@@ -395,6 +488,11 @@ def case_power(sim: Sim) -> list[dict]:
         rows.append(_row("4", f"power/oracle @{effect:.2f} SD", ratio, unc, ">=0.9",
                          "PASS" if ratio >= POWER_TARGET else ("MISS~" if ratio + 2 * unc >= POWER_TARGET else "MISS"),
                          ideal_ratio=ideal / oracle["rate"] if oracle["rate"] else float("nan")))
+        for rule, label in _comparisons(sim):
+            p = rate(verdicts(*difference(sim, 0, c, rule=rule), dof_of(sim, rule)) == "holds")
+            ratio, unc = ratio_unc(p, oracle)
+            rows.append(_row("4", f"{rule}: power/oracle @{effect:.2f} SD", ratio, unc, label,
+                             f"(power {p['rate']:.3f})", rule=rule, power=p["rate"]))
     return rows
 
 
@@ -402,7 +500,7 @@ def case_equivalence(sim: Sim) -> list[dict]:
     """Case 5: TOST with the margin at each planted |difference|: "holds" there (false), and at the null (power)."""
     from scipy import stats
 
-    dof = sim.jackknife.repeats - 1
+    dof = dof_of(sim)
     null, null_se = difference(sim, 0, 1)
     sd0 = null.std(ddof=1)
     z = float(stats.norm.ppf(1 - ALPHA))
@@ -428,7 +526,7 @@ def case_holm(sim: Sim) -> list[dict]:
     pairs = null_pairs(sim.model)
     if len(pairs) < 2:
         return []
-    dof = sim.jackknife.repeats - 1
+    dof = dof_of(sim)
     p = np.stack([two_sided_p(*difference(sim, a, b), dof) for a, b in pairs], axis=1)  # [D, claims]
     adjusted = np.stack([rs.holm(row) for row in p])
     holm = rate((adjusted <= ALPHA).any(axis=1))
@@ -442,13 +540,13 @@ CASES = (case_error_bar, case_paired_error_bar, case_null, case_power, case_equi
 
 
 def run_block(family: str, n: int, datasets: int, *, copies: int, seed: int = 0, pilot_datasets: int = 40,
-              bootstrap: bool = True, progress: bool = False) -> dict:
+              bootstrap: bool = True, old: bool = True, progress: bool = False) -> dict:
     """One block: the pilot, the simulation and every case's rows."""
     t0 = time.perf_counter()
     deltas = pilot(family, n, datasets=pilot_datasets, seed=seed + 10_000, model_seed=seed)
     t_pilot = time.perf_counter() - t0
     model = make_model(family, n, deltas=deltas, effects=EFFECTS, copies=copies, seed=seed)
-    sim = simulate(model, datasets, seed=seed, bootstrap=bootstrap, progress=progress)
+    sim = simulate(model, datasets, seed=seed, old=old, bootstrap=bootstrap, progress=progress)
     rows = []
     for case in CASES:
         t = time.perf_counter()
@@ -457,7 +555,8 @@ def run_block(family: str, n: int, datasets: int, *, copies: int, seed: int = 0,
             r["seconds"] = time.perf_counter() - t
         rows += out
     return dict(family=family, n=n, datasets=datasets, copies=copies, deltas=list(deltas),
-                scales=sim.model.scales.tolist(), jackknife=sim.jackknife._asdict(), pilot_s=t_pilot,
+                scales=sim.model.scales.tolist(), jackknife=sim.jackknife._asdict(),
+                jackknives={k: v._asdict() for k, v in sim.jackknives.items()}, pilot_s=t_pilot,
                 simulate_s=sim.seconds, rows=rows)
 
 
@@ -492,57 +591,70 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def print_rows(rows) -> None:
+    """One line per row."""
+    print(f"   {'case':4s} {'what':42s} {'value':>7s} {'±':>7s}  {'target':12s} {'status':20s} {'t[s]':>6s}")
+    for r in rows:
+        print(f"   {r['case']:4s} {r['what']:42s} {_fmt(r['value']):>7s} {_fmt(r['unc']):>7s}  {r['target']:12s} "
+              f"{r['status']:20s} {r['seconds']:6.2f}")
+
+
 def print_block(block: dict) -> None:
     """The block's header and one line per row."""
-    j = block["jackknife"]
-    print(f"\n== {block['family']} N={block['n']}  D={block['datasets']} data sets  jackknife {j['repeats']} x "
-          f"{j['n_sub']} ({j['error_bar']})  noise scales {np.round(block['scales'], 3).tolist()}")
+    j = block["jackknives"]
+    rules = "; ".join(f"{RULES[k]} {v['repeats']} x {v['n_sub']}" for k, v in j.items())
+    print(f"\n== {block['family']} N={block['n']}  D={block['datasets']} data sets  noise scales "
+          f"{np.round(block['scales'], 3).tolist()}")
+    print(f"   jackknives: {rules}")
     print(f"   simulate {block['simulate_s']:.1f} s (shared by cases 1-6), pilot {block['pilot_s']:.1f} s")
-    print(f"   {'case':4s} {'what':40s} {'value':>7s} {'±':>7s}  {'target':12s} {'status':16s} {'t[s]':>5s}")
-    for r in block["rows"]:
-        print(f"   {r['case']:4s} {r['what']:40s} {_fmt(r['value']):>7s} {_fmt(r['unc']):>7s}  {r['target']:12s} "
-              f"{r['status']:16s} {r['seconds']:5.2f}")
+    print_rows(block["rows"])
+
+
+def _misses(rows, where: str) -> list[str]:
+    return [f"{where} case {r['case']}: {r['what']}" for r in rows
+            if r["status"].startswith("MISS") and r["target"] and not r["target"].startswith("(")]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--datasets", type=int, default=None, help="data sets per block (default 200; --quick 30)")
+    ap.add_argument("--datasets", type=int, default=None, help="data sets per block (default 150; --quick 30)")
     ap.add_argument("--n", type=int, default=400, help="points per data set (default 400)")
     ap.add_argument("--large-n", type=int, default=1000,
                     help="one more block of the Gaussian family at this N in the full run (0: none)")
+    ap.add_argument("--large-datasets", type=int, default=60, help="data sets of the large-N block (default 60)")
     ap.add_argument("--family", action="append", choices=tuple(FAMILIES), help="families (default: all)")
     ap.add_argument("--copies", type=int, default=None,
                     help="base-noise Y copies per data set (default 7: 21 null pairs, 20 Holm claims; --quick 4)")
     ap.add_argument("--no-bootstrap", action="store_true", help="skip the bootstrap row of case 1")
+    ap.add_argument("--no-old", action="store_true", help="skip the old rule's and the paper's rows (faster)")
     ap.add_argument("--quick", action="store_true",
-                    help="about a minute: 30 data sets, N=400, 4 copies, a 20-data-set pilot, no large-N block")
+                    help="a few minutes: 30 data sets, N=400, 4 copies, a 20-data-set pilot, no large-N block")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="PATH", help="write every number here")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
-    datasets = args.datasets or (30 if args.quick else 200)
+    datasets = args.datasets or (30 if args.quick else 150)
     copies = args.copies or (4 if args.quick else 7)
     families = args.family or list(FAMILIES)
-    blocks_todo = [(f, args.n, copies) for f in families]
+    blocks_todo = [(f, args.n, datasets, copies) for f in families]
     if args.large_n and not args.quick and "gauss" in families:
-        blocks_todo.append(("gauss", args.large_n, 2))  # the large N without the Holm family: the time goes to N
+        blocks_todo.append(("gauss", args.large_n, args.large_datasets, 2))  # no Holm family: the time goes to N
     info = machine()
     print(f"ii-jax calibration: {info['cpu']} ({info['cores']} cores), commit {info['commit']}, python "
           f"{info['python']}, jax {info['jax']} ({info['backend']}), numpy {info['numpy']}")
-    print(f"alpha={ALPHA}, planted effects {EFFECTS} true SDs, base noise sigma={SIGMA}, seed={args.seed}")
+    print(f"alpha={ALPHA}, planted effects {EFFECTS} true SDs, base noise sigma={SIGMA}, seed={args.seed}; targets "
+          f"are the default rule's, rows with a target in parentheses are info")
     t0 = time.perf_counter()
     blocks = []
-    for family, n, c in blocks_todo:
-        block = run_block(family, n, datasets, copies=c, seed=args.seed, bootstrap=not args.no_bootstrap,
-                          pilot_datasets=20 if args.quick else 40, progress=args.progress)
+    for family, n, d, c in blocks_todo:
+        block = run_block(family, n, d, copies=c, seed=args.seed, bootstrap=not args.no_bootstrap,
+                          old=not args.no_old, pilot_datasets=20 if args.quick else 40, progress=args.progress)
         print_block(block)
         sys.stdout.flush()
         blocks.append(block)
     total = time.perf_counter() - t0
-    misses = [(b["family"], b["n"], r["case"], r["what"]) for b in blocks for r in b["rows"]
-              if r["status"].startswith("MISS") and r["target"] and not r["target"].startswith("(")]
-    print(f"\ntotal {total:.0f} s; {len(misses)} targeted rows miss" + "".join(
-        f"\n   MISS {f} N={n} case {c}: {w}" for f, n, c, w in misses))
+    misses = [m for b in blocks for m in _misses(b["rows"], f"{b['family']} N={b['n']}")]
+    print(f"\ntotal {total:.0f} s; {len(misses)} targeted rows miss" + "".join(f"\n   MISS {m}" for m in misses))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(machine=info, seed=args.seed, total_s=total, blocks=blocks), fh, indent=1, default=float)
