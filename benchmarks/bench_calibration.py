@@ -1,8 +1,10 @@
 """Calibration of every error bar and verdict rule of ``ii_jax.resample`` on synthetic data whose truth is known.
 
     python benchmarks/bench_calibration.py                  # 150 data sets per block at N=400 (3 families), 60 at
-                                                            # N=1000
-    python benchmarks/bench_calibration.py --quick          # a few minutes: 30 data sets, N=400
+                                                            # N=1000, then the claim rules (100 data sets a profile)
+    python benchmarks/bench_calibration.py --quick          # a few minutes: 30 data sets, N=400, no claims
+    python benchmarks/bench_calibration.py --quick --claims --claims-datasets 20   # the claims section too
+    python benchmarks/bench_calibration.py --claims-only --claims-datasets 200     # the claims section alone
     python benchmarks/bench_calibration.py --datasets 100 --n 300 --family gauss --json /tmp/calib.json
 
 Each *block* is one data family at one N. The model's parameters are FIXED within a block (the projections to
@@ -42,12 +44,19 @@ targets are the default rule's; the old rule's, the paper's and the other rows (
 5. Equivalence (TOST): "holds" when the true |difference| is the margin (≤ 5 %); power at a true difference 0.
 6. Holm over 20 null claims read together: family-wise rate of any false verdict (≤ 5 %), and unadjusted.
 
+C. ``--claims`` (on in the full run, off in ``--quick`` unless asked): the claim rules of
+   :mod:`ii_jax.analyses.claims` on synthetic layer profiles of known truth (``benchmarks/calibration_claims.py``):
+   per profile the rates of "holds" / "does not hold" / "inconclusive" of the inner-minimum rule (the cross-fitted
+   rule and the old one); "holds" ≤ 5 % where the profile has no inner minimum ("flat", "monotone"); on "valley"
+   the rule's power against an oracle that judges the same cross-fitted differences with their true SD over the
+   data sets (target ≥ 0.9 × the oracle's); and the null claim's false-failure rate (≤ 5 %).
+
 The ± of a coverage ratio is its sampling uncertainty: the relative SD of an SD estimate over D data sets,
 √((κ − 1) / (4 D)) for kurtosis κ (1/√(2 D) for a normal), combined with that of the mean SE. A rate's bounds are
 the one-sided 95 % Clopper-Pearson bounds; a rate PASSes unless its 95 % lower bound exceeds the target.
 
-The defaults (150 data sets per N=400 block, 60 at N=1000) keep the full run under 20 minutes on 2 shared
-cores: the default jackknife computes 60 replicas of N/2 points, and the old rule's 30 of
+The defaults (150 data sets per N=400 block, 60 at N=1000, 100 per claims profile) keep the full run near 25
+minutes on 2 shared cores: the default jackknife computes 60 replicas of N/2 points, and the old rule's 30 of
 0.4 N come on top.
 
 Measured (commit 89592d8, the rule then the default, now ``"delete_d"``): SE/SD 1.13-1.30 for one Δ and 1.11-1.35
@@ -56,6 +65,7 @@ for paired differences, so ``verdict``'s power was 0.43-0.87 of the oracle's.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -561,6 +571,96 @@ def run_block(family: str, n: int, datasets: int, *, copies: int, seed: int = 0,
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# C. The claim rules of ii_jax.analyses.claims on synthetic layer profiles (benchmarks/calibration_claims.py)
+
+CLAIM_VERDICTS = ("holds", "does not hold", "inconclusive")
+
+
+def claims_module():
+    """``benchmarks/calibration_claims.py`` (benchmarks/ is not a package), loaded once."""
+    if "calibration_claims" not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration_claims.py")
+        spec = importlib.util.spec_from_file_location("calibration_claims", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["calibration_claims"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["calibration_claims"]
+
+
+def claim_critical_value(dof: int = rs.DEFAULT_REPEATS - 1) -> float:
+    """The one-sided critical value of the inner-minimum rule's "holds": the row's p is 2 min(p_holds, p_fails)
+    ≤ α and p_holds is the larger of the two edges' one-sided t p-values, so both must be ≤ α/2 (t with the
+    default jackknife's R − 1 dof: 2.045)."""
+    return float(rs.t_quantile(1 - ALPHA, dof))
+
+
+def oracle_holds(d_first, d_last, *, crit: float | None = None) -> np.ndarray:
+    """The oracle's "holds" per data set: both cross-fitted differences over their TRUE SD (over the data sets)
+    above the rule's critical value."""
+    d_first, d_last = np.asarray(d_first, np.float64), np.asarray(d_last, np.float64)
+    crit = claim_critical_value() if crit is None else crit
+    return (d_first / d_first.std(ddof=1) > crit) & (d_last / d_last.std(ddof=1) > crit)
+
+
+def claim_rows(result: dict) -> list[dict]:
+    """Rows of one profile of :func:`calibration_claims.simulate_inner_minimum`: the three verdict rates of the
+    cross-fitted rule and the old one; "holds" ≤ 5 % where there is no inner minimum; the oracle on "valley"."""
+    name, d = result["profile"], result["datasets"]
+    false_claim = name != "valley"
+    rows = []
+    rates = {}
+    for rule, tag, label in (("new", "new", ""), ("old", "old", "(old rule)")):
+        for v in CLAIM_VERDICTS:
+            r = rate_of(int(round(result[rule][v] * d)), d)
+            rates[rule, v] = r
+            target = ("<=0.05" if rule == "new" else label) if false_claim and v == "holds" else label
+            status = _rate_status(r) + " " if target and v == "holds" and false_claim else ""
+            rows.append(_row("C", f"{name} {tag}: {v}", r["rate"], r["se"], target,
+                             f"{status}[{r['lower']:.3f},{r['upper']:.3f}]", profile=name, rule=rule, verdict=v,
+                             stats=r))
+    if not false_claim:
+        d_first, d_last = np.asarray(result["d_first"]), np.asarray(result["d_last"])
+        crit = claim_critical_value()
+        oracle = rate(oracle_holds(d_first, d_last, crit=crit))
+        rows.append(_row("C", f"{name} oracle (true SD): holds", oracle["rate"], oracle["se"], "",
+                         f"(t crit {crit:.3f})", profile=name, rule="oracle", stats=oracle))
+        for rule, target in (("new", ">=0.9"), ("old", "(old rule)")):
+            ratio, unc = ratio_unc(rates[rule, "holds"], oracle)
+            status = ("PASS" if ratio >= POWER_TARGET else ("MISS~" if ratio + 2 * unc >= POWER_TARGET else "MISS")
+                      if rule == "new" else "")
+            rows.append(_row("C", f"{name} {rule}/oracle holds", ratio, unc, target, status, profile=name, rule=rule))
+        for what, x in (("d_first", d_first), ("d_last", d_last)):
+            sd = float(x.std(ddof=1))
+            rows.append(_row("C", f"{name} mean {what} / true SD", float(x.mean() / sd),
+                             1 / math.sqrt(len(x)), "(info)", f"(SD {sd:.4f})", profile=name, mean=float(x.mean()),
+                             sd=sd))
+    return rows
+
+
+def run_claims(datasets: int, *, n: int = 300, null_datasets: int | None = None, seed: int = 0,
+               progress: bool = False) -> dict:
+    """Section C: every profile of :data:`calibration_claims.PROFILES` and the null rule, as table rows."""
+    cc = claims_module()
+    t0 = time.perf_counter()
+    profiles, rows = {}, []
+    for name in cc.PROFILES:
+        res = cc.simulate_inner_minimum(name, n=n, datasets=datasets, seed=seed)
+        if progress:
+            print(f"    claims {name}: {datasets} data sets, {res['seconds']:.0f} s", file=sys.stderr, flush=True)
+        profiles[name] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()}
+        out = claim_rows(res)
+        for r in out:
+            r["seconds"] = res["seconds"]
+        rows += out
+    null = cc.simulate_null_rule(datasets=null_datasets or datasets, seed=seed + 1)
+    r = rate_of(int(round(null["false_failures"] * null["datasets"])), null["datasets"])
+    rows.append(_row("C", f"null rule: false failures ({null['layer_directions']} l-d)", r["rate"], r["se"],
+                     "<=0.05", f"{_rate_status(r)} [{r['lower']:.3f},{r['upper']:.3f}]", stats=r,
+                     seconds=null["seconds"]))
+    return dict(n=n, datasets=datasets, null=null, profiles=profiles, rows=rows, seconds=time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Output
 
 
@@ -610,6 +710,18 @@ def print_block(block: dict) -> None:
     print_rows(block["rows"])
 
 
+def print_claims(claims: dict) -> None:
+    """Section C's header and rows."""
+    print(f"\n== C: claim rules on synthetic layer profiles (calibration_claims), N={claims['n']}, "
+          f"D={claims['datasets']} data sets per profile; null rule: N={claims['null']['n']}, "
+          f"D={claims['null']['datasets']}")
+    for name, p in claims["profiles"].items():
+        print(f"   {name}: noise scales {list(p['scales'])}, truth: {p['truth']} ({p['seconds']:.0f} s)")
+    print("   new: the cross-fitted rule (default jackknife); old: minimum on all items, both edges > 2 raw SDs of 5 "
+          "subsets of 40 %; [a,b]: 95 % one-sided bounds")
+    print_rows(claims["rows"])
+
+
 def _misses(rows, where: str) -> list[str]:
     return [f"{where} case {r['case']}: {r['what']}" for r in rows
             if r["status"].startswith("MISS") and r["target"] and not r["target"].startswith("(")]
@@ -627,8 +739,15 @@ def main(argv=None) -> int:
                     help="base-noise Y copies per data set (default 7: 21 null pairs, 20 Holm claims; --quick 4)")
     ap.add_argument("--no-bootstrap", action="store_true", help="skip the bootstrap row of case 1")
     ap.add_argument("--no-old", action="store_true", help="skip the old rule's and the paper's rows (faster)")
+    ap.add_argument("--claims", action=argparse.BooleanOptionalAction, default=None,
+                    help="section C, the claim rules (default: on, off with --quick)")
+    ap.add_argument("--claims-only", action="store_true", help="section C alone")
+    ap.add_argument("--claims-datasets", type=int, default=None,
+                    help="data sets per profile and for the null rule (default 100; --quick 20)")
+    ap.add_argument("--claims-n", type=int, default=300, help="items per claims data set (default 300)")
     ap.add_argument("--quick", action="store_true",
-                    help="a few minutes: 30 data sets, N=400, 4 copies, a 20-data-set pilot, no large-N block")
+                    help="a few minutes: 30 data sets, N=400, 4 copies, a 20-data-set pilot, no large-N block, no "
+                         "claims")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="PATH", help="write every number here")
     ap.add_argument("--progress", action="store_true")
@@ -636,8 +755,9 @@ def main(argv=None) -> int:
     datasets = args.datasets or (30 if args.quick else 150)
     copies = args.copies or (4 if args.quick else 7)
     families = args.family or list(FAMILIES)
-    blocks_todo = [(f, args.n, datasets, copies) for f in families]
-    if args.large_n and not args.quick and "gauss" in families:
+    claims_on = args.claims_only or (not args.quick if args.claims is None else args.claims)
+    blocks_todo = [] if args.claims_only else [(f, args.n, datasets, copies) for f in families]
+    if args.large_n and not args.quick and not args.claims_only and "gauss" in families:
         blocks_todo.append(("gauss", args.large_n, args.large_datasets, 2))  # no Holm family: the time goes to N
     info = machine()
     print(f"ii-jax calibration: {info['cpu']} ({info['cores']} cores), commit {info['commit']}, python "
@@ -652,12 +772,19 @@ def main(argv=None) -> int:
         print_block(block)
         sys.stdout.flush()
         blocks.append(block)
+    claims = None
+    if claims_on:
+        claims = run_claims(args.claims_datasets or (20 if args.quick else 100), n=args.claims_n, seed=args.seed,
+                            progress=args.progress)
+        print_claims(claims)
     total = time.perf_counter() - t0
     misses = [m for b in blocks for m in _misses(b["rows"], f"{b['family']} N={b['n']}")]
+    misses += _misses(claims["rows"], "claims") if claims else []
     print(f"\ntotal {total:.0f} s; {len(misses)} targeted rows miss" + "".join(f"\n   MISS {m}" for m in misses))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(machine=info, seed=args.seed, total_s=total, blocks=blocks), fh, indent=1, default=float)
+            json.dump(dict(machine=info, seed=args.seed, total_s=total, blocks=blocks, claims=claims), fh, indent=1,
+                      default=float)
     return 0
 
 
