@@ -98,6 +98,10 @@ def test_the_checks_statistics():
     values = rng.normal(size=4000)
     c = bc.coverage(np.full(4000, 2.0), 2 * values)
     assert c["ratio"] == pytest.approx(1.0, abs=0.05) and c["unc"] == pytest.approx(1 / math.sqrt(8000), rel=0.1)
+    shared = rng.normal(size=(2000, 1))
+    pooled = bc.pooled_coverage(np.full((2000, 3), 2.0), 2 * (shared + rng.normal(size=(2000, 3))) / math.sqrt(2),
+                                boot=100)
+    assert pooled["ratio"] == pytest.approx(1.0, abs=0.05) and pooled["pooled"] == 3 and 0 < pooled["unc"] < 0.05
     assert bc.band_status(1.0, 0.01) == "PASS" and bc.band_status(1.3, 0.01) == "MISS"
     assert bc.band_status(1.15, 0.05) == "MISS~"
     lo, hi = bc.binomial_bounds(5, 100)
