@@ -279,6 +279,6 @@ def test_markdown_renders_every_claim_with_its_p_values():
            "written": "2026-12-06T00:00:00"}
     md = markdown(doc, summary="Claims: 1 holds.")
     table = [line for line in md.splitlines() if line.startswith("| ") and "claim" not in line and "---" not in line
-             and " s |" not in line]
+             and " s |" not in line and "step" not in line]
     assert len(table) == 2 and "| 0.0002 (0.0002) | holds |" in table[0] and "ρ = −0.9 \\| x" in table[0]
     assert "| — | not run |" in table[1] and "| ladder | 60.0 s |" in md
