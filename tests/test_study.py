@@ -138,6 +138,7 @@ def test_a_profile_is_jackknifed_by_the_items_of_its_sources(tmp_path):
     b = ArrayStore(bits ^ rng.integers(0, 2**32, size=bits.shape, dtype=np.uint32) & np.uint32(0x0F0F0F0F), name="b")
     p = ctx.profile("arrays", a, b)
     assert p.params["jackknife"] == dict(zip(("repeats", "n_sub", "error_bar"), cfg.jackknife_for(30), strict=True))
+    assert ctx.profile("arrays_window", a, b, tokens=3).params["tokens"] == 3  # a window of its own (the images')
     (cached,) = (tmp_path / "cache").glob("profile_arrays-*.json")
     params = json.loads(cached.read_text())["params"]
     assert params["n"] == 30 and params["jackknife"] == list(cfg.jackknife_for(30))
