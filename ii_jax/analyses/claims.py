@@ -396,7 +396,10 @@ def shuffled_null(results: Mapping[str, Any], *, alpha: float = ALPHA) -> Claim:
         n = int(getattr(r, "n_pairs", None) or r.n)
         expected = n / (n - 1)
         perms = _null_permutations(r)
-        se = _null_sd(r, null) / np.sqrt(perms)
+        sd = _null_sd(r, null)
+        if sd.ndim > null.ndim:  # ImagePairs: the null is the mean of both directions; their spreads bound its own
+            sd = sd.mean(axis=-1)
+        se = sd / np.sqrt(perms)
         z = (null - expected) / se
         p = np.asarray(_rs.t_p_value(z, np.inf), np.float64)
         per[name] = {"mean": float(np.nanmean(null)), "expected": expected, "max_abs_z": float(np.nanmax(np.abs(z))),
