@@ -109,7 +109,10 @@ def markdown(doc: dict, *, summary: str = "") -> str:
         ps = "—" if p is None else f"{p:.2g}" + (f" ({n['p_holm']:.2g})" if n.get("p_holm") is not None else "")
         lines.append("| " + " | ".join(_cell(x) for x in (r["claim"], r["where"], r["measured"], r["statistic"], ps,
                                                            r["verdict"], r["note"])) + " |")
-    lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", "",
-              "| step | time |", "| --- | --- |"]
+    lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", ""]
+    if any(k.startswith("extract") and v < 1.0 for k, v in doc["timings"].items()):
+        lines += ["The stores were reused from an earlier run of the same command (resumed), so the extraction steps "
+                  "took no time here; the analyses and the claims were computed anew.", ""]
+    lines += ["| step | time |", "| --- | --- |"]
     lines += [f"| {k} | {v:.1f} s |" for k, v in doc["timings"].items()]
     return "\n".join(lines) + "\n"
