@@ -40,8 +40,9 @@ def _write(R, cfg, t0) -> int:
               "rule": f"t-tests on paired jackknife standard errors at N, level {C.ALPHA:g}, Holm across the rows"}
     summary = [f"Claims: {counts['holds']} hold, {counts['does not hold']} do not hold, {counts['inconclusive']} "
                f"inconclusive, {counts['not run']} not run. Rule: each row's test (stated in the row) uses paired "
-               f"jackknife standard errors at N ({jk[0]} subsets of {jk[1]} of N = {cfg.n}, the same subsets for "
-               f"every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer picks it on a "
+               f"jackknife standard errors at N ({jk[0]} random splits of the N = {cfg.n} items into halves, the "
+               f"same splits for every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer "
+               f"picks it on a "
                f"random half of the items and tests it on the other half, both ways; a verdict counts at level {C.ALPHA:g} "
                f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
     sections = [dict(title="Claims of the paper, computed", table=(header, rows),
