@@ -44,25 +44,28 @@ def _errorbar(ax, x, y, err, **kw):
 
 def _null_band(ax, x, result, color, label):
     """The permutation null of ``result`` as a shaded band (2.5–97.5 % over both directions), or a dotted line of its
-    mean where there is no band; nothing without a null.
+    mean where there is no band; nothing without a null. ``label=None`` keeps it out of the legend.
     """
     band = np.asarray(getattr(result, "null_band", np.nan), np.float64)
     null = np.asarray(result.null, np.float64)
     if band.ndim == 3 and np.isfinite(band).any():
         ax.fill_between(x, np.nanmin(band[:, :, 0], axis=1), np.nanmax(band[:, :, 1], axis=1), color=color,
-                        alpha=0.15, linewidth=0, label=f"{label} (2.5–97.5 %)")
+                        alpha=0.15, linewidth=0, label=None if label is None else f"{label}, 2.5–97.5 %")
     elif np.isfinite(null).any():
         ax.plot(x, null if null.ndim == 1 else null.mean(axis=1), color=color, linestyle=":", linewidth=1,
                 label=label)
 
 
-def _finish(ax, xlabel, ylabel, title):
+def _finish(ax, xlabel, ylabel, title, *, outside: bool = False):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    if outside:  # many curves: the legend beside the axes, never over the data
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8, frameon=False)
 
 
 def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] = ("A→B", "B→A"), semantic=None,
@@ -74,7 +77,7 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
       directions: how to name the two directions in the legend (e.g. ``("en→es", "es→en")``).
       semantic: optional :class:`~ii_jax.analyses.SemanticLayers` of the first profile: its region is shaded.
       null: draw the permutation null where the profiles have it: a shaded band from its 2.5 % to its 97.5 %
-        quantile (over both directions).
+        quantile (over both directions), in each profile's colour, one legend entry for all.
 
     Examples:
       >>> import numpy as np
@@ -87,7 +90,8 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
       >>> len(fig.axes), len(fig.axes[0].collections) > 0  # the null is a shaded band
       (1, True)
     """
-    fig, ax = _axes(ax)
+    many = len(profiles) > 2
+    fig, ax = _axes(ax, figsize=(9.0, 4.6) if many else (6.4, 4.2))
     for c, (label, p) in enumerate(profiles.items()):
         color = _COLORS[c % len(_COLORS)]
         prefix = f"{label}: " if label else ""
@@ -96,14 +100,15 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
         _errorbar(ax, p.relative_depth, p.values[:, 1], p.std[:, 1], color=color, marker="s", linestyle="--",
                   markerfacecolor="none", label=f"{prefix}{directions[1]}")
         if null:
-            _null_band(ax, p.relative_depth, p, color, f"{prefix}shuffled null")
+            _null_band(ax, p.relative_depth, p, color, None if c else "shuffled null" + (" of each profile" if many
+                                                                                         else ""))
     if semantic is not None:
         lo, hi = semantic.region_depth
         ax.axvspan(lo - 0.01, hi + 0.01, color="0.85", alpha=0.6, zorder=0,
                    label=f"semantic region (layer {semantic.layer})")
     ax.axhline(1.0, color="0.5", linewidth=0.6)
     ax.set_ylim(0, max(1.1, ax.get_ylim()[1]))
-    _finish(ax, "relative depth", "Information Imbalance Δ", title)
+    _finish(ax, "relative depth", "Information Imbalance Δ", title, outside=many)
     fig.tight_layout()
     return fig
 

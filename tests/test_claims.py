@@ -191,7 +191,18 @@ def test_overlap_tracks_delta():
 @pytest.mark.parametrize(("null", "verdict"), [(1.0, "holds"), (0.7, "does not hold")])
 def test_shuffled_null(null, verdict):
     _check_row(C.shuffled_null({"a": _prof([0.5, 0.4], null=null)}), verdict)
+    _check_row(C.shuffled_null({"a": _prof([0.5, 0.4], null=null), "pairs": _pairs_result([0.5, 0.4])}), verdict)
     assert C.shuffled_null({}).verdict == "not run"
+
+
+def test_shuffled_null_of_real_profiles_holds_and_a_shifted_one_fails():
+    """200 true permutations per layer centre on N/(N−1): the rule holds; moved by 6 of their standard errors, not."""
+    a, b = _pair((3.0, 0.3, 1.0))
+    prof = layer_profile(a, b, tokens=T, jackknife=None, progress=False, key=KEY)
+    assert prof.params["null_permutations"] == 200
+    _check_row(C.shuffled_null({"p": prof}), "holds")
+    se = (prof.null_band[..., 1] - prof.null_band[..., 0]) / 3.92 / np.sqrt(200)
+    _check_row(C.shuffled_null({"p": prof._replace(null=prof.null - 6 * se)}), "does not hold")
 
 
 def _pairs_result(mean, std=0.01):

@@ -138,6 +138,7 @@ def test_a_profile_is_jackknifed_by_the_items_of_its_sources(tmp_path):
     b = ArrayStore(bits ^ rng.integers(0, 2**32, size=bits.shape, dtype=np.uint32) & np.uint32(0x0F0F0F0F), name="b")
     p = ctx.profile("arrays", a, b)
     assert p.params["jackknife"] == dict(zip(("repeats", "n_sub", "error_bar"), cfg.jackknife_for(30), strict=True))
+    assert ctx.profile("arrays_window", a, b, tokens=3).params["tokens"] == 3  # a window of its own (the images')
     (cached,) = (tmp_path / "cache").glob("profile_arrays-*.json")
     params = json.loads(cached.read_text())["params"]
     assert params["n"] == 30 and params["jackknife"] == list(cfg.jackknife_for(30))
@@ -265,3 +266,20 @@ def test_committed_study_report_matches_the_schema():
     for name in json.loads((DOCS_STUDY / "report.json").read_text())["experiments"]:
         assert isinstance(name, str)
     assert (DOCS_STUDY / "README.md").exists()  # the command, the commit and the machine that produced it
+
+
+def test_markdown_renders_every_claim_with_its_p_values():
+    from ii_jax.analyses import claims as C
+    from ii_jax.analyses import to_json
+    from ii_jax.cli.study.report import markdown
+
+    rows = C.adjust([C._row("overlap", measured="ρ = −0.9 | x", statistic="t = −5", numbers={}, p_holds=1e-4,
+                            p_fails=1.0), C.not_run("vision_late", "not run (--only)")])
+    doc = {"claims": [to_json(dict(r._asdict())) for r in rows], "timings": {"total": 120.0, "ladder": 60.0},
+           "params": {"n": 600, "n_large": 300, "rule": "t-tests"}, "library": {"ii-jax": "0.1.0"},
+           "written": "2026-12-06T00:00:00"}
+    md = markdown(doc, summary="Claims: 1 holds.")
+    table = [line for line in md.splitlines() if line.startswith("| ") and "claim" not in line and "---" not in line
+             and " s |" not in line and "step" not in line]
+    assert len(table) == 2 and "| 0.0002 (0.0002) | holds |" in table[0] and "ρ = −0.9 \\| x" in table[0]
+    assert "| — | not run |" in table[1] and "| ladder | 60.0 s |" in md

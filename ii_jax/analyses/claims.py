@@ -396,11 +396,17 @@ def shuffled_null(results: Mapping[str, Any], *, alpha: float = ALPHA) -> Claim:
         n = int(getattr(r, "n_pairs", None) or r.n)
         expected = n / (n - 1)
         perms = _null_permutations(r)
-        se = _null_sd(r, null) / np.sqrt(perms)
+        sd = _null_sd(r, null)
+        if sd.ndim > null.ndim:  # ImagePairs: the null is the mean of both directions; their spreads bound its own
+            sd = sd.mean(axis=-1)
+        se = sd / np.sqrt(perms)
         z = (null - expected) / se
         p = np.asarray(_rs.t_p_value(z, np.inf), np.float64)
+        width = 2 * 1.959964 * (sd if sd.ndim == 1 else sd.max(axis=-1))  # the band's width per layer
         per[name] = {"mean": float(np.nanmean(null)), "expected": expected, "max_abs_z": float(np.nanmax(np.abs(z))),
-                     "permutations": perms, "n": n, "largest_deviation": float(np.nanmax(np.abs(null - expected)))}
+                     "permutations": perms, "n": n, "largest_deviation": float(np.nanmax(np.abs(null - expected))),
+                     "widest_band": float(np.nanmax(width)), "widest_band_layer": int(r.layers[int(np.nanargmax(width))]),
+                     "uniform_rank_width": float(2 * 1.959964 * 2 / np.sqrt(12 * n))}
         ps.append((name, p.ravel()))
     if not per:
         return not_run("null", "no result with a shuffled null was computed")
@@ -415,8 +421,13 @@ def shuffled_null(results: Mapping[str, Any], *, alpha: float = ALPHA) -> Claim:
     p_min = float(np.nanmin(adj))
     means = [v["mean"] for v in per.values()]
     worst = max(per, key=lambda x: per[x]["max_abs_z"])
+    wide = max(per, key=lambda x: per[x]["widest_band"] / per[x]["uniform_rank_width"])
+    w = per[wide]
     return _row("null", measured=f"null {min(means):.3f}–{max(means):.3f} (mean over layers) in {len(per)} "
-                                 f"analyses, {len(allp)} layer-directions; expectation N/(N−1)",
+                                 f"analyses, {len(allp)} layer-directions; expectation N/(N−1); widest band "
+                                 f"{w['widest_band']:.2f} ({wide}, layer {w['widest_band_layer']}; "
+                                 f"{w['widest_band'] / w['uniform_rank_width']:.1f}× the width of independent "
+                                 f"uniform ranks)",
                 statistic=f"largest |z| = {per[worst]['max_abs_z']:.1f} ({worst}); smallest Holm p = {p_min:.2g}",
                 numbers=dict(per=per, p_holm_min=p_min, own_family=True), p_holds=float("nan"),
                 p_fails=p_min / 2,  # the row's p is twice this: the family's smallest adjusted p-value

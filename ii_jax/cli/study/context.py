@@ -56,7 +56,8 @@ class Context:
 
     def profile(self, name: str, a, b, **kw):
         """The layer profile of ``a`` against ``b`` with the shuffled null, cached as ``profile_NAME``; jackknifed
-        by :meth:`jackknife` of ``a`` and ``b``.
+        by :meth:`jackknife` of ``a`` and ``b``; ``kw`` go to :func:`~ii_jax.analyses.layer_profile` (``tokens``
+        defaults to the study's window).
         """
         import jax
 
@@ -64,8 +65,9 @@ class Context:
         from ii_jax.analyses.profile import Profile
 
         cfg, jk = self.cfg, self.jackknife(a, b)
-        params = dict(a=str(getattr(a, "path", a)), b=str(getattr(b, "path", b)), n=len(a), tokens=cfg.tokens,
+        tokens = kw.pop("tokens", cfg.tokens)
+        params = dict(a=str(getattr(a, "path", a)), b=str(getattr(b, "path", b)), n=len(a), tokens=tokens,
                       jackknife=jk, seed=cfg.seed, **kw)
         return self.runner.cached(f"profile_{name}", params, lambda: analyses.layer_profile(
-            a, b, tokens=cfg.tokens, jackknife=jk, null=True, key=jax.random.fold_in(self.key, 1),
+            a, b, tokens=tokens, jackknife=jk, null=True, key=jax.random.fold_in(self.key, 1),
             progress=self.progress, **kw), Profile)

@@ -1,5 +1,6 @@
 """The study's report: ``report.json`` (schema :data:`~ii_jax.cli.study.config.REPORT_SCHEMA`), ``report.html``
-opening with the claims table, and the verdicts printed.
+opening with the claims table, ``README.md`` (the claims table and the time per step, rendered from the report, for
+publishing), and the verdicts printed.
 """
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def _write(R, cfg, t0) -> int:
               "rule": f"t-tests on paired jackknife standard errors at N, level {C.ALPHA:g}, Holm across the rows"}
     summary = [f"Claims: {counts['holds']} hold, {counts['does not hold']} do not hold, {counts['inconclusive']} "
                f"inconclusive, {counts['not run']} not run. Rule: each row's test (stated in the row) uses paired "
-               f"jackknife standard errors at N ({jk[0]} subsets of {jk[1]} of N = {cfg.n}, the same subsets for "
-               f"every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer picks it on a "
-               f"random half of the items and tests it on the other half; a verdict counts at level {C.ALPHA:g} "
+               f"jackknife standard errors at N ({jk[0]} random splits of the N = {cfg.n} items into halves, the "
+               f"same splits for every Δ of a row; t with {jk[0] - 1} degrees of freedom); a row that picks a layer "
+               f"picks it on a "
+               f"random half of the items and tests it on the other half, both ways; a verdict counts at level {C.ALPHA:g} "
                f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
     sections = [dict(title="Claims of the paper, computed", table=(header, rows),
                      text="Verdicts are computed from the numbers by the rule in each row. Where our small models "
@@ -56,7 +58,62 @@ def _write(R, cfg, t0) -> int:
            "library": {"ii-jax": ii_jax_version(), "jax": jax.__version__, "numpy": np.__version__},
            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_text(R.out / "report.json", json.dumps(doc, indent=1, allow_nan=False))
+    atomic_write_text(R.out / "README.md", markdown(doc, summary=summary[0]))
     print(f"ii-jax study: done in {total / 60:.1f} min; report: {report}")
     for r in R.claims:
         print(f"  [{r.verdict}] {r.claim} — {r.measured}")
     return 0
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _commit() -> str:
+    import subprocess
+    from pathlib import Path
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(doc: dict, *, summary: str = "") -> str:
+    """The report ``doc`` (as written to ``report.json``) as Markdown: where and how it was made, the claims table
+    (with each row's p-value, Holm-adjusted in brackets) and the time per step. Nothing in it is typed by hand.
+    """
+    lines = ["# The study, reproduced offline: the report of `ii-jax study`", "",
+             f"Written {doc['written']} by ii-jax {doc['library'].get('ii-jax', '?')} at commit `{_commit()}` on "
+             f"{_machine()}; {doc['timings'].get('total', float('nan')) / 60:.0f} min in all. Settings: N = "
+             f"{doc['params'].get('n')} verse pairs per text model ({doc['params'].get('n_large')} for the 1.5B model), "
+             f"{doc['params'].get('rule')}.", "", summary, "", "## Claims", "",
+             "| claim | where | measured | statistic | p (Holm) | verdict | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in doc["claims"]:
+        n = r.get("numbers") or {}
+        p = n.get("p")
+        ps = "—" if p is None else f"{p:.2g}" + (f" ({n['p_holm']:.2g})" if n.get("p_holm") is not None else "")
+        lines.append("| " + " | ".join(_cell(x) for x in (r["claim"], r["where"], r["measured"], r["statistic"], ps,
+                                                           r["verdict"], r["note"])) + " |")
+    lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", ""]
+    if any(k.startswith("extract") and v < 1.0 for k, v in doc["timings"].items()):
+        lines += ["The stores were reused from an earlier run of the same command (resumed), so the extraction steps "
+                  "took no time here; the analyses and the claims were computed anew.", ""]
+    lines += ["| step | time |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.1f} s |" for k, v in doc["timings"].items()]
+    return "\n".join(lines) + "\n"
