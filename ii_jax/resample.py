@@ -165,7 +165,7 @@ def standard_error(replicas, *, n: int, n_sub: int, error_bar: str = "halves", r
       is :math:`\sqrt{\overline{(T_A - T_B)^2} / 4}`, taking Var(T) ∝ 1/N from N/2 to N. Measured on synthetic
       data with known truth it is within about 10 % of the true spread of Δ (``benchmarks/bench_calibration.py``).
     * ``"delete_d"``: subsets of m of N drawn without replacement, the delete-d jackknife,
-      :math:`\sqrt{m / (N - m)}\; \mathrm{sd}_R`. Exact for a mean, but it overstates the error of Δ by 13–35 %
+      :math:`\sqrt{m / (N - m)}\; \mathrm{sd}_R`. Exact for a mean, but it overstates the error of Δ by about 10–30 %
       (Δ is a nearest-neighbour statistic: each subset gets new neighbours, which the finite-population factor
       does not expect).
     * draws *with* replacement of ``n_sub`` per-point contributions (the bootstrap of a mean, ``replace=True``):

@@ -76,7 +76,7 @@ def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", lay
       layers: layer indices (default: every stored layer but the embedding layer).
       include_embedding: also analyse the embedding layer (default ``False``: left out, as in the paper §3.1;
         ignored when ``layers`` is given). Relative depth keeps 0 for the embeddings either way.
-      jackknife: ``"auto"`` (30 subsets of 40 % of N), ``"paper"`` (5 subsets of ``min(2000, 0.4 N)``, the raw
+      jackknife: ``"auto"`` (30 random splits into halves), ``"paper"`` (5 subsets of ``min(2000, 0.4 N)``, the raw
         spread), a :class:`~ii_jax.resample.Jackknife` or a ``(repeats, n_sub)`` pair, or ``None``. Error bars:
         :func:`~ii_jax.resample.standard_error`, the standard error of Δ at N (for ``"paper"``: the spread at the
         subset size, as the paper reports it).
