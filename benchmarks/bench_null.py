@@ -30,18 +30,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from bench_resample import matrices  # noqa: E402  (the same two Hamming matrices as the resampling bench)
 from ii_jax import null as nl  # noqa: E402
-from ii_jax.binary import pack_bits_np  # noqa: E402
 from ii_jax.distances import native_available  # noqa: E402
-from ii_jax.imbalance import distance_matrix, imbalance_from_distances  # noqa: E402
+from ii_jax.imbalance import imbalance_from_distances  # noqa: E402
 
 
-def matrices(n: int, bits: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two int32 Hamming matrices; Y shares half of X's bits, so Δ is informative."""
-    rng = np.random.default_rng(seed)
-    bx = rng.random((n, bits)) < 0.5
-    by = np.concatenate([bx[:, : bits // 2], rng.random((n, bits - bits // 2)) < 0.5], axis=1)
-    return distance_matrix(pack_bits_np(bx)), distance_matrix(pack_bits_np(by))
 
 
 @jax.jit

@@ -88,7 +88,6 @@ def simulate_null_rule(*, n: int = 200, datasets: int = 200, profiles: int = 3, 
         results = {}
         for p in range(profiles):
             a, b = sources(PROFILES["valley"][0], n, seed * 100_003 + i * profiles + p)
-            a, b = a._replace(name=f"a{p}") if hasattr(a, "_replace") else a, b
             results[f"profile {p}"] = layer_profile(a, b, tokens=TOKENS, jackknife=None, null=True, progress=False,
                                                     key=jax.random.key(i * profiles + p))
         fails.append(C.shuffled_null(results).verdict == "does not hold")

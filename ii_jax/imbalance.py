@@ -234,13 +234,18 @@ def _finish(stats: np.ndarray, n: int, k: int) -> float:
     return float(_pointwise(stats, n, k).mean())
 
 
-def _check_options(n: int, k: int, ties: str, key) -> None:
+def _check_k(n: int, k: int) -> None:
+    """N points are enough for ``k`` neighbours (also the permutation null's check, :mod:`ii_jax.null`)."""
     if n < 3:
         raise ValueError(f"need at least N=3 points, got N={n}.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}.")
     if k >= n - 1:
         raise ValueError(f"k must be smaller than N-1={n - 1} (N={n} points), got k={k}.")
+
+
+def _check_options(n: int, k: int, ties: str, key) -> None:
+    _check_k(n, k)
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}, got {ties!r}.")
     if ties == "random" and key is None:

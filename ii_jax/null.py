@@ -143,15 +143,6 @@ def _check_matrix(name: str, d) -> np.ndarray:
     return d
 
 
-def _check_k(n: int, k: int) -> None:
-    if n < 3:
-        raise ValueError(f"need at least N=3 points, got N={n}.")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}.")
-    if k >= n - 1:
-        raise ValueError(f"k must be smaller than N-1={n - 1} (N={n} points), got k={k}.")
-
-
 def _check_ties(ties: str) -> None:
     _rs._check_ties(ties)  # the resampling's message for "random"
     if ties not in NULL_TIES:
@@ -290,7 +281,7 @@ def neighbour_weights(d, *, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndar
       ([0, 0, 1, 2, 3, 3], [1, 2, 0, 0, 0, 1], [0.5, 0.5, 1.0, 1.0, 0.5, 0.5])
     """
     d = _check_matrix("d", d)
-    _check_k(d.shape[0], k)
+    _imb._check_k(d.shape[0], k)
     w = _ranked_space(d, int(k), None)[0]
     return w.rows, w.cols, w.weights
 
@@ -326,7 +317,7 @@ def _check(n: int, permutations: int, key, k: int, ties: str) -> None:
         raise ValueError("key is required: pass key=jax.random.key(seed) so the permutations are reproducible.")
     _check_permutations(permutations)
     _check_ties(ties)
-    _check_k(n, k)
+    _imb._check_k(n, k)
 
 
 def _gathered(w: _Neighbours, r2: np.ndarray, perms: np.ndarray) -> np.ndarray:

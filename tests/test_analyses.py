@@ -381,3 +381,16 @@ def test_the_streamed_null_keeps_the_first_permutations_of_the_cached_one(rng):
     for bad in (10, 1.5, "yes"):
         with pytest.raises(ValueError, match="null must be False, True"):
             rs._pair_stats(bx, by, "hamming", key=key, k=1, ties="average", null=bad)
+
+
+def test_image_pairs_and_pairing_sources_refuse_missing_or_misfit_labels():
+    from ii_jax.analyses import pairing_sources
+
+    bits = [np.zeros((12, 1, 2), np.uint32)]
+    for fn in (analyses.image_pairs, pairing_sources):
+        with pytest.raises(ValueError, match="need class labels"):
+            fn(ArrayStore(bits))
+        with pytest.raises(ValueError, match="11 labels for 12 items"):
+            fn(ArrayStore(bits), labels=np.arange(11))
+    a, b = pairing_sources(ArrayStore(bits, labels=np.repeat(np.arange(3), 4)))
+    assert len(a) == len(b) == 6

@@ -46,6 +46,16 @@ class ImagePairs(NamedTuple):
     params: dict
 
 
+def _pair_labels(src, labels):
+    """The class labels that pair ``src``'s images: ``labels`` or the store's, one per item."""
+    labels = _labels(src) if labels is None else labels
+    if labels is None:
+        raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
+    if len(labels) != len(src):
+        raise ValueError(f"{len(labels)} labels for {len(src)} items.")
+    return labels
+
+
 def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n_pairs: int | None = None,
                 tokens: int = 200, representation: str = "concat", layers=None, null: bool | int = True, k: int = 1,
                 ties: str = "average", seed: int = 0, progress: bool | None = None,
@@ -76,11 +86,7 @@ def image_pairs(src, *, labels: Sequence | None = None, replications: int = 5, n
       (True, 60)
     """
     src = as_source(src)
-    labels = _labels(src) if labels is None else labels
-    if labels is None:
-        raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
-    if len(labels) != len(src):
-        raise ValueError(f"{len(labels)} labels for {len(src)} items.")
+    labels = _pair_labels(src, labels)
     if isinstance(replications, bool) or not isinstance(replications, (int, np.integer)) or replications < 1:
         raise ValueError(f"replications must be an integer >= 1, got {replications!r}.")
     lays = _layers(src, layers, include_embedding)
@@ -131,10 +137,7 @@ def pairing_sources(src, *, labels: Sequence | None = None, seed: int = 0) -> tu
       (6, 6)
     """
     src = as_source(src)
-    labels = _labels(src) if labels is None else labels
-    if labels is None:
-        raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
-    p = same_class_pairs(labels, seed=seed)
+    p = same_class_pairs(_pair_labels(src, labels), seed=seed)
     ids = [str(i) for i in range(len(p))]
     lays = list(src.layers)
     emb = getattr(src, "embedding_layer", None)
