@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from extract.dtypes import DTYPES
+
 __all__ = ["register", "main"]
 
 
@@ -55,6 +57,9 @@ def register(subparsers) -> None:
     ex.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
     ex.add_argument("--chunk-size", type=int, default=256, help="items per resumable chunk")
     ex.add_argument("--floats", action="store_true", help="also store float16 activations")
+    ex.add_argument("--dtype", default="auto", choices=DTYPES,
+                    help="forward-pass dtype (default auto: bfloat16 where the CPU (AMX, AVX-512 BF16) or GPU "
+                         "multiplies it natively, else float32); recorded in the manifest")
     ex.add_argument("--prefix", default="", help='text prepended to every text, e.g. "passage: " for e5')
     ex.add_argument("--overwrite", action="store_true", help="replace a different store in --out")
     ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -173,7 +178,7 @@ def _extract(args) -> int:
                         max_tokens=args.max_tokens, filter_model=args.filter_model, seed=args.seed,
                         batch_size=args.batch_size, chunk_size=args.chunk_size, floats=args.floats,
                         prefix=args.prefix, overwrite=args.overwrite, cache=args.cache, shard=args.shard,
-                        device_map=device_map, ids=args.ids)
+                        device_map=device_map, ids=args.ids, dtype=args.dtype)
     try:
         path = extract_side(cfg, progress_bar=not args.no_progress, backend=backend)
     except (MissingDataError, assets.MissingPackageError) as err:

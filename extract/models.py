@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from extract import assets
+from extract.dtypes import resolve_dtype, torch_dtype
 
 __all__ = ["LoadedModel", "load_model", "model_revision", "VISION_TYPES"]
 
@@ -35,6 +36,8 @@ class LoadedModel:
       tokenizer: for text models, else ``None``.
       config: the model's (tower's) config.
       preprocess: for vision models, the preprocessing settings (dict), else ``None``.
+      dtype: the floating-point type of the weights and forward passes (``"float32"``, ``"bfloat16"``,
+        ``"float16"``; see :mod:`extract.dtypes`).
     """
 
     name: str
@@ -44,6 +47,7 @@ class LoadedModel:
     tokenizer: object | None
     config: object
     preprocess: dict | None = None
+    dtype: str = "float32"
 
     @property
     def n_layers(self) -> int:
@@ -73,7 +77,7 @@ def _is_causal(config) -> bool:
 
 
 def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLike | None = None,
-               build: bool = True, device_map: str | dict | None = None):
+               build: bool = True, device_map: str | dict | None = None, dtype: str = "float32"):
     """Load ``name`` for extraction.
 
     Args:
@@ -81,9 +85,13 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
       modality: ``"text"`` or ``"image"`` to pick a tower of a two-tower model (CLIP); otherwise checked
         against the model.
       device_map: passed to ``from_pretrained`` (needs accelerate); ``None`` loads on the CPU.
+      dtype: ``"float32"`` (default), ``"bfloat16"``, ``"float16"``, or ``"auto"``: bfloat16 where the device
+        multiplies it natively (a CUDA GPU with bfloat16, a CPU with AMX or AVX-512 BF16), else float32
+        (:func:`extract.dtypes.resolve_dtype`).
 
     Raises:
-      ValueError: if ``name`` is neither built-in nor loadable, or does not read ``modality``.
+      ValueError: if ``name`` is neither built-in nor loadable, or does not read ``modality``, or ``dtype``
+        is not a dtype name.
     """
     import torch
     import transformers
@@ -94,6 +102,9 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
     if device_map is not None and not isinstance(device_map, (str, dict)):
         raise TypeError(f"device_map must be a string such as 'auto' or a dict, got {type(device_map).__name__}.")
     placement = {"device_map": device_map} if device_map is not None else {}
+    on_gpu = device_map is not None and torch.cuda.is_available() and device_map != "cpu"
+    dtype = resolve_dtype(dtype, device="cuda" if on_gpu else "cpu")
+    weights = torch_dtype(dtype)
     source = assets.resolve_model(name, cache=cache, build=build)
     # Read at call time (huggingface_hub reads HF_HUB_OFFLINE only at import): without a hub, setting it
     # turns a minute of connection retries into an immediate error.
@@ -112,7 +123,7 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         from transformers import CLIPTextModel, CLIPVisionModel
 
         cls = CLIPVisionModel if modality == "image" else CLIPTextModel
-        module = cls.from_pretrained(source, dtype=torch.float32, local_files_only=local, **placement)
+        module = cls.from_pretrained(source, dtype=weights, local_files_only=local, **placement)
         config = module.config
         mtype = config.model_type
     kind = "vision" if mtype in VISION_TYPES else ("causal" if _is_causal(config) else "encoder")
@@ -124,7 +135,7 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
         kwargs = {}
         if mtype in ("bert", "roberta", "xlm-roberta"):
             kwargs["add_pooling_layer"] = False
-        module = AutoModel.from_pretrained(source, dtype=torch.float32, local_files_only=local, **placement, **kwargs)
+        module = AutoModel.from_pretrained(source, dtype=weights, local_files_only=local, **placement, **kwargs)
     module.eval()
     if device_map is not None:
         _cpu_io(module)
@@ -135,7 +146,7 @@ def load_model(name: str, *, modality: str | None = None, cache: str | os.PathLi
     else:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
         tokenizer.padding_side = "right"
-    return LoadedModel(name, str(source), kind, module, tokenizer, config, preprocess)
+    return LoadedModel(name, str(source), kind, module, tokenizer, config, preprocess, dtype)
 
 
 def _cpu_io(module) -> None:

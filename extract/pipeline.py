@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from extract import datasets as ds_mod
+from extract.dtypes import resolve_dtype
 from extract.writer import write_store
 from ii_jax.store.versions import library_versions  # the manifest's `library` record (re-exported)
 
@@ -61,6 +62,10 @@ class ExtractConfig:
       shard: ``"i/n"`` (0-based, ``0 <= i < n``): write only part ``i`` of ``n`` (see :mod:`extract.merge`).
       device_map: passed to ``from_pretrained`` (``"auto"``: accelerate places the model over the GPUs);
         recorded in the manifest's ``model.device_map``.
+      dtype: the forward passes' floating-point type: ``"auto"`` (default: bfloat16 where the CPU or GPU
+        multiplies it natively, else float32; see :mod:`extract.dtypes`), ``"float32"``, ``"bfloat16"`` or
+        ``"float16"``. Recorded in the manifest (``model.dtype``); a store is resumed or merged only with parts
+        of its own dtype. The SGLang route takes the server's dtype (``auto`` only).
       ids: a JSON file from ``ii-jax select`` (``{"ids": [...]}``) or a text file of one pair id a line: only these
         pairs are kept (in the dataset's order), before the token filter and ``n``. Every id must exist. Used to
         give every store of a study the same items (see :func:`select_common`).
@@ -86,6 +91,7 @@ class ExtractConfig:
     shard: str | tuple | None = None
     device_map: str | None = None
     ids: str | None = None
+    dtype: str = "auto"
 
 
 def _log(msg: str) -> None:
@@ -104,6 +110,10 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
 
     if cfg.shard is not None:
         parse_shard(cfg.shard)  # bad input fails before any work
+    resolve_dtype(cfg.dtype)  # likewise
+    if backend is not None and cfg.dtype != "auto":
+        raise ValueError(f"--dtype {cfg.dtype}: the SGLang route computes in the server's dtype; leave --dtype auto "
+                         f"and set the server's own dtype.")
     pairs = ds_mod.load_pairs(cfg.dataset, seed=cfg.seed, cache=cfg.cache)
     if cfg.ids:
         pairs = restrict_ids(pairs, read_ids(cfg.ids))
@@ -120,7 +130,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
             f"--min-tokens 0 --max-tokens 0 to keep every pair.")
     t0 = time.perf_counter()
     if backend is None:
-        loaded = load_model(cfg.model, modality=modality, cache=cfg.cache,
+        loaded = load_model(cfg.model, modality=modality, cache=cfg.cache, dtype=cfg.dtype,
                             **({"device_map": cfg.device_map} if cfg.device_map is not None else {}))
     else:
         if modality != "text":
@@ -128,7 +138,8 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         if cfg.device_map is not None:
             raise ValueError("device_map places a local model; SGLang places its own (drop --device-map).")
         loaded = backend.load(cfg.model, cache=cfg.cache)
-    log(f"loaded {cfg.model} ({loaded.kind}, {loaded.n_layers} layers, hidden {loaded.hidden_size}) "
+    log(f"loaded {cfg.model} ({loaded.kind}, {loaded.n_layers} layers, hidden {loaded.hidden_size}"
+        f"{', ' + loaded.dtype if backend is None else ''}) "
         f"in {time.perf_counter() - t0:.1f} s")
     filter_tok = None
     filter_name = None
@@ -153,7 +164,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         "model": {"id": cfg.model, "source": loaded.source, "revision": model_revision(loaded),
                   "kind": loaded.kind, "class": type(loaded.module).__name__ if backend is None else backend.name,
                   "model_type": loaded.config.model_type,
-                  "dtype": "float32" if backend is None else backend.info.get("dtype"),
+                  "dtype": loaded.dtype if backend is None else backend.info.get("dtype"),
                   "n_layers": loaded.n_layers},
         "dataset": {"spec": cfg.dataset, "side": cfg.side, "sides": list(pairs.sides), "modality": modality,
                     "seed": cfg.seed, "n": cfg.n, **({"ids": str(cfg.ids)} if cfg.ids else {}),

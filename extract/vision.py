@@ -124,6 +124,7 @@ def vision_states(loaded, images: Sequence[ImageItem | str], indices: Sequence[i
                 res = loaded.module(input_ids=x, output_hidden_states=True, use_cache=False)
             else:
                 x = torch.from_numpy(preprocess_images(items, loaded.preprocess, ids=names))
+                x = x.to(getattr(torch, getattr(loaded, "dtype", "float32")))
                 res = loaded.module(pixel_values=x, output_hidden_states=True)
             hidden = torch.stack(res.hidden_states, dim=1)  # [B, L+1, S, E]
             if hidden.shape[2] != total:

@@ -107,7 +107,7 @@ def test_server_route_writes_the_last_layer(tmp_path, tiny, server):
     # layer 0 is looked up here in the checkpoint's embedding matrix: exactly the HF route's layer 0
     hf = shards.open_store(extract_side(ExtractConfig(model=str(model), dataset=f"tsv:{data}", side="en",
                                                       out=str(tmp_path / "hf"), n=12, window=4, min_tokens=6, batch_size=5,
-                                                      chunk_size=4, floats=True), log=lambda m: None,
+                                                      chunk_size=4, floats=True, dtype="float32"), log=lambda m: None,
                                         progress_bar=False))
     assert hf.item_ids == store.item_ids
     np.testing.assert_array_equal(np.asarray(store.floats(0)), np.asarray(hf.floats(0)))
@@ -196,7 +196,7 @@ def test_engine_route_matches_the_hugging_face_route(tmp_path, tiny):
     model, data = tiny
     common = dict(model=str(model), dataset=f"tsv:{data}", side="en", n=12, window=4, min_tokens=6, batch_size=4, chunk_size=4,
                   floats=True)
-    hf = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "hf"), **common), log=lambda m: None,
+    hf = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "hf"), dtype="float32", **common), log=lambda m: None,
                                         progress_bar=False))
     engine = FakeEngine(model)
     backend = S.EngineBackend(engine, layers="all")

@@ -292,3 +292,34 @@ def test_device_map_reaches_from_pretrained(tmp_path, tiny, monkeypatch, capsys)
         np.testing.assert_array_equal(np.asarray(store.bits(layer)), np.asarray(shards.open_store(ref).bits(layer)))
     assert cli.main(_cli(model, data, tmp_path / "bad", "--device-map", "{not json")) == 2
     assert "--device-map" in capsys.readouterr().err
+
+
+def test_dtype_is_recorded_and_parts_of_two_dtypes_are_not_merged(tmp_path, tiny, capsys):
+    model, data = tiny
+    parts = [extract_side(_cfg(model, data, tmp_path / f"p{i}", shard=f"{i}/2", dtype=dt), log=_quiet,
+                          progress_bar=False) for i, dt in enumerate(("float32", "bfloat16"))]
+    dtypes = [json.loads((p / "manifest.json").read_text())["model"]["dtype"] for p in parts]
+    assert dtypes == ["float32", "bfloat16"]
+    with pytest.raises(ValueError, match=r"different extractions.*model\.dtype: 'float32' .* vs 'bfloat16'"):
+        merge_stores(tmp_path / "m", parts)
+    # resuming a store in another dtype is refused like any other change of plan
+    with pytest.raises(StoreExistsError):
+        extract_side(_cfg(model, data, parts[1], shard="1/2", dtype="float32"), log=_quiet, progress_bar=False)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(_cli(model, data, tmp_path / "x", "--dtype", "float64"))
+    assert exit_.value.code == 2
+    assert "invalid choice: 'float64'" in capsys.readouterr().err
+
+
+def test_a_bfloat16_store_keeps_most_float32_sign_bits(tmp_path, tiny):
+    model, data = tiny
+    a, b = (extract_side(_cfg(model, data, tmp_path / dt, dtype=dt), log=_quiet, progress_bar=False)
+            for dt in ("float32", "bfloat16"))
+    sa, sb = shards.open_store(a), shards.open_store(b)
+    assert sa.item_ids == sb.item_ids
+    for layer in sa.layers:
+        xa, xb = np.asarray(sa.bits(layer)), np.asarray(sb.bits(layer))
+        differ = np.unpackbits(np.bitwise_xor(xa, xb).view(np.uint8)).mean()
+        assert differ < 0.05, (layer, differ)  # bf16 rounds activations, flipping only near-zero signs
+    if sa.layers[-1] != sa.embedding_layer:  # the deepest layer is not bit-identical (the run really was bf16)
+        assert np.any(np.asarray(sa.bits(sa.layers[-1])) != np.asarray(sb.bits(sb.layers[-1])))
