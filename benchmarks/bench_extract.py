@@ -240,7 +240,7 @@ def main(argv=None) -> int:
                   f"{r['items_per_s']:8.1f} {r['gflops']:8.0f} {r['peak_gflops']:7.0f} {r['fraction_of_peak']:7.0%} "
                   f"{r['load_s']:7.1f} {r['peak_rss_mb']:11.0f}", flush=True)
     if args.agree:
-        print(f"\nΔ(bfloat16) − Δ(float32), last 20 tokens, en@web–es, paired standard error over 30 splits into halves")
+        print("\nΔ(bfloat16) − Δ(float32), last 20 tokens, en@web–es, paired standard error over 30 splits into halves")
         for name in args.models:
             if name.startswith("dinov2"):
                 continue
