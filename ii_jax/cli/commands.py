@@ -33,6 +33,7 @@ EXTRACT_COMMANDS = {
     "merge": "join the parts of a sharded extraction into one store (forwarded to the extraction layer)",
     "select": "pair ids that pass the token filter in several datasets and tokenizers (forwarded to the extraction "
               "layer)",
+    "probe": "time a few items of extraction through a model, as JSON (forwarded to the extraction layer)",
 }
 
 

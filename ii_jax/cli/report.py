@@ -71,21 +71,59 @@ color:#222}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1
 img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}table{border-collapse:collapse;
 margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}code,pre{background:#f6f6f6;padding:.1em .3em}.ok{color:#080}
-.bad{color:#b00}"""
+.bad{color:#b00}.lead{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.lead figure{flex:1 1 560px;
+margin:0}.claims{flex:1 1 420px}.claims table{width:100%;font-size:.9em}.claims td{text-align:left;vertical-align:top}
+.badge{display:inline-block;padding:.1em .55em;border-radius:.8em;font-size:.85em;font-weight:600;white-space:nowrap}
+.b-holds{background:#d8f0d8;color:#175d17}.b-does-not-hold{background:#f6d5d5;color:#8a1414}
+.b-inconclusive{background:#eee;color:#555}details{font-size:.85em;color:#444}summary{cursor:pointer;color:#0b57a4}
+.notrun{font-size:.9em;color:#555}"""
+
+
+def _claims_html(claims) -> str:
+    """The claims as a compact table (claim, verdict badge, what was measured, p with Holm's adjustment, the rule one
+    click away), the claims not run listed in one line below it.
+    """
+    ran = [c for c in claims if c.verdict != "not run"]
+    rows = []
+    for c in ran:
+        p, h = c.numbers.get("p"), c.numbers.get("p_holm")
+        pv = "—" if p is None else f"{p:.2g}" + (f" ({h:.2g})" if h is not None else "")
+        badge = f"<span class='badge b-{c.verdict.replace(' ', '-')}'>{html.escape(c.verdict)}</span>"
+        rule = (f"<details><summary>rule</summary>{html.escape(c.rule)}"
+                + (f"<br><i>{html.escape(c.note)}</i>" if c.note else "") + "</details>")
+        rows.append(f"<tr><td>{html.escape(c.claim)} <small>({html.escape(c.where)})</small>{rule}</td><td>{badge}"
+                    f"</td><td>{html.escape(c.measured)}</td><td>{html.escape(pv)}</td></tr>")
+    table = ("<table><thead><tr><th>claim of the paper</th><th>verdict</th><th>measured</th><th>p (Holm)</th></tr>"
+             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
+    skipped = [c for c in claims if c.verdict == "not run"]
+    if skipped:
+        whys = sorted({c.note or c.measured for c in skipped})
+        table += (f"<p class='notrun'>Not tested here ({len(skipped)}): "
+                  + ", ".join(html.escape(c.id) for c in skipped) + f" — {html.escape('; '.join(whys))}.</p>")
+    return table
 
 
 def write_report(out: str | os.PathLike, *, title: str, sections: list[dict], summary: list[str] | None = None,
-                 params: dict | None = None, timings: dict | None = None) -> Path:
+                 params: dict | None = None, timings: dict | None = None, lead: dict | None = None) -> Path:
     """Write ``out/report.html``.
 
     Args:
       sections: each ``{"title", "text", "figure" (a PNG name in out), "caption", "table": (header, rows),
         "json" (file name)}`` (all optional but the title).
       summary: lines shown at the top. params: the run's parameters. timings: ``{step: seconds}``.
+      lead: what a reader sees first, beside each other: ``{"figure": PNG name, "caption": str, "claims":
+        [Claim, ...]}`` (the claims as a compact table of verdict badges, each rule one click away).
     """
     out = Path(out)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if lead:
+        fig = ""
+        if lead.get("figure"):
+            fig = (f"<figure><img src='{html.escape(lead['figure'])}' alt='layer profiles'><figcaption>"
+                   f"{html.escape(lead.get('caption', ''))}</figcaption></figure>")
+        claims = f"<div class='claims'>{_claims_html(lead['claims'])}</div>" if lead.get("claims") else ""
+        parts.append(f"<div class='lead'>{fig}{claims}</div>")
     if summary:
         parts.append("<ul>" + "".join(f"<li>{line}</li>" for line in summary) + "</ul>")
     for s in sections:

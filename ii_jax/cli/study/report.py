@@ -4,10 +4,11 @@ publishing), and the verdicts printed.
 """
 from __future__ import annotations
 
+import html
 import json
 import time
 
-from ii_jax.cli.study.config import ENGLISH, TOKENS_STORED, plan
+from ii_jax.cli.study.config import ENGLISH, TOKENS_STORED, format_plan, plan
 
 
 def _write(R, cfg, t0) -> int:
@@ -27,9 +28,10 @@ def _write(R, cfg, t0) -> int:
     header, rows = C.claims_table(R.claims)
     counts = {v: sum(r.verdict == v for r in R.claims) for v in ("holds", "does not hold", "inconclusive", "not run")}
     jk = cfg.jackknife_for(cfg.n)  # the text stores' (the 1.5B model's and the images' follow their own N)
-    pl = plan(cfg.n, cfg.n_large, languages=cfg.languages, ladder=cfg.ladder, lang_model=cfg.lang_model,
-              n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
-    params = {"quick": cfg.quick, "n": cfg.n, "n_large": cfg.n_large, "n_images": cfg.n_images,
+    pl = getattr(R, "plan", None) or plan(cfg.n, cfg.n_lang, cfg.n_large, speeds={}, languages=cfg.languages,
+                                          ladder=cfg.ladder, lang_model=cfg.lang_model,
+                                          n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
+    params = {"quick": cfg.quick, "n": cfg.n, "n_lang": cfg.n_lang, "n_large": cfg.n_large, "dtype": cfg.dtype, "n_images": cfg.n_images,
               "n_fashion": cfg.n_fashion, "tokens": cfg.tokens, "tokens_stored": TOKENS_STORED, "drop_last": 2,
               "filter": "40-80 tokens on every side under every model's tokenizer (select + --ids)",
               "english_edition": ENGLISH, "ladder": cfg.ladder, "lang_model": cfg.lang_model,
@@ -45,16 +47,22 @@ def _write(R, cfg, t0) -> int:
                f"picks it on a "
                f"random half of the items and tests it on the other half, both ways; a verdict counts at level {C.ALPHA:g} "
                f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
-    sections = [dict(title="Claims of the paper, computed", table=(header, rows),
-                     text="Verdicts are computed from the numbers by the rule in each row. Where our small models "
-                          "disagree with the paper, the row says so: that is a result, not a failure.")] + R.sections
-    sections.append(dict(title="Plan: N per model and estimated time of the default run",
-                         text=json.dumps(pl["per_model"]) + f"; estimated total {pl['total_hours_estimate']:.2f} h. "
-                              + pl["error_bar"]))
+    sections = R.sections + [dict(title="Claims of the paper, in full", table=(header, rows),
+                                  text="Verdicts are computed from the numbers by the rule in each row. Where our "
+                                       "small models disagree with the paper, the row says so: that is a result, not "
+                                       "a failure.")]
+    lead = dict(claims=R.claims, figure="ladder.png" if (R.out / "ladder.png").exists() else None,
+                caption="Δ between English and Spanish verses, layer by layer, for each model of the ladder (its N in "
+                        "the legend); error bars: standard errors at N; grey: the shuffled null. Right: the paper's "
+                        "claims, each verdict from its rule (click 'rule'); p-values with Holm's adjustment across "
+                        "the rows.")
+    sections.append(dict(title="Plan: N per model and the time estimated before the run (from measured speeds)",
+                         text="<pre>" + html.escape(format_plan(pl)) + "</pre>" + html.escape(pl["error_bar"])))
     report = write_report(R.out, title="ii-jax study: the paper's claims on offline models", sections=sections,
-                          summary=summary, params=params, timings=R.timings)
+                          summary=summary, params=params, timings=R.timings, lead=lead)
     doc = {"title": "ii-jax study", "claims": [to_json(dict(c._asdict())) for c in R.claims],
-           "experiments": R.status, "timings": R.timings, "params": params, "plan": to_json(pl),
+           "experiments": R.status, "timings": R.timings,
+           "measured": {k: v for k, v in R.measured.items() if k in R.timings}, "params": params, "plan": to_json(pl),
            "library": {"ii-jax": ii_jax_version(), "jax": jax.__version__, "numpy": np.__version__},
            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_text(R.out / "report.json", json.dumps(doc, indent=1, allow_nan=False))
@@ -101,7 +109,9 @@ def markdown(doc: dict, *, summary: str = "") -> str:
     lines = ["# The study, reproduced offline: the report of `ii-jax study`", "",
              f"Written {doc['written']} by ii-jax {doc['library'].get('ii-jax', '?')} at commit `{_commit()}` on "
              f"{_machine()}; {doc['timings'].get('total', float('nan')) / 60:.0f} min in all. Settings: N = "
-             f"{doc['params'].get('n')} verse pairs per text model ({doc['params'].get('n_large')} for the 1.5B model), "
+             f"{doc['params'].get('n')} en–es verse pairs per ladder model ({doc['params'].get('n_large')} for the "
+             f"1.5B model), {doc['params'].get('n_lang', doc['params'].get('n'))} for the language pairs and token "
+             f"experiments, extracted in {doc['params'].get('dtype', 'float32')}; "
              f"{doc['params'].get('rule')}.", "", summary, "", "## Claims", "",
              "| claim | where | measured | statistic | p (Holm) | verdict | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["claims"]:
@@ -110,10 +120,12 @@ def markdown(doc: dict, *, summary: str = "") -> str:
         ps = "—" if p is None else f"{p:.2g}" + (f" ({n['p_holm']:.2g})" if n.get("p_holm") is not None else "")
         lines.append("| " + " | ".join(_cell(x) for x in (r["claim"], r["where"], r["measured"], r["statistic"], ps,
                                                            r["verdict"], r["note"])) + " |")
-    lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", ""]
-    if any(k.startswith("extract") and v < 1.0 for k, v in doc["timings"].items()):
-        lines += ["The stores were reused from an earlier run of the same command (resumed), so the extraction steps "
-                  "took no time here; the analyses and the claims were computed anew.", ""]
-    lines += ["| step | time |", "| --- | --- |"]
-    lines += [f"| {k} | {v:.1f} s |" for k, v in doc["timings"].items()]
+    lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", "",
+              "Each step's wall time when it did its work (a resumed run reuses finished stores and cached analyses; "
+              "their time is the one measured when they were made), and its time in the run that wrote this report.",
+              "", "| step | when done | in this run |", "| --- | --- | --- |"]
+    measured = doc.get("measured") or {}
+    lines += [f"| {k} | {measured.get(k, v):.1f} s | {v:.1f} s |" for k, v in doc["timings"].items() if k != "total"]
+    done = sum(measured.get(k, v) for k, v in doc["timings"].items() if k != "total")
+    lines += [f"| total | {done / 60:.1f} min | {doc['timings'].get('total', float('nan')) / 60:.1f} min |"]
     return "\n".join(lines) + "\n"

@@ -42,6 +42,11 @@ class _Runner:
         self.progress = False if args.no_progress else None
         self.key = jax.random.key(cfg.seed)
         self.timings: dict[str, float] = {}
+        # Wall time per step as measured when the step did its work, kept across resumed runs (a reused store's
+        # step takes no time in the run that reuses it).
+        self.measured_path = self.out / "timings.json"
+        self.measured: dict[str, float] = (json.loads(self.measured_path.read_text())
+                                           if self.measured_path.exists() else {})
         self.status: dict[str, str] = {}
         self.sections: list[dict] = []
         self.summary: list[str] = []
@@ -60,6 +65,11 @@ class _Runner:
             def __exit__(self, *exc):
                 dt = time.perf_counter() - self.t
                 runner.timings[name] = runner.timings.get(name, 0.0) + dt
+                if exc[0] is None and (dt >= 1.0 or name not in runner.measured):
+                    from ii_jax.store.files import atomic_write_text
+
+                    runner.measured[name] = dt
+                    atomic_write_text(runner.measured_path, json.dumps(runner.measured, indent=1))
                 _log(f"{name}: {dt:.1f} s")
 
         return _Timer()
@@ -87,43 +97,103 @@ class _Runner:
                                                                        if self.args.cache else []),
                      "building the model assets", self.env)
 
-    def select(self, text_models):
-        """The pair ids every text store reads: they pass the filter in every pair and every tokenizer."""
-        cfg = self.cfg
-        specs = [f"bible:{ENGLISH}-es=" + ",".join(text_models)]
-        specs += [f"bible:{ENGLISH}-{x}={cfg.lang_model}" for x in cfg.languages if x not in ("en", "es")]
-        tag = _hash([specs, cfg.n, cfg.seed])
-        path = self.stores / f"ids-n{cfg.n}-{tag}.json"
+    def _run_select(self, specs, path, n=None):
         if not path.exists():
-            with self.step("select common verses"):
-                cmd = ["select", "-n", str(cfg.n), "--seed", str(cfg.seed), "--out", str(path)]
-                for s in specs:
-                    cmd += ["--dataset", s]
-                if self.args.cache:
-                    cmd += ["--cache", self.args.cache]
-                _run_cli(cmd, "selecting the common verses", self.env)
-        ids = json.loads(path.read_text())["ids"]
-        rng = __import__("numpy").random.default_rng(cfg.seed + 1)
-        large = sorted(rng.choice(len(ids), size=cfg.n_large, replace=False).tolist())
-        large_path = self.stores / f"ids-n{cfg.n_large}-of-{path.stem}.json"
-        if not large_path.exists():
-            from ii_jax.store.files import atomic_write_text
+            cmd = ["select", "--seed", str(self.cfg.seed), "--out", str(path)] + (["-n", str(n)] if n else [])
+            for sp in specs:
+                cmd += ["--dataset", sp]
+            if self.args.cache:
+                cmd += ["--cache", self.args.cache]
+            _run_cli(cmd, "selecting the common verses", self.env)
+        return json.loads(path.read_text())["ids"]
 
-            atomic_write_text(large_path, json.dumps({"ids": [ids[i] for i in large]}))
-        self.ids_path, self.large_ids_path, self.tag = path, large_path, tag
-        return ids
+    def select(self, text_models):
+        """The pair ids the text stores read, in three nested sets: ``n_lang`` verses that pass the filter in every
+        language pair under every tokenizer (the language pairs and token experiments), inside ``n`` en–es verses
+        that pass it under every ladder tokenizer (the ladder), inside which ``n_large`` for the 1.5B model.
+        """
+        import numpy as np
+
+        from ii_jax.store.files import atomic_write_text
+
+        cfg = self.cfg
+        ladder_spec = [f"bible:{ENGLISH}-es=" + ",".join(text_models)]
+        lang_specs = ladder_spec + [f"bible:{ENGLISH}-{x}={cfg.lang_model}" for x in cfg.languages
+                                    if x not in ("en", "es")]
+        self.tag = tag = _hash([lang_specs, cfg.n, cfg.n_lang, cfg.n_large, cfg.seed, cfg.dtype])
+        paths = {k: self.stores / f"ids-{k}-{tag}.json" for k in ("ladder", "lang", "large")}
+        if not all(p.exists() for p in paths.values()):
+            with self.step("select common verses"):
+                pool = self._run_select(ladder_spec, self.stores / f"pool-ladder-{_hash(ladder_spec)}.json")
+                pool_lang = pool if len(lang_specs) == 1 else self._run_select(
+                    lang_specs, self.stores / f"pool-lang-{_hash(lang_specs)}.json")
+                for what, have, want in (("en–es under every ladder tokenizer (--n)", pool, cfg.n),
+                                         ("every language pair (--n-lang)", pool_lang, cfg.n_lang)):
+                    if len(have) < want:
+                        raise StudyError(f"only {len(have)} verse pairs pass the filter in {what}; ask for at most "
+                                         f"that many.")
+                rng = np.random.default_rng(cfg.seed)
+                lang = set(rng.choice(pool_lang, cfg.n_lang, replace=False).tolist())
+                rest = [x for x in pool if x not in lang]
+                ladder = lang | set(rng.choice(rest, cfg.n - cfg.n_lang, replace=False).tolist())
+                large = set(rng.choice(sorted(ladder), cfg.n_large, replace=False).tolist())
+                for k, ids in (("ladder", ladder), ("lang", lang), ("large", large)):
+                    atomic_write_text(paths[k], json.dumps({"ids": [x for x in pool if x in ids]}))
+        self.ids_paths = paths
+        self.ids = {k: json.loads(p.read_text())["ids"] for k, p in paths.items()}
+        return self.ids["ladder"]
+
+    def _which(self, model: str, lang: str) -> str:
+        """Which id set store ``(model, lang)`` reads: ``large`` (1.5B), ``lang`` (the language model's other
+        languages) or ``ladder`` (every en and es side).
+        """
+        if model == FAMILY[1]:
+            return "large"
+        return "ladder" if lang in ("en", "es") else "lang"
 
     def text_store(self, model: str, lang: str) -> Path:
-        """The store of language ``lang`` through ``model`` (the 1.5B model reads the ``n_large`` subset)."""
-        n = self.cfg.n_large if model == FAMILY[1] else self.cfg.n
+        """The store of language ``lang`` through ``model``."""
+        n = len(self.ids[self._which(model, lang)])
         return self.stores / f"{model}-bible-{lang}-n{n}-{self.tag}"
+
+    def probe(self, models) -> dict:
+        """Items/s of each model on this machine (``ii-jax probe``, a few seconds each), cached per CPU and dtype in
+        ``stores/speeds.json``; ``--no-probe`` uses the cached ones only.
+        """
+        import platform
+
+        path = self.stores / "speeds.json"
+        cache = json.loads(path.read_text()) if path.exists() else {}
+        machine = _cpu_name() or platform.machine()
+        out = {}
+        for m in models:
+            key = f"{m}|{self.cfg.dtype}|{machine}"
+            if key not in cache and not self.args.no_probe:
+                with self.step(f"probe {m}"):
+                    ds = ["--dataset", "fashion-mnist", "--side", "a"] if m == IMAGE_MODEL else []
+                    cmd = [sys.executable, "-m", "extract.cli", "probe", "--model", m, "--dtype", self.cfg.dtype, *ds]
+                    cmd += ["--cache", self.args.cache] if self.args.cache else []
+                    import subprocess
+
+                    proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
+                    if proc.returncode == 0:
+                        cache[key] = json.loads(proc.stdout.strip().splitlines()[-1])
+                        from ii_jax.store.files import atomic_write_text
+
+                        atomic_write_text(path, json.dumps(cache, indent=1))
+                    else:
+                        _log(f"probe of {m} failed ({proc.stderr.strip().splitlines()[-1:] or proc.returncode}); "
+                             f"planned without its speed")
+            if key in cache:
+                out[m] = cache[key]
+        return out
 
     def extract_text(self, model: str, langs, *, floats: bool = False):
         """Extract the languages ``langs`` through ``model`` (two at a time, side by side)."""
-        ids = self.large_ids_path if model == FAMILY[1] else self.ids_path
         specs = []
         for lang in langs:
             ds = f"bible:{ENGLISH}-{'es' if lang == 'en' else lang}"
+            ids = self.ids_paths[self._which(model, lang)]
             extra = ["--ids", str(ids), "--tokens", str(TOKENS_STORED), "--min-tokens", "40", "--max-tokens", "80"]
             specs.append((self.text_store(model, lang), model, ds, lang, None, extra + (["--floats"] if floats else [])))
         for i in range(0, len(specs), 2):
@@ -134,7 +204,7 @@ class _Runner:
     def extract_images(self):
         """Extract the stamps (images and captions) and the Fashion-MNIST pairs."""
         cfg = self.cfg
-        tag = f"n{cfg.n_images or 'all'}-s{cfg.seed}"
+        tag = f"n{cfg.n_images or 'all'}-s{cfg.seed}-{cfg.dtype}"
         cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
         self.img_store = self.stores / f"{IMAGE_MODEL}-stamps-image-{tag}"
         self.cap_store = self.stores / f"{CAPTION_MODEL}-stamps-en-{tag}"
@@ -143,12 +213,22 @@ class _Runner:
                             ["--filter-model", CAPTION_MODEL] + cap_filter),
                            (self.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
                             ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env)
-        ftag = f"n{cfg.n_fashion}-s{cfg.seed}"
+        ftag = f"n{cfg.n_fashion}-s{cfg.seed}-{cfg.dtype}"
         self.fashion = [self.stores / f"{IMAGE_MODEL}-fashion-{side}-{ftag}" for side in ("a", "b")]
         with self.step(f"extract fashion-mnist through {IMAGE_MODEL}"):
             _extract_pair([(path, IMAGE_MODEL, "fashion-mnist", side, cfg.n_fashion, ["--min-tokens", "0",
                                                                                       "--max-tokens", "0"])
                            for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env)
+
+
+def _cpu_name() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def _from_json(cls, doc):

@@ -28,14 +28,17 @@ def run(ctx) -> None:
             semantic[m] = semantic_layers(profiles[m])
             write_result(R.out, f"profile_{m}_en-es", profiles[m], extra={"semantic": semantic[m]._asdict()})
         plots.save(plots.plot_profiles(profiles, directions=("en→es", "es→en"),
-                                       title=f"English–Spanish verses, last {cfg.tokens} tokens, N = {cfg.n}"),
+                                       title=f"English–Spanish verses, last {cfg.tokens} tokens"),
                    R.out / "ladder.png")
     with R.step("ladder: claims"):
         for m, p in profiles.items():
             R.claims.append(C.inner_minimum(p, *src[m], jackknife=ctx.jackknife(*src[m]), key=key, name=m))
         if all(f in src for f in FAMILY):
-            sub = [_subset(s, src[FAMILY[1]][0].item_ids) for s in src[FAMILY[0]]]
-            small = ctx.profile(f"{FAMILY[0]}_en-es_n{cfg.n_large}", *sub)
+            if cfg.n_large < cfg.n:  # the smaller model on the larger one's verses
+                sub = [_subset(s, src[FAMILY[1]][0].item_ids) for s in src[FAMILY[0]]]
+                small = ctx.profile(f"{FAMILY[0]}_en-es_n{cfg.n_large}", *sub)
+            else:  # both read every verse
+                sub, small = list(src[FAMILY[0]]), profiles[FAMILY[0]]
             R.claims.append(C.larger_model_lower((small, *sub), (profiles[FAMILY[1]], *src[FAMILY[1]]),
                                                  jackknife=ctx.jackknife(*sub, *src[FAMILY[1]]), key=key,
                                                  names=FAMILY))

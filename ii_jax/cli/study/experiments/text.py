@@ -1,7 +1,7 @@
 """The text stores: the common verses selected once, each model's languages extracted, the stores opened."""
 from __future__ import annotations
 
-from ii_jax.cli.study.config import FAMILY, FLOAT_MODEL, StudyError
+from ii_jax.cli.study.config import FLOAT_MODEL, IMAGE_MODEL, StudyError
 
 #: The experiments that read text stores.
 TEXT_EXPERIMENTS = {"ladder", "languages", "window", "tokens", "representations", "baselines", "bid"}
@@ -17,9 +17,13 @@ def models(cfg) -> tuple[list[str], list[str]]:
 
 
 def open_stores(ctx) -> None:
-    """Select the common verses, extract the text stores and open them into ``ctx.ladder_src`` and
-    ``ctx.lang_src``; a store that holds other items than the selected ones stops the run.
+    """Select the common verses, extract the text stores and open them into ``ctx.ladder_src`` (every ladder model's
+    en–es on the ladder's N verses) and ``ctx.lang_src`` (the language model's languages on the ``n_lang`` verses
+    they share: its en and es stores restricted to them); a store that holds other items than the selected ones
+    stops the run.
     """
+    from ii_jax.cli.study.config import format_plan, plan
+    from ii_jax.cli.study.runner import _log, _subset
     from ii_jax.store import open_store
 
     R, cfg = ctx.runner, ctx.cfg
@@ -27,16 +31,27 @@ def open_stores(ctx) -> None:
         return
     ladder, text_models = models(cfg)
     R.select(text_models)
+    lm_langs = cfg.languages if cfg.only & {"languages", "window", "tokens", "baselines", "bid"} else ["en", "es"]
+    speeds = R.probe(text_models + ([IMAGE_MODEL] if cfg.only & {"images", "caption"} else []))
+    R.plan = plan(cfg.n, cfg.n_lang, cfg.n_large, speeds=speeds, languages=lm_langs, ladder=ladder,
+                  lang_model=cfg.lang_model, n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
+    _log(format_plan(R.plan))
     for m in ladder:
         if m == cfg.lang_model:
             continue
         R.extract_text(m, ["en", "es"], floats=(m == FLOAT_MODEL))
-    lm_langs = cfg.languages if cfg.only & {"languages", "window", "tokens", "baselines", "bid"} else ["en", "es"]
     R.extract_text(cfg.lang_model, lm_langs, floats=(cfg.lang_model == FLOAT_MODEL))
     for m in ladder:
         ctx.ladder_src[m] = tuple(open_store(R.text_store(m, x)) for x in ("en", "es"))
     for x in lm_langs:
         ctx.lang_src[x] = open_store(R.text_store(cfg.lang_model, x))
-    for s in list(ctx.lang_src.values()) + [s for p in ctx.ladder_src.values() for s in p]:
-        if len(s) != (cfg.n_large if FAMILY[1] in str(s.path) else cfg.n):
-            raise StudyError(f"{s.path} holds {len(s)} items, not the selected ones: delete it and rerun.")
+    opened = [(m, x, s) for m, pair in ctx.ladder_src.items() for x, s in zip(("en", "es"), pair, strict=True)]
+    opened += [(cfg.lang_model, x, s) for x, s in ctx.lang_src.items()]
+    for m, x, s in opened:
+        want = R.ids[R._which(m, x)]
+        if len(s) != len(want) or set(s.item_ids) != set(want):
+            raise StudyError(f"{s.path} holds {len(s)} items, not the {len(want)} selected ones: delete it and rerun.")
+    if cfg.n_lang < cfg.n:  # every language pair on the same verses: en and es restricted to the shared ones
+        for x in ("en", "es"):
+            if x in ctx.lang_src:
+                ctx.lang_src[x] = _subset(ctx.lang_src[x], R.ids["lang"])

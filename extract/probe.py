@@ -1,0 +1,60 @@
+"""A few-second measure of a model's extraction speed on this machine: what ``ii-jax study`` plans its sizes from.
+
+:func:`probe_speed` loads the model in the dtype asked for, runs one warm-up batch and then times ``n`` items of the
+dataset's side (tokenise, forward pass with every hidden state, gather the window): items per second at the
+threads given, and the load time.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+__all__ = ["probe_speed"]
+
+
+def probe_speed(model: str, *, dataset: str = "bible:en@web-es", side: str = "en", n: int = 32, batch_size: int = 16,
+                dtype: str = "auto", cache=None, window: int = 20) -> dict:
+    """Items per second of extracting ``n`` items of ``dataset:side`` through ``model``.
+
+    Returns:
+      ``{"model", "dtype", "items", "items_per_s", "load_s", "threads"}``.
+    """
+    import torch
+
+    from extract import datasets as D
+    from extract.models import load_model
+
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n and batch_size must be at least 1, got n={n}, batch_size={batch_size}.")
+    pairs = D.load_pairs(dataset, cache=cache)
+    modality, items = pairs.side(side)
+    t0 = time.perf_counter()
+    loaded = load_model(model, modality=modality, cache=cache, dtype=dtype)
+    load_s = time.perf_counter() - t0
+    if loaded.kind == "vision":
+        from extract.vision import vision_states
+
+        pick = np.arange(min(len(items), n + batch_size))
+
+        def run(idx):
+            return vision_states(loaded, items, idx, window=1, batch_size=batch_size)
+    else:
+        from extract.text import text_states, tokenize_texts
+
+        counts = D.content_token_counts(items, loaded.tokenizer)
+        pool = np.flatnonzero((counts >= 40) & (counts <= 80))
+        if len(pool) == 0:
+            raise ValueError(f"{dataset}:{side}: no item of 40-80 tokens under {model}'s tokenizer to time.")
+        pick = np.random.default_rng(0).choice(pool, min(len(pool), n + batch_size), replace=False)
+        tok = tokenize_texts([items[i] for i in pick], loaded.tokenizer, window=window, drop_last=2)
+
+        def run(idx):
+            return text_states(loaded, tok, idx, batch_size=batch_size)
+    run(np.arange(min(batch_size, len(pick))))  # warm-up: first-call allocations, one-time kernel choices
+    timed = np.arange(len(pick) - min(n, len(pick)), len(pick))
+    t0 = time.perf_counter()
+    run(timed)
+    dt = time.perf_counter() - t0
+    return {"model": model, "dtype": loaded.dtype, "items": len(timed), "items_per_s": len(timed) / dt,
+            "load_s": load_s, "threads": torch.get_num_threads()}
