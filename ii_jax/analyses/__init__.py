@@ -12,7 +12,7 @@ name        vector per item                                                     
 ``concat``  the packed sign bits of the last ``tokens`` tokens, concatenated (the paper's default)  Hamming
 ``last``    the sign bits of the last token                                                      Hamming
 ``mean``    the mean activation of the last ``tokens`` tokens, clipped and L2-normalised          Euclidean
-``float``   the float activations of the last ``tokens`` tokens, concatenated, clip+normalised   Euclidean
+``float``   the float activations of the last ``tokens`` tokens, concatenated, clip+normalised    Euclidean
 ==========  ===================================================================================  ==========
 
 (``mean`` and ``float`` need a store extracted with floats.) The two ``[N, N]`` distance matrices of a layer

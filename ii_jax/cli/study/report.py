@@ -46,7 +46,7 @@ def _write(R, cfg, t0) -> int:
                f"random half of the items and tests it on the other half, both ways; a verdict counts at level {C.ALPHA:g} "
                f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
     sections = [dict(title="Claims of the paper, computed", table=(header, rows),
-                     text="Verdicts are computed from the numbers by the rule in each row. Where our small models "
+                     text="Verdicts are computed from the numbers by the rule in each row. Where these small models "
                           "disagree with the paper, the row says so: that is a result, not a failure.")] + R.sections
     sections.append(dict(title="Plan: N per model and estimated time of the default run",
                          text=json.dumps(pl["per_model"]) + f"; estimated total {pl['total_hours_estimate']:.2f} h. "
