@@ -33,6 +33,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
+    "sphinx-mathjax-offline",  # MathJax served with the site: the pages render without a network
     "iijax_docs",              # API pages, results and performance pages, notebooks (docs/_ext)
 ]
 
@@ -64,6 +65,7 @@ napoleon_custom_sections = [("References", "notes_style")]
 
 html_theme = "furo"
 html_title = f"ii-jax {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {"navigation_with_keys": True}
 html_show_sourcelink = False

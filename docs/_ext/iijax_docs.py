@@ -133,7 +133,11 @@ def _rst_page(title: str, body: list[str]) -> str:
 
 
 def write_api(out: Path) -> None:
-    """The API reference pages under ``out`` (stale pages of names that left the API are removed)."""
+    """The API reference pages under ``out`` (stale pages of names that left the API are removed).
+
+    The index lists the top-level names grouped by the module that defines them, then every module; in the
+    navigation each module page holds the pages of its top-level names.
+    """
     import ii_jax
 
     top, modules = public_api()
@@ -145,8 +149,16 @@ def write_api(out: Path) -> None:
                 *_directive(f"ii_jax.{name}", obj)]
         pages[f"ii_jax.{name}"] = _rst_page(f"{name} ({kind})", body)
     top_objects = {id(getattr(ii_jax, n)): n for n in top}
+    by_home: dict[str, list[str]] = {}
+    for name, home in top.items():
+        by_home.setdefault(home, []).append(name)
     for mname, mod in modules.items():
         body = [f".. automodule:: {mname}", "   :no-members:", "", f".. currentmodule:: {mname}", ""]
+        own = by_home.get(mname, [])
+        if own:
+            body += [".. rubric:: Exported as ``ii_jax.NAME``", "",
+                     *[f"* :doc:`{n} <ii_jax.{n}>` — {_summary(getattr(ii_jax, n))}" for n in own], "",
+                     ".. toctree::", "   :hidden:", "", *[f"   ii_jax.{n}" for n in own], ""]
         elsewhere, local = [], []
         for n in _module_names(mod):
             v = getattr(mod, n)
@@ -155,26 +167,25 @@ def write_api(out: Path) -> None:
                     elsewhere.append(f"* :doc:`{v.__name__}` (module)")
             elif id(v) in top_objects:
                 t = top_objects[id(v)]
-                elsewhere.append(f"* :doc:`ii_jax.{t} <ii_jax.{t}>`")
+                if t not in own:
+                    elsewhere.append(f"* :doc:`ii_jax.{t} <ii_jax.{t}>`")
             else:
                 local.append(n)
         if elsewhere:
             body += [".. rubric:: Documented on their own pages", "", *elsewhere, ""]
         if local:
-            body += [".. rubric:: Contents", "", *[f"* :py:obj:`{n}`" for n in local], ""]
+            body += [".. rubric:: Also in this module", "", *[f"* :py:obj:`{n}`" for n in local], ""]
         for n in local:
             body += [*_directive(f"{mname}.{n}", getattr(mod, n)), ""]
         pages[mname] = _rst_page(mname, body)
+    homeless = [n for n, h in top.items() if h not in modules]
     index = [".. _api:", "", "API reference", "=============", "",
              "Generated at build time from the public names: ``ii_jax.__all__``, the modules it exports, the modules "
              "that define its names and the public subpackages, each with its ``__all__``. The examples on these "
-             "pages are doctests that ``make test`` runs.", ""]
-    by_home: dict[str, list[str]] = {}
-    for name, home in top.items():
-        by_home.setdefault(home, []).append(name)
-    index += ["The top-level names", "-------------------", "",
-              "Import them from ``ii_jax`` (``from ii_jax import information_imbalance``), grouped here by the "
-              "module that defines them.", ""]
+             "pages are doctests that ``make test`` runs.", "",
+             "The top-level names", "-------------------", "",
+             "Import them from ``ii_jax`` (``from ii_jax import information_imbalance``), grouped here by the "
+             "module that defines them.", ""]
     for home, names in by_home.items():
         head = f":doc:`{home}`" if home in modules else f"``{home}``"
         summary = _summary(modules[home]) if home in modules else ""
@@ -185,7 +196,9 @@ def write_api(out: Path) -> None:
               "   * - module", "     - what it holds"]
     for mname, mod in modules.items():
         index += [f"   * - :doc:`{mname}`", f"     - {_summary(mod)}"]
-    index += ["", ".. toctree::", "   :hidden:", "", *[f"   {p}" for p in sorted(pages)], ""]
+    order = [*[m for m in by_home if m in modules], *[m for m in modules if m not in by_home]]
+    index += ["", ".. toctree::", "   :hidden:", "", *[f"   {m}" for m in order],
+              *[f"   ii_jax.{n}" for n in homeless], ""]
     pages["index"] = "\n".join(index)
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("*.md"), *out.glob("*.rst")]:
@@ -193,6 +206,28 @@ def write_api(out: Path) -> None:
             stale.unlink()
     for name, text in pages.items():
         _write(out / f"{name}.rst", text)
+
+
+def hide_private_parameters(app, what, name, obj, options, signature, return_annotation):
+    """Leave keyword parameters whose names start with ``_`` (internal knobs) out of the documented signature."""
+    if not signature or "_" not in signature:
+        return None
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    if not any(p.startswith("_") for p in sig.parameters):
+        return None
+    params = [p.replace(annotation=inspect.Parameter.empty)
+              for n, p in sig.parameters.items() if not n.startswith("_")]
+    if what == "class" or what == "method":
+        params = [p for p in params if p.name != "self"]
+    sig = sig.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    text = str(sig)
+    for p in params:  # the source's defaults as written (2**31, not 2147483648)
+        if p.default is not inspect.Parameter.empty and hasattr(p.default, "name"):
+            text = text.replace(repr(p.default), p.default.name)
+    return text, return_annotation
 
 
 # ----------------------------------------------------------------------------------------------------- results
@@ -207,9 +242,17 @@ def _p(numbers: dict) -> str:
     return s
 
 
-CLAIM_COLUMNS = [("claim", "claim"), ("where", "paper"), ("measured", "measured"), ("statistic", "statistic"),
-                 ("p", "p (Holm)"), ("verdict", "verdict"), ("note", "note")]
-_NOT_COLUMNS = {"id", "rule", "numbers"}
+CLAIM_COLUMNS = [("claim", "claim"), ("where", "paper"), ("measured", "measured"), ("p", "p (Holm)"),
+                 ("verdict", "verdict")]
+# shown under the table, per row; any other plain field a newer report adds joins them
+CLAIM_DETAILS = [("statistic", "statistic"), ("rule", "rule"), ("note", "note")]
+_NOT_SHOWN = {"id", "numbers"}
+_PLURAL = {"holds": "hold", "does not hold": "do not hold"}
+
+
+def _cell(text: str) -> str:
+    """One cell of a MyST list-table: its lines indented under the item."""
+    return text.replace("\n", " ") or " "
 
 
 def claims_markdown(report: Path) -> str:
@@ -220,13 +263,11 @@ def claims_markdown(report: Path) -> str:
     counts: dict[str, int] = {}
     for c in claims:
         counts[c.get("verdict", "?")] = counts.get(c.get("verdict", "?"), 0) + 1
-    # columns: the known ones, then any other plain field a newer report adds
+    known = {k for k, _ in CLAIM_COLUMNS} | {k for k, _ in CLAIM_DETAILS} | _NOT_SHOWN
     extra = []
     for c in claims:
-        for k, v in c.items():
-            if k not in _NOT_COLUMNS and k not in dict(CLAIM_COLUMNS) and k not in extra and not isinstance(v, (dict, list)):
-                extra.append(k)
-    cols = [*CLAIM_COLUMNS[:-1], *[(k, k.replace("_", " ")) for k in extra], CLAIM_COLUMNS[-1]]
+        extra += [k for k, v in c.items() if k not in known and k not in extra and not isinstance(v, (dict, list))]
+    details = [*CLAIM_DETAILS[:1], *[(k, k.replace("_", " ")) for k in extra], *CLAIM_DETAILS[1:]]
     total = doc.get("timings", {}).get("total")
     lines = [f"Written {_md(doc.get('written', '?'))} by ii-jax {_md(lib.get('ii-jax', '?'))} (jax "
              f"{_md(lib.get('jax', '?'))}, numpy {_md(lib.get('numpy', '?'))})"
@@ -234,19 +275,29 @@ def claims_markdown(report: Path) -> str:
              + f"; N = {_md(params.get('n', '?'))} verse pairs per text model"
              + (f" ({_md(params['n_large'])} for the largest)" if params.get("n_large") else "")
              + (f"; {_md(params['rule'])}" if params.get("rule") else "") + ".", "",
-             "**" + " · ".join(f"{counts[v]} {v}" for v in ("holds", "does not hold", "inconclusive", "not run")
-                               if v in counts) + "**", "",
-             "| # | " + " | ".join(h for _, h in cols) + " |", "|" + " --- |" * (len(cols) + 1)]
+             "**" + " · ".join(f"{counts[v]} {_PLURAL.get(v, v) if counts[v] != 1 else v}"
+                               for v in ("holds", "does not hold", "inconclusive", "not run") if v in counts) + "**", "",
+             "```{list-table}", ":header-rows: 1", ":class: ii-claims", ":widths: 4 30 10 38 9 9", "",
+             "* - row", *[f"  - {h}" for _, h in CLAIM_COLUMNS]]
     for i, c in enumerate(claims, 1):
-        cells = [_p(c.get("numbers")) if k == "p" else _md(c.get(k, "")) for k, _ in cols]
-        v = c.get("verdict", "")
-        cells[[k for k, _ in cols].index("verdict")] = f"**{_md(v)}**" if v in ("holds", "does not hold") else _md(v)
-        lines.append(f"| {i} | " + " | ".join(cells) + " |")
-    lines += ["", "## The rule of each row", "",
+        lines.append(f"* - [{i}](#claim-{i})")
+        for k, _ in CLAIM_COLUMNS:
+            if k == "p":
+                cell = _p(c.get("numbers"))
+            elif k == "verdict":
+                v = c.get("verdict", "")
+                cell = f"**{_md(v)}**" if v in ("holds", "does not hold") else _md(v)
+            else:
+                cell = _md(c.get(k, ""))
+            lines.append(f"  - {_cell(cell)}")
+    lines += ["```", "", "## Each row: statistic, rule and note", "",
               "Each verdict is computed from the numbers by the rule written in its row of `report.json`:", ""]
     for i, c in enumerate(claims, 1):
         where = f" ({_md(c['where'])})" if c.get("where") else ""
-        lines.append(f"{i}. **{_md(c.get('claim', ''))}**{where}: {_md(c.get('rule', ''))}")
+        verdict = _md(c.get("verdict", ""))
+        lines += [f"(claim-{i})=", f"**{i}. {_md(c.get('claim', ''))}**{where} — verdict: {verdict}", ""]
+        lines += [f"- *{h}*: {_md(c[k])}" for k, h in details if c.get(k)]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -354,4 +405,5 @@ def setup(app):
     """Register the hooks of this extension."""
     app.connect("builder-inited", generate)
     app.connect("missing-reference", resolve_alias)
+    app.connect("autodoc-process-signature", hide_private_parameters)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
