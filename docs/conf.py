@@ -13,11 +13,10 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # document this checkout's ii_jax, whatever an installed copy says
 sys.path.insert(0, str(DOCS / "_ext"))
 # Executed pages and notebooks run in kernels that inherit this environment: this checkout first, the notebooks at
-# their small size, no display.
+# their small size (figures are drawn inline by the kernel, so MPLBACKEND must not force Agg there).
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 os.environ["II_JAX_NB_SMALL"] = "1"
-os.environ["MPLBACKEND"] = "Agg"
-os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.pop("MPLBACKEND", None)
 
 import ii_jax  # noqa: E402
 
@@ -52,6 +51,7 @@ nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+nb_output_stderr = "remove"    # library warnings printed by a cell (tqdm's notebook check) are not content
 
 # autodoc: the Google docstrings as written, signatures without type noise, members in source order.
 autodoc_member_order = "bysource"
