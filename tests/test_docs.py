@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -129,8 +130,6 @@ return {
 
 
 def _open(browser, page: Path) -> dict:
-    import time
-
     browser.get(page.as_uri())
     state = browser.execute_script(PAGE_STATE)
     for _ in range(40):  # images and MathJax finish after the load event
@@ -197,7 +196,9 @@ def test_site_renders_in_a_browser(site):
             broken = _broken_links(page, state["links"], cache)
             assert not broken, f"{rel}: broken internal links:\n" + "\n".join(broken)
             if rel == "results/index.html":  # and its figures
-                browser.execute_script("document.getElementById('figures').scrollIntoView()")
+                browser.execute_script("document.documentElement.style.scrollBehavior = 'auto'; "
+                                       "document.getElementById('figures').scrollIntoView({behavior: 'instant'})")
+                time.sleep(1)
                 browser.save_screenshot(str(shots / "results_figures.png"))
         # the results page shows every figure of the study and a row per claim of its report
         html = (site / "results/index.html").read_text(encoding="utf-8")
