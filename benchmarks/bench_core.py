@@ -8,10 +8,10 @@ present; otherwise its column says so.
 The "C ref" column is `hamming_ref.c` (this folder), built here with the system compiler (``$CC``, default
 ``cc``) and run on the same data: AVX2 nibble-lookup popcount, 64×64 tiles, 4096-bit k-chunks, a 2×2 micro-kernel,
 OpenMP, computing *only* the two half Hamming matrices (best of two runs). ``ii/C`` is ii-jax's full II (both
-directions, ranks included) over that distance-only time: issue 12's targets are ≤ 1.0 at 5000 × 150,000 and
-≤ 1.3 at 5000 × 20,000 and 2000 × 20,000.
+directions, ranks included) over that distance-only time; the targets are ≤ 1.0 at 5000 × 150,000 and ≤ 1.3 at
+5000 × 20,000 and 2000 × 20,000.
 
-    python benchmarks/bench_core.py                 # the issue's targets
+    python benchmarks/bench_core.py                 # the target sizes, and 50,000 x 20,000
     python benchmarks/bench_core.py --quick         # small sizes, a minute or two
     python benchmarks/bench_core.py --case 5000x150000 --case 5000x20000
     python benchmarks/bench_core.py --kernel popcount  # the pure-JAX kernel instead of the CPU default

@@ -1,4 +1,4 @@
-"""Window sweep against one layer profile on the same stores, in the same process (issue 11).
+"""Window sweep against one layer profile on the same stores, in the same process.
 
     python benchmarks/bench_window_sweep.py           # N=1000, 19 layers, 38 tokens x 640 bits, two sides
     python benchmarks/bench_window_sweep.py --quick   # N=200, 5 layers, 12 tokens: a smoke run

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU path, measured (issue 12 §2): one script for a machine with one GPU and JAX+CUDA preinstalled, no network.
+# The GPU path, measured: one script for a machine with one GPU and JAX+CUDA preinstalled, no network.
 #
 #   bash benchmarks/gpu_check.sh                         # on the GPU machine, from the repository root
 #   GPU_CHECK_ALLOW_CPU=1 bash benchmarks/gpu_check.sh   # degraded quick mode on a CPU (small sizes), to test it

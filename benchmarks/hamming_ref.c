@@ -1,6 +1,6 @@
 /* Reference C kernel for bench_core.py: the two half (symmetric) Hamming matrices of x and y, nothing else.
  *
- * What issue 12 asks the benchmark to compare against: AVX2 nibble-lookup popcount (vpshufb), 64x64 output
+ * The yardstick the benchmark compares against: AVX2 nibble-lookup popcount (vpshufb), 64x64 output
  * tiles, 4096-bit k-chunks kept in cache, a 2x2 register-blocked micro-kernel, OpenMP over row tiles. Only the
  * tiles on and above the diagonal are computed (no mirror, no ranks). Plain C, built by the benchmark itself:
  *

@@ -870,11 +870,11 @@ def verdict(diff, *, expect: str = "negative", alpha: float = ALPHA, dof=None) -
 
 
 def equivalence_test(diff, *, tolerance: float, dof=None) -> tuple[float, float]:
-    """Two one-sided tests for "|d| < tolerance": ``(p_holds, p_fails)``.
+    """Two one-sided tests for ``|d| < tolerance``: ``(p_holds, p_fails)``.
 
     ``p_holds`` is the TOST p-value (the larger of the two one-sided p-values of d > −tolerance and
-    d < +tolerance: small when the whole interval lies inside ±tolerance); ``p_fails`` the p-value of "|d| >
-    tolerance" (the smaller one-sided p-value of d > +tolerance or d < −tolerance, doubled).
+    d < +tolerance: small when the whole interval lies inside ±tolerance); ``p_fails`` the p-value of
+    ``|d| > tolerance`` (the smaller one-sided p-value of d > +tolerance or d < −tolerance, doubled).
     """
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}.")

@@ -256,7 +256,7 @@ def test_cli_writes_json_and_png_and_fails_in_one_line(pair, capsys):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The per-(layer, token) distance cache and the one route to Δ (issue 11)
+# The per-(layer, token) distance cache and the one route to Δ
 
 def test_cache_sums_of_tokens_are_the_concatenations_hamming_matrix(pair):
     from ii_jax.analyses.cache import TokenDistances

@@ -1,7 +1,7 @@
 """Binary Intrinsic Dimension: streaming histogram, the KL fit, jackknife, profiles.
 
 Reference numbers: DADApy 0.3.4's ``dadapy.hamming.BID`` (alphamax 0.2) gives d0 = 1948, d1 = 0.057 for
-N=1000 random fair bits, L=2000, and d0 = 553, d1 = 1.09 for 300 free bits repeated 4x (L=1200) (issue 5).
+N=1000 random fair bits, L=2000, and d0 = 553, d1 = 1.09 for 300 free bits repeated 4x (L=1200).
 When the DADApy fixtures are present (tests/fixtures/dadapy/), the same data are compared directly.
 """
 import json

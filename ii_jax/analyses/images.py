@@ -24,11 +24,12 @@ class ImagePairs(NamedTuple):
 
     Attributes:
       layers, relative_depth: ``[L]``. values: ``[R, L, 2]`` both directions per replication.
-      mean: ``[L]`` the mean of the two directions, averaged over replications. std: ``[L]`` the spread of one
-      pairing's Δ over the replications (how much the choice of pairs moves Δ; not the images' sampling error,
-      which :func:`ii_jax.analyses.claims.vision_minimum_late` takes from a jackknife over the pairs).
-      null: ``[L]`` the same with the pairing shuffled, mostly different classes: the permutation
-      null's mean over both directions, of the first replication (≈ 1; NaN: not computed).
+      mean: ``[L]`` the mean of the two directions, averaged over replications.
+      std: ``[L]`` the spread of one pairing's Δ over the replications (how much the choice of pairs moves Δ; not
+        the images' sampling error, which :func:`ii_jax.analyses.claims.vision_minimum_late` takes from a
+        jackknife over the pairs).
+      null: ``[L]`` the same with the pairing shuffled, mostly different classes: the permutation null's mean over
+        both directions, of the first replication (≈ 1; NaN: not computed).
       null_band: ``[L, 2, 2]`` per layer and direction, the null's 2.5 % and 97.5 % quantiles (first replication).
       null_p: ``[L, 2]`` the p-value of "Δ of the first replication lies below the null" (:mod:`ii_jax.null`).
       n_pairs: pairs per replication.

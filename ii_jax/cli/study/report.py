@@ -48,7 +48,7 @@ def _write(R, cfg, t0) -> int:
                f"random half of the items and tests it on the other half, both ways; a verdict counts at level {C.ALPHA:g} "
                f"after Holm's adjustment across the rows (p (Holm) column)."] + R.summary
     sections = R.sections + [dict(title="Claims of the paper, in full", table=(header, rows),
-                                  text="Verdicts are computed from the numbers by the rule in each row. Where our "
+                                  text="Verdicts are computed from the numbers by the rule in each row. Where these "
                                        "small models disagree with the paper, the row says so: that is a result, not "
                                        "a failure.")]
     lead = dict(claims=R.claims, figure="ladder.png" if (R.out / "ladder.png").exists() else None,
