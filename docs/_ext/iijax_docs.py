@@ -301,6 +301,43 @@ def claims_markdown(report: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comparison_markdown(report: Path, previous: Path) -> str:
+    """The verdicts of the committed report beside those of earlier runs (``study/previous/*.json``, oldest first):
+    one row per claim, each run's N and verdict, every value read from the files.
+    """
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(previous.glob("*.json"))]
+    if not runs or not report.is_file():
+        return "No earlier run is committed.\n"
+    runs.append(json.loads(report.read_text(encoding="utf-8")))
+
+    def label(doc):
+        prm = doc.get("params", {})
+        n, lang = prm.get("n", "?"), prm.get("n_lang")
+        return f"N = {n}" + (f" (languages {lang})" if lang and lang != n else "") + f", {doc.get('written', '?')[:10]}"
+
+    def keyed(doc):  # a claim judged once per model or data set is told apart by the subject its row starts with
+        claims = doc.get("claims", [])
+        ids = [c["id"] for c in claims]
+        return {(c["id"], c.get("measured", "").split(":")[0] if ids.count(c["id"]) > 1 else ""): c for c in claims}
+
+    verdict = [keyed(doc) for doc in runs]
+    order = list(dict.fromkeys(k for v in verdict for k in v))
+    lines = ["```{list-table}", ":header-rows: 1", ":class: ii-claims", "", "* - claim",
+             *[f"  - {_md(label(doc))}" for doc in runs]]
+    for cid in order:
+        first = next(v[cid] for v in verdict if cid in v)
+        subject = f" — {cid[1]}" if cid[1] else ""
+        lines.append(f"* - {_cell(_md(first.get('claim', cid[0]) + subject))}")
+        for v in verdict:
+            c = v.get(cid)
+            cell = "—" if c is None else _md(c.get("verdict", "?")) + (f" (p {_p(c.get('numbers'))})"
+                                                                      if (c.get("numbers") or {}).get("p") is not None
+                                                                      else "")
+            lines.append(f"  - {_cell(cell)}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
 def figures_markdown(study: Path, docs: Path) -> str:
     """Every figure of the study folder, in the order of the report's experiments, with a caption.
 
@@ -368,6 +405,7 @@ def generate(app) -> None:
     report = docs / "study" / "report.json"
     _write(gen / "claims.md", claims_markdown(report) if report.is_file() else "No study report is committed.\n")
     _write(gen / "figures.md", figures_markdown(docs / "study", docs))
+    _write(gen / "comparison.md", comparison_markdown(report, docs / "study" / "previous"))
     _write(gen / "benchmarks.md", benchmarks_markdown(docs / "benchmarks"))
 
 
