@@ -157,7 +157,7 @@ def _local_sums(a, aux, s, twice_loc, rows_loc, n_valid_loc, k, factor, lam_glob
     cols_idx = jnp.arange(c)
     starts = jnp.arange(0, r_loc, b)
 
-    def body(total, i0):
+    def body(carry, i0):
         start = jnp.minimum(i0, r_loc - b)
         local = start + jnp.arange(b)
         valid = (local >= i0) & (local < n_valid_loc)
@@ -168,10 +168,10 @@ def _local_sums(a, aux, s, twice_loc, rows_loc, n_valid_loc, k, factor, lam_glob
             blk = lax.dynamic_slice_in_dim(twice_loc, start, b, axis=0)
             fn = jax.checkpoint(functools.partial(_block_sum, st=st))
             part = fn(a, aux, s, cols_idx, blk, valid, row_ids, k, factor, lam_global)
-        return total + part, None
+        return carry, part
 
-    total, _ = lax.scan(body, jnp.zeros((), s.dtype), starts)
-    return total
+    _, parts = lax.scan(body, None, starts)  # per-block sums (no carry: its device variance may differ in shard_map)
+    return jnp.sum(parts)
 
 
 def _layout_inputs(a, st: _Static):
