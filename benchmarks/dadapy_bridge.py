@@ -74,7 +74,19 @@ def _has_key(arrays: dict, key: str) -> bool:
     return key in arrays or f"{key}_packbits" in arrays
 
 
-def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, **options) -> dict:
+def _limit_data(max_bytes: int):
+    """A ``preexec_fn`` capping the child's data segment (``RLIMIT_DATA``: malloc and private mappings), so a run
+    too large for the machine fails with an allocation error instead of waking the OOM killer."""
+    def limit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (max_bytes, max_bytes))
+
+    return limit
+
+
+def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, max_memory: int | None = None,
+               **options) -> dict:
     """Run DADApy on ``arrays`` in its own environment and return its JSON result.
 
     Args:
@@ -82,6 +94,7 @@ def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, **options)
             Any array may be given packed as ``K_packbits`` + ``K_nbits`` instead.
         arrays: name -> array; written to a temporary ``.npz``.
         timeout: seconds before the subprocess is killed (``None``: no limit).
+        max_memory: bytes of data segment the subprocess may use (``RLIMIT_DATA``; ``None``: no limit).
         **options: runner options: ``k``, ``metric`` for ii; ``alphamin``,
             ``alphamax``, ``seed``, ``delta``, ``nsteps`` for bid; ``kwargs`` (a JSON string of
             ``DiffImbalance`` arguments) and ``x64`` (1: float64) for dii.
@@ -115,7 +128,8 @@ def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, **options)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp
+                cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
+                preexec_fn=None if max_memory is None else _limit_data(int(max_memory)),
             )
         except subprocess.TimeoutExpired as e:
             raise DadapyError(f"DADApy {mode} timed out after {timeout} s") from e

@@ -170,6 +170,8 @@ def _local_sums(a, aux, s, twice_loc, rows_loc, n_valid_loc, k, factor, lam_glob
             part = fn(a, aux, s, cols_idx, blk, valid, row_ids, k, factor, lam_global)
         return carry, part
 
+    if r_loc <= b:  # one block: no loop to compile
+        return body(None, jnp.zeros((), starts.dtype))[1]
     _, parts = lax.scan(body, None, starts)  # per-block sums (no carry: its device variance may differ in shard_map)
     return jnp.sum(parts)
 

@@ -39,13 +39,39 @@ def doubled_midranks(d: jax.Array, self_mask: jax.Array) -> jax.Array:
     return jnp.where(self_mask, 0, twice).astype(jnp.int32)
 
 
-@jax.jit
-def _sq_euclidean(rows: jax.Array, cols: jax.Array) -> jax.Array:
-    """Squared Euclidean distances ``[b, C]`` in the inputs' dtype (float32, or float64 under a scoped x64)."""
-    n_r = jnp.sum(rows * rows, axis=1)
-    n_c = jnp.sum(cols * cols, axis=1)
-    d2 = n_r[:, None] + n_c[None, :] - 2.0 * (rows @ cols.T)
-    return jnp.maximum(d2, 0.0)
+def host_midranks2(d: np.ndarray, self_cols: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`doubled_midranks` for the host: ``d`` ``[b, C]``, ``self_cols`` ``[b]`` the column of
+    each row's own point. One argsort per row; a tie group's doubled mid-rank is the sum of its first and last
+    sorted positions (1-based among the other points) — no search, no Python loop over rows.
+    """
+    b, c = d.shape
+    d = np.array(d, dtype=d.dtype if d.dtype.kind == "f" else np.int64)  # a writable copy; ints signed
+    rows = np.arange(b)
+    d[rows, self_cols] = -np.inf if d.dtype.kind == "f" else -1  # the own point sorts first
+    order = np.argsort(d, axis=1)
+    srt = np.take_along_axis(d, order, axis=1)
+    tied = srt[:, 1:] == srt[:, :-1]
+    twice = np.empty((b, c), np.int32)
+    twice[:] = 2 * np.arange(c, dtype=np.int32)  # 0-based sorted position p is rank p among the others
+    if tied.any():
+        pos = np.arange(c, dtype=np.int32)
+        new = np.ones((b, c), bool)
+        new[:, 1:] = ~tied
+        first = np.maximum.accumulate(np.where(new, pos, np.int32(0)), axis=1)
+        end = np.ones((b, c), bool)
+        end[:, :-1] = ~tied
+        last = np.minimum.accumulate(np.where(end, pos, np.int32(c - 1))[:, ::-1], axis=1)[:, ::-1]
+        twice = first + last
+    out = np.empty((b, c), np.int32)
+    np.put_along_axis(out, order, twice, axis=1)
+    out[rows, self_cols] = 0
+    return out
+
+
+def _sq_euclidean(rows: np.ndarray, cols: np.ndarray, n_c: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances ``[b, C]`` on the host (BLAS), in the features' dtype."""
+    n_r = np.einsum("ij,ij->i", rows, rows)
+    return np.maximum(n_r[:, None] + n_c[None, :] - 2.0 * (rows @ cols.T), 0)
 
 
 def _rank_dtype(n_cols: int):
@@ -68,7 +94,7 @@ def rank_matrix(y=None, *, metric: str = "euclidean", distances=None, rows=None,
 
     Args:
       y: the points of B: float ``[N, D]`` with ``metric="euclidean"`` (squared Euclidean distances in the
-        features' dtype: float32, or float64 under a scoped ``jax.enable_x64``), or packed sign bits ``uint32``
+        features' dtype, float32 or float64, on the host), or packed sign bits ``uint32``
         ``[N, W]`` with ``metric="hamming"`` (distances from :func:`ii_jax.hamming_distances`).
       metric: ``"euclidean"`` or ``"hamming"``.
       distances: instead of ``y``, a precomputed distance matrix ``[N, N]`` of B (any real dtype).
@@ -112,21 +138,20 @@ def rank_matrix(y=None, *, metric: str = "euclidean", distances=None, rows=None,
         raise ValueError(f"ranks need at least 2 points, got {n}.")
     idx = _check_rows(rows, n)
     out = np.empty((idx.size, n), _rank_dtype(n))
-    cols = None
-    if distances is None and metric == "euclidean":
-        cols = jnp.asarray(y)
+    if distances is None:
+        y = np.asarray(y)
+        n_c = np.einsum("ij,ij->i", y, y) if metric == "euclidean" else None
     for a in range(0, idx.size, block_size):
         blk = idx[a:a + block_size]
         if distances is not None:
-            d = jnp.asarray(np.asarray(distances[blk]) if isinstance(distances, np.ndarray) else distances[blk])
+            d = np.asarray(distances[blk])
         elif metric == "hamming":
             from ii_jax.distances import hamming_distances
 
-            d = hamming_distances(np.asarray(y)[blk], np.asarray(y))
+            d = np.asarray(hamming_distances(y[blk], y))
         else:
-            d = _sq_euclidean(cols[blk], cols)
-        self_mask = jnp.asarray(blk[:, None] == np.arange(n)[None, :])
-        out[a:a + blk.size] = np.asarray(doubled_midranks(d, self_mask))
+            d = _sq_euclidean(y[blk], y, n_c)
+        out[a:a + blk.size] = host_midranks2(d, blk)
     return jnp.asarray(out)
 
 

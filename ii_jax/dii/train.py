@@ -89,6 +89,7 @@ class _Plan(NamedTuple):
     m: int  # points per mini-batch (batches > 1)
     k_init: int
     k_final: int
+    k_last: int  # the neighbour of the final DII on all rows
     l1: float
     opt_key: Any  # hashable: what builds the optimiser and the schedule
     mesh: Any
@@ -101,7 +102,7 @@ def _program(plan: _Plan):
     optimizer, learning_rate, lr_decay = plan.opt_key
     schedule = _schedule(learning_rate, lr_decay, steps)
     tx = _optimizer(optimizer, schedule)
-    st_batch = plan.st._replace(block=min(plan.st.block, plan.m))
+    st_batch = plan.st._replace(block=min(plan.st.block, plan.m), kmax=plan.k_init)
 
     def k_at(step):
         x = jnp.pi / steps * step
@@ -115,15 +116,15 @@ def _program(plan: _Plan):
         a_sub = a[:, idx][:, :, idx] if plan.st.layout == "given" else a[idx]
         return _loss._dii_local(w, a_sub, gidx, sub, jnp.arange(plan.m), plan.m, k, factor, st_batch)
 
-    def run(w0, x, gidx, twice, rows, order, factor):
+    def run(w0, a, gidx, twice, rows, order, factor):
         norm0 = jnp.sqrt(jnp.sum(w0 ** 2))
         first = jnp.arange(plan.m) if plan.batches > 1 else jnp.zeros((1,), jnp.int32)
-        start = loss_at(w0, x, gidx, twice, rows, first, k_at(0), factor)
+        start = loss_at(w0, a, gidx, twice, rows, first, k_at(0), factor)
 
         def step(carry, t):
             w, opt_state = carry
             idx = order[t // plan.batches, t % plan.batches] if plan.batches > 1 else first
-            value, grad = jax.value_and_grad(loss_at)(w, x, gidx, twice, rows, idx, k_at(t), factor)
+            value, grad = jax.value_and_grad(loss_at)(w, a, gidx, twice, rows, idx, k_at(t), factor)
             updates, opt_state = tx.update(grad, opt_state, w)
             w = optax.apply_updates(w, updates)
             w = norm0 / jnp.sqrt(jnp.sum(w ** 2)) * w
@@ -135,7 +136,9 @@ def _program(plan: _Plan):
             return (w, opt_state), (value, jnp.abs(w))
 
         (w, _), (values, path) = lax.scan(step, (w0, tx.init(w0)), jnp.arange(steps))
-        return w, start, values, path
+        final = _loss._dii(w, a, gidx, twice, rows, plan.k_last, factor, st=plan.st, mesh=plan.mesh,
+                           n_rows=plan.n_rows)
+        return w, start, values, path, final
 
     return jax.jit(run)
 
@@ -223,28 +226,26 @@ def train(a, ranks, *, groups=None, weights_init=None, epochs: int = 200, optimi
     _optimizer(optimizer, optax.constant_schedule(1.0))
     mesh = resolve_mesh(mesh) if batches == 1 else None
     twice, rows_arr, n_rows, block = _loss.prepare_rows(ranks, rows, mesh, block)
-    plan = _Plan(_loss._Static(block, k_init, scheme, prep.layout, prep.n_groups), epochs, batches, m, k_init, k_final, float(l1),
-                 (optimizer, learning_rate, lr_decay), mesh, n_rows)
+    k_last = min(math.ceil(k_final * batches), n - 1)
+    plan = _Plan(_loss._Static(block, max(k_init, k_last), scheme, prep.layout, prep.n_groups), epochs, batches,
+                 m, k_init, k_final, k_last, float(l1), (optimizer, learning_rate, lr_decay), mesh, n_rows)
     if batches > 1:
         rng = np.random.default_rng(seed)
         order = np.stack([rng.permutation(n).reshape(batches, m) for _ in range(epochs)]).astype(np.int32)
     else:
         order = np.zeros((1, 1, 1), np.int32)
     factor = jnp.asarray(lambda_factor, dtype)
-    w, start, values, path = _program(plan)(jnp.asarray(w0, dtype), prep.a, gidx, twice, rows_arr,
-                                            jnp.asarray(order), factor)
+    w, start, values, path, final = _program(plan)(jnp.asarray(w0, dtype), prep.a, gidx, twice, rows_arr,
+                                                   jnp.asarray(order), factor)
     if not bool(jnp.all(jnp.isfinite(w))):
         raise ValueError(f"every weight reached zero during training (l1={l1}): lower l1.")
     values, path = np.asarray(values), np.asarray(path)
     dii_path = np.concatenate([[float(start)], values[batches - 1::batches]])
     weights_path = np.concatenate([np.abs(w0)[None].astype(path.dtype), path[batches - 1::batches]])
-    k_last = min(math.ceil(k_final * batches), n - 1)
-    final = float(_loss._dii(w, prep.a, gidx, twice, rows_arr, k_last, factor, st=plan.st._replace(kmax=k_last),
-                             mesh=mesh, n_rows=n_rows))
     params = dict(groups=None if groups is None else (groups if isinstance(groups, int) else list(map(int, groups))),
                   epochs=epochs, batches=batches, optimizer=optimizer if isinstance(optimizer, str) else "optax",
                   learning_rate=learning_rate if not callable(learning_rate) else "schedule", lr_decay=lr_decay,
                   l1=l1, k_init=k_init, k_final=k_final, lambda_factor=lambda_factor, scheme=scheme, seed=seed,
                   distance=prep.layout,
                   rows=None if rows is None else len(rows_arr))
-    return DIIResult(np.abs(np.asarray(w)), weights_path, dii_path, final, n, params)
+    return DIIResult(np.abs(np.asarray(w)), weights_path, dii_path, float(final), n, params)
