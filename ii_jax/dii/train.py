@@ -118,24 +118,34 @@ def _program(plan: _Plan):
 
     def run(w0, a, gidx, twice, rows, order, factor):
         norm0 = jnp.sqrt(jnp.sum(w0 ** 2))
-        first = jnp.arange(plan.m) if plan.batches > 1 else jnp.zeros((1,), jnp.int32)
-        start = loss_at(w0, a, gidx, twice, rows, first, k_at(0), factor)
+        full = plan.batches == 1
+        first = jnp.zeros((1,), jnp.int32) if full else jnp.arange(plan.m)
 
         def step(carry, t):
             w, opt_state = carry
-            idx = order[t // plan.batches, t % plan.batches] if plan.batches > 1 else first
-            value, grad = jax.value_and_grad(loss_at)(w, a, gidx, twice, rows, idx, k_at(t), factor)
-            updates, opt_state = tx.update(grad, opt_state, w)
-            w = optax.apply_updates(w, updates)
-            w = norm0 / jnp.sqrt(jnp.sum(w ** 2)) * w
+            idx = first if full else order[t // plan.batches, t % plan.batches]
+            # Full batch: one more step than the training, at the final weights and k_last, gives the final DII
+            # from the same compiled loss (its update is dropped).
+            k = jnp.where(t < steps, k_at(t), plan.k_last) if full else k_at(t)
+            value, grad = jax.value_and_grad(loss_at)(w, a, gidx, twice, rows, idx, k, factor)
+            updates, new_state = tx.update(grad, opt_state, w)
+            new = optax.apply_updates(w, updates)
+            new = norm0 / jnp.sqrt(jnp.sum(new ** 2)) * new
             if plan.l1:
                 shrink = schedule(t + 1) * plan.l1
-                w = jnp.where(w > 0, 1.0, 0.0) * jnp.maximum(0, w - shrink) + \
-                    jnp.where(w < 0, 1.0, 0.0) * jnp.minimum(0, w + shrink)
-                w = norm0 / jnp.sqrt(jnp.sum(w ** 2)) * w
-            return (w, opt_state), (value, jnp.abs(w))
+                new = jnp.where(new > 0, 1.0, 0.0) * jnp.maximum(0, new - shrink) + \
+                    jnp.where(new < 0, 1.0, 0.0) * jnp.minimum(0, new + shrink)
+                new = norm0 / jnp.sqrt(jnp.sum(new ** 2)) * new
+            if full:
+                keep = t < steps
+                new = jnp.where(keep, new, w)
+                new_state = jax.tree.map(lambda x, y: jnp.where(keep, x, y), new_state, opt_state)
+            return (new, new_state), (value, jnp.abs(new))
 
-        (w, _), (values, path) = lax.scan(step, (w0, tx.init(w0)), jnp.arange(steps))
+        (w, _), (values, path) = lax.scan(step, (w0, tx.init(w0)), jnp.arange(steps + 1 if full else steps))
+        if full:
+            return w, values[0], values[:steps], path[:steps], values[steps]
+        start = loss_at(w0, a, gidx, twice, rows, first, k_at(0), factor)
         final = _loss._dii(w, a, gidx, twice, rows, plan.k_last, factor, st=plan.st, mesh=plan.mesh,
                            n_rows=plan.n_rows)
         return w, start, values, path, final
