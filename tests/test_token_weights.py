@@ -65,3 +65,40 @@ def test_token_weights_refuse_bad_settings():
         token_weights(a, b, tokens=1)
     with pytest.raises(ValueError, match="not paired"):
         token_weights(a, ArrayStore(np.zeros((2, 31, 5, 2), np.uint32)), tokens=3)
+
+
+def _write_store(path, ids, states):
+    from extract import writer
+
+    n_layers, tokens, hidden = states.shape[1:]
+    header = {"model": {"id": "fake"}, "dataset": {"spec": "fake", "side": path.name}, "embedding_layer": 0,
+              "relative_depth": [i / (n_layers - 1) for i in range(n_layers)], "library": {"name": "ii-jax"}}
+    return writer.write_store(path, header=header, item_ids=list(ids), chunks=[np.arange(len(ids))],
+                              compute=lambda idx: states[idx], layers=range(n_layers), tokens=tokens, hidden=hidden,
+                              token_counts=[tokens] * len(ids))
+
+
+def test_token_weights_subcommand_writes_its_table_json_and_figure(tmp_path, capsys):
+    import json
+
+    from ii_jax import cli
+
+    rng = np.random.default_rng(3)
+    ids = [f"v{i}" for i in range(80)]
+    shared = rng.normal(size=(80, 32))
+    sa = rng.normal(size=(80, 3, 4, 32)).astype(np.float32)
+    sb = rng.normal(size=(80, 3, 4, 32)).astype(np.float32)
+    sa[:, 1, 1] += 3 * shared  # layer 1: A's token 2 before the last and B's last token share a signal
+    sb[:, 1, 3] += 3 * shared
+    _write_store(tmp_path / "a", ids, sa)
+    _write_store(tmp_path / "b", ids, sb)
+    out = tmp_path / "out"
+    code = cli.main(["token-weights", str(tmp_path / "a"), str(tmp_path / "b"), "--tokens", "4", "--repeats", "2",
+                     "--epochs", "40", "--out", str(out), "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "top a" in text and "wrote" in text
+    doc = json.loads((out / "token_weights.json").read_text())
+    assert (out / "token_weights.png").exists()
+    mean = np.array(doc["result"]["mean"] if "result" in doc else doc["mean"])
+    assert mean.shape == (2, 2, 4) and int(mean[0, 0].argmax()) == 1  # layers 1, 2 (the embedding left out)
