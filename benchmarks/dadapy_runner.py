@@ -49,7 +49,8 @@ histogram of distances.
 DII: ``dii = DiffImbalance(x, y, **kwargs)`` (``--kwargs``: a JSON object of its keyword arguments),
 ``weights, imbs = dii.train()``, then ``dii.return_final_dii(compute_error=False, ratio_rows_columns=None)``.
 Writes the whole training curve (``imbs``, ``weights``: |w| per epoch), the final DII, and the times of the
-set-up (``DiffImbalance(...)``, which ranks B) and of the training (both include JAX's compilation). DADApy runs
+set-up (``DiffImbalance(...)``, which ranks B) and of the training (both include JAX's compilation), as wall
+and as CPU time of the process (``time.process_time``: all its threads). DADApy runs
 in float32 unless ``--x64 1``, which turns on ``jax_enable_x64`` in this (isolated) process before DADApy loads.
 
 Output (OUT.json): the values, the exact calls, wall times (distance part and the
@@ -310,11 +311,11 @@ def run_dii(x: np.ndarray, y: np.ndarray, kwargs: dict, x64: bool = False) -> di
     jax.config.update("jax_enable_x64", bool(x64))  # this isolated process only
 
     rss_before = _rss_mib()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     dii = DiffImbalance(x, y, **kwargs)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     weights, imbs = dii.train()
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     imb_final, _ = dii.return_final_dii(compute_error=False, ratio_rows_columns=None)
     t3 = time.perf_counter()
     return {
@@ -331,6 +332,8 @@ def run_dii(x: np.ndarray, y: np.ndarray, kwargs: dict, x64: bool = False) -> di
         "time_setup_s": t1 - t0,
         "time_train_s": t2 - t1,
         "time_final_s": t3 - t2,
+        "cpu_setup_s": c1 - c0,
+        "cpu_train_s": c2 - c1,
         "time_s": t3 - t0,
         "rss_before_mib": rss_before,
         "peak_rss_mib": _peak_rss_mib(),

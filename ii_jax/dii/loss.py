@@ -157,17 +157,21 @@ def _local_sums(a, aux, s, twice_loc, rows_loc, n_valid_loc, k, factor, lam_glob
     cols_idx = jnp.arange(c)
     starts = jnp.arange(0, r_loc, b)
 
+    # Several blocks: each block's body is recomputed in the backward pass (jax.checkpoint), so only one block's
+    # [b, C] intermediates are ever alive. One block: nothing to save, no checkpoint.
+    remat = jax.checkpoint if r_loc > b else (lambda f: f)
+
     def body(carry, i0):
         start = jnp.minimum(i0, r_loc - b)
         local = start + jnp.arange(b)
         valid = (local >= i0) & (local < n_valid_loc)
         row_ids = lax.dynamic_slice_in_dim(rows_loc, start, b)
         if kth_only:
-            part = jax.checkpoint(functools.partial(_block_kth_sum, st=st))(a, aux, s, cols_idx, row_ids, valid, k)
+            part = remat(functools.partial(_block_kth_sum, st=st))(a, aux, s, cols_idx, row_ids, valid, k)
         else:
             blk = lax.dynamic_slice_in_dim(twice_loc, start, b, axis=0)
-            fn = jax.checkpoint(functools.partial(_block_sum, st=st))
-            part = fn(a, aux, s, cols_idx, blk, valid, row_ids, k, factor, lam_global)
+            part = remat(functools.partial(_block_sum, st=st))(a, aux, s, cols_idx, blk, valid, row_ids, k, factor,
+                                                              lam_global)
         return carry, part
 
     if r_loc <= b:  # one block: no loop to compile
