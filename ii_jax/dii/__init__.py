@@ -18,8 +18,8 @@ Pure functions over arrays, usable from any JAX code:
 * :func:`rank_matrix`: B's doubled mid-ranks ``[R, N]`` (once; Hamming on packed bits through
   :func:`ii_jax.hamming_distances`, squared Euclidean on floats, or a given distance matrix); :func:`rerank`.
 * :func:`soft_imbalance`: the DII, differentiable in the weights, by row blocks under ``lax.scan`` with the block
-  body recomputed in the backward pass (``jax.checkpoint``): memory ``O(block · N)``, rows sharded over a device
-  mesh on request. Composes with ``jax.jit`` and ``jax.grad``.
+  body recomputed in the backward pass (``jax.checkpoint``): memory ``O(block · N · width)`` (width: features, or
+  groups), rows sharded over a device mesh on request. Composes with ``jax.jit`` and ``jax.grad``.
 * :func:`train`: any optax optimiser (or ``"sgd"``, ``"adam"``, ``"adamw"``), learning-rate decay, L1 (proximal),
   the cosine schedule of the neighbour order that sets λ, mini-batches; one compiled ``lax.scan`` over the steps.
 * :func:`greedy_selection`: forward addition or backward pruning of features or groups.

@@ -21,9 +21,11 @@ neighbours with ties sharing the weight equally, so ``DII · N / (N - 1)`` → �
 
 **Memory.** The rows are walked in blocks of ``block_size`` under ``lax.scan`` with the block body in
 ``jax.checkpoint``: a block's ``[b, C]`` distances, weights and ranks are recomputed in the backward pass, never
-stored for all blocks, so the loss and its gradient need ``O(b · C + N · D)`` memory beside the rank matrix
-(distances by the matmul identity ``|a|² + |b|² − 2 a·b``; no ``[b, C, D]`` tensor). With a device mesh the row
-blocks are split over the devices (``shard_map``) and the partial sums added with ``psum``.
+stored for all blocks, so the loss and its gradient keep ``O(b · C · width)`` alive beside the inputs and the rank
+matrix, ``width`` being D for ``distance="diff"`` (Σ_f w_f² (x_if − x_jf)², exact for near-duplicate points, as
+DADApy forms it) and G for ``"grouped"`` (one matmul per group) or for given group distances; by default ``b`` keeps
+one such block under 2^25 entries. With a device mesh the row blocks are split over the devices (``shard_map``) and
+the partial sums added with ``psum``.
 
 References:
   Wild, Del Tatto, Rodriguez, Laio et al., "Automatic feature selection and weighting in molecular systems using

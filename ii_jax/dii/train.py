@@ -9,7 +9,7 @@ current learning rate times ``l1``, "GD clipping") followed by the same rescalin
 each epoch, and each part is ranked again among its own points (:func:`~ii_jax.dii.rerank`).
 
 The whole loop is one ``lax.scan`` inside ``jax.jit``, compiled once per shapes and settings; each step's loss
-and gradient are computed by row blocks (:mod:`~ii_jax.dii.loss`), so memory stays ``O(block · N)``.
+and gradient are computed by row blocks (:mod:`~ii_jax.dii.loss`), so memory stays ``O(block · N · width)``.
 """
 from __future__ import annotations
 
