@@ -65,7 +65,8 @@ def test_rank_matrix_refuses_bad_input():
 # ------------------------------------------------------------------------------------------------- the loss
 
 
-@pytest.mark.parametrize(("scheme", "k"), [("point", 1), ("point", 4), ("global", 1), ("global", 3)])
+@pytest.mark.parametrize(("scheme", "k"), [("point", 1), ("point", 4), ("global", 1), ("global", 3), ("gap", 1),
+                                           ("gap", 3)])
 def test_soft_imbalance_matches_the_definition(scheme, k):
     x, y = _data()
     ranks = dii.rank_matrix(y)
@@ -102,7 +103,7 @@ def test_gradient_matches_finite_differences():
     with x64_scope():
         ranks = dii.rank_matrix(y)
         w = jnp.array([0.8, 0.5, 0.3, 0.4])
-        for scheme in ("point", "global"):
+        for scheme in ("point", "global", "gap"):
             def f(v, scheme=scheme):
                 return dii.soft_imbalance(x, ranks, v, k=3, scheme=scheme, block_size=16)
 

@@ -27,7 +27,7 @@ def test_token_weights_find_the_planted_token_and_beat_equal_weights_on_held_out
     assert list(tw.offsets) == [4, 3, 2, 1, 0]
     np.testing.assert_allclose(tw.weights.sum(axis=-1), 5.0, rtol=1e-9)  # shares: mean 1
     # layer 1, A→B: the token 3 before the last (index 1 in the window) carries B's information
-    assert int(tw.mean[1, 0].argmax()) == 1 and tw.mean[1, 0, 1] > 3.0
+    assert int(tw.mean[1, 0].argmax()) == 1 and tw.mean[1, 0, 1] > 2.0 > np.delete(tw.mean[1, 0], 1).max()
     assert np.all(tw.delta_learned[1, 0] < tw.delta_uniform[1, 0])
     # B→A: B's last token is the one that knows about A
     assert int(tw.mean[1, 1].argmax()) == 4

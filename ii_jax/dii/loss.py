@@ -11,7 +11,12 @@ over R row points and C = N column points (R = N by default), with r^B the exact
 of features (a token of a concatenated window, a block of neurons). The scale λ_i is ``lambda_factor`` times the
 squared distance from i to its k-th nearest neighbour in A(w) (``scheme="point"``, point-adaptive), or that
 factor times the mean of those squared distances over the rows (``scheme="global"``); the gradient flows through
-λ as well, as in DADApy.
+λ as well, as in DADApy. Both set λ in proportion to the squared distances themselves, which suits data whose
+neighbour distances vary a lot in relative terms; in high dimensions distances concentrate (the nearest of 300
+windows of 20 × 896 sign bits lies at ~6,800 bits, the tenth ~450 bits further), and then λ = 0.1 d²_1 spreads
+the soft neighbourhood over most points. ``scheme="gap"`` scales λ_i by the spread of the first neighbours
+instead, ``lambda_factor · (d²(i, (k+1)-th) − d²(i, 1st))`` (the softmax ignores a common offset of a row), as
+DADApy's unused "cython" adaptive rule did with the gap between the first two.
 
 **Normalisation.** ``2 / (R C)`` is Wild et al.'s (and DADApy 0.3.4 ``DiffImbalance``'s), so the values and the
 optimiser settings carry over. ii-jax's exact Δ (:func:`ii_jax.information_imbalance`) uses ``2 / (N (N - 1))``;
@@ -43,7 +48,7 @@ from jax import lax
 
 __all__ = ["group_index", "soft_imbalance", "SCHEMES", "LAYOUTS"]
 
-SCHEMES = ("point", "global")
+SCHEMES = ("point", "global", "gap")
 
 
 def group_index(groups, n_features: int) -> np.ndarray:
@@ -121,21 +126,32 @@ def _kth(d2, self_mask, k, kmax):
     return -jnp.take(neg, k - 1, axis=1)
 
 
+def _gap(d2, self_mask, k, kmax):
+    """``[b]``: the (k+1)-th smallest squared distance of each row minus the smallest (own point left out)."""
+    masked = jnp.where(self_mask, jnp.inf, d2)
+    neg, _ = lax.top_k(-masked, kmax + 1)
+    return neg[:, 0] - jnp.take(neg, k, axis=1)
+
+
 def _block_sum(a, aux, s, cols_idx, twice, valid, row_ids, k, factor, lam_global, st: _Static):
     """Σ_i Σ_j c_ij r_ij over the valid rows of one block (``twice``: the block's doubled ranks ``[b, C]``).
 
-    A row whose λ is 0 (its k-th neighbour is a duplicate of it) takes the limit λ → 0: equal weights on its
-    duplicates, constant in the weights, so no 0/0 reaches the gradient.
+    A row whose λ is 0 (its k-th neighbour is a duplicate of it, or, for ``"gap"``, ties with its nearest) takes
+    the limit λ → 0: equal weights on its nearest neighbours, constant in the weights, so no 0/0 reaches the
+    gradient.
     """
     d2 = _block_d2(a, aux, s, row_ids, st)
     self_mask = row_ids[:, None] == cols_idx[None, :]
     if st.scheme == "point":
         lam = factor * _kth(d2, self_mask, k, st.kmax)
+    elif st.scheme == "gap":
+        lam = factor * _gap(d2, self_mask, k, st.kmax)
     else:
         lam = jnp.broadcast_to(lam_global, (d2.shape[0],))
     degenerate = lam <= 0
     safe = jnp.where(degenerate, 1.0, lam)
-    logits = jnp.where(degenerate[:, None], jnp.where(d2 <= 0, 0.0, -jnp.inf), -d2 / safe[:, None])
+    nearest = jnp.min(jnp.where(self_mask, jnp.inf, d2), axis=1, keepdims=True)
+    logits = jnp.where(degenerate[:, None], jnp.where(d2 <= nearest, 0.0, -jnp.inf), -d2 / safe[:, None])
     logits = jnp.where(self_mask, -jnp.inf, logits)
     c = jax.nn.softmax(logits, axis=1)
     out = jnp.sum(c * (0.5 * twice.astype(d2.dtype)), axis=1)
@@ -324,7 +340,8 @@ def soft_imbalance(a, ranks, weights, *, groups=None, k: int = 1, lambda_factor:
       groups: see :func:`group_index` (features only).
       k: the neighbour whose squared distance sets λ (``1 <= k < N``).
       lambda_factor: λ_i = ``lambda_factor`` · d²(i, k-th neighbour).
-      scheme: ``"point"`` (one λ per row, DADApy's ``point_adapt_lambda=True``) or ``"global"`` (their mean).
+      scheme: ``"point"`` (one λ per row, DADApy's ``point_adapt_lambda=True``), ``"global"`` (their mean) or
+        ``"gap"`` (``lambda_factor`` · (d²(i, (k+1)-th) − d²(i, 1st)), for high-dimensional data).
       rows: the row points (indices ``[R]``), default all N.
       distance: how d² is formed from features: ``"diff"`` (Σ_f w² (x_if − x_jf)², exact for near-duplicates;
         ``[b, N, D]`` alive per block; the default unless ``groups`` is an int) or ``"grouped"`` (per group
@@ -360,8 +377,8 @@ def soft_imbalance(a, ranks, weights, *, groups=None, k: int = 1, lambda_factor:
         raise ValueError(f"ranks must be [R, {prep.n}] (rank_matrix of B on the same points), got "
                          f"{np.shape(ranks)}.")
     k = _check_int("k", k)
-    if k >= prep.n:
-        raise ValueError(f"k={k} needs more than {k} points, got {prep.n}.")
+    if k + (scheme == "gap") >= prep.n:
+        raise ValueError(f"k={k} needs more than {k + (scheme == 'gap')} points, got {prep.n}.")
     mesh = resolve_mesh(mesh)
     twice, rows_arr, n_rows, block = prepare_rows(ranks, rows, mesh, block_rows(block_size, prep))
     st = _Static(block, k, _check_scheme(scheme), prep.layout, prep.n_groups)

@@ -176,7 +176,8 @@ def train(a, ranks, *, groups=None, weights_init=None, epochs: int = 200, optimi
         or ``"exp"`` (halved every 10 steps), as DADApy.
       l1: strength of the L1 penalty (proximal step after each update).
       k_init, k_final: the neighbour order that sets λ, decayed by a cosine from ``k_init`` to ``k_final``.
-      lambda_factor: λ_i = ``lambda_factor`` · d²(i, k-th neighbour). scheme: ``"point"`` or ``"global"``.
+      lambda_factor: λ_i = ``lambda_factor`` · d²(i, k-th neighbour). scheme: ``"point"``, ``"global"`` or
+        ``"gap"`` (see :func:`~ii_jax.dii.soft_imbalance`).
       rows: row points (indices ``[R]``) when ``ranks`` holds only those rows (DADApy's ``num_points_rows``).
       seed: mini-batch permutations (NumPy ``default_rng``).
       distance, block_size: as :func:`~ii_jax.dii.soft_imbalance`. mesh: as there (full-batch steps only; the
@@ -230,13 +231,13 @@ def train(a, ranks, *, groups=None, weights_init=None, epochs: int = 200, optimi
         m = n // batches
     else:
         m = n
-    if k_init >= (m if batches > 1 else n):
-        raise ValueError(f"k_init={k_init} needs more than {k_init} points per batch.")
+    if k_init + (scheme == "gap") >= (m if batches > 1 else n):
+        raise ValueError(f"k_init={k_init} needs more than {k_init + (scheme == 'gap')} points per batch.")
     _schedule(learning_rate, lr_decay, epochs * batches)  # validate early
     _optimizer(optimizer, optax.constant_schedule(1.0))
     mesh = resolve_mesh(mesh) if batches == 1 else None
     twice, rows_arr, n_rows, block = _loss.prepare_rows(ranks, rows, mesh, block)
-    k_last = min(math.ceil(k_final * batches), n - 1)
+    k_last = min(math.ceil(k_final * batches), n - 1 - (scheme == "gap"))
     plan = _Plan(_loss._Static(block, max(k_init, k_last), scheme, prep.layout, prep.n_groups), epochs, batches,
                  m, k_init, k_final, k_last, float(l1), (optimizer, learning_rate, lr_decay), mesh, n_rows)
     if batches > 1:
