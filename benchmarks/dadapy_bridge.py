@@ -15,7 +15,9 @@ Usage (not a doctest: it needs the DADApy environment)::
 ``run_dadapy("ii", {"x": ..., "y": ...}, k=1)`` returns Δ(x→y), Δ(y→x) in DADApy's
 normalisation (2/N², keys ``ii_xy``/``ii_yx``) and in ii-jax's (2/(N(N-1)),
 ``*_iijax_norm``); ``run_dadapy("bid", {"bits": ...})`` returns ``d0``, ``d1``,
-``logKL`` and the fitted histogram. See the runner's docstring for every key.
+``logKL`` and the fitted histogram; ``run_dadapy("dii", {"x": ..., "y": ...}, kwargs=json.dumps({...}))`` trains
+DADApy's ``DiffImbalance`` and returns its training curve (``imbs``, ``weights``) and final DII. See the runner's
+docstring for every key.
 
 The interpreter is ``$II_JAX_DADAPY_PYTHON`` if set, else ``<repo>/.venv-dadapy/bin/python``.
 """
@@ -40,8 +42,9 @@ STAMP = VENV / ".installed"
 _OPTIONS = {
     "ii": {"k", "metric"},
     "bid": {"alphamin", "alphamax", "seed", "delta", "nsteps"},
+    "dii": {"kwargs", "x64"},
 }
-_REQUIRED = {"ii": ("x", "y"), "bid": ("bits",)}
+_REQUIRED = {"ii": ("x", "y"), "bid": ("bits",), "dii": ("x", "y")}
 
 
 class DadapyError(RuntimeError):
@@ -71,16 +74,30 @@ def _has_key(arrays: dict, key: str) -> bool:
     return key in arrays or f"{key}_packbits" in arrays
 
 
-def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, **options) -> dict:
+def _limit_data(max_bytes: int):
+    """A ``preexec_fn`` capping the child's data segment (``RLIMIT_DATA``: malloc and private mappings), so a run
+    too large for the machine fails with an allocation error instead of waking the OOM killer."""
+    def limit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (max_bytes, max_bytes))
+
+    return limit
+
+
+def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, max_memory: int | None = None,
+               **options) -> dict:
     """Run DADApy on ``arrays`` in its own environment and return its JSON result.
 
     Args:
-        mode: ``"ii"`` (needs ``x`` and ``y``) or ``"bid"`` (needs ``bits``, 0/1).
+        mode: ``"ii"`` or ``"dii"`` (need ``x`` and ``y``), or ``"bid"`` (needs ``bits``, 0/1).
             Any array may be given packed as ``K_packbits`` + ``K_nbits`` instead.
         arrays: name -> array; written to a temporary ``.npz``.
         timeout: seconds before the subprocess is killed (``None``: no limit).
+        max_memory: bytes of data segment the subprocess may use (``RLIMIT_DATA``; ``None``: no limit).
         **options: runner options: ``k``, ``metric`` for ii; ``alphamin``,
-            ``alphamax``, ``seed``, ``delta``, ``nsteps`` for bid.
+            ``alphamax``, ``seed``, ``delta``, ``nsteps`` for bid; ``kwargs`` (a JSON string of
+            ``DiffImbalance`` arguments) and ``x64`` (1: float64) for dii.
 
     Raises:
         DadapyError: environment missing, bad arguments, timeout, or runner failure
@@ -111,7 +128,8 @@ def run_dadapy(mode: str, arrays: dict, timeout: float | None = None, **options)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp
+                cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp,
+                preexec_fn=None if max_memory is None else _limit_data(int(max_memory)),
             )
         except subprocess.TimeoutExpired as e:
             raise DadapyError(f"DADApy {mode} timed out after {timeout} s") from e

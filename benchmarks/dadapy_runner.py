@@ -9,6 +9,7 @@ Usage::
 
     .venv-dadapy/bin/python benchmarks/dadapy_runner.py ii  IN.npz OUT.json [--k 1] [--metric auto]
     .venv-dadapy/bin/python benchmarks/dadapy_runner.py bid IN.npz OUT.json [--alphamax 0.2] [--seed 1]
+    .venv-dadapy/bin/python benchmarks/dadapy_runner.py dii IN.npz OUT.json [--kwargs JSON] [--x64 1]
 
 Inputs (IN.npz)
 ---------------
@@ -17,6 +18,7 @@ Inputs (IN.npz)
          the Hamming metric (``--metric auto``, the default). ``--metric`` forces one
          metric for both spaces.
 ``bid``: ``bits`` (N, L) with 0/1 values.
+``dii``: ``x`` (N, D_A) and ``y`` (N, D_B), float.
 Any array ``K`` may instead be given packed as ``K_packbits`` (uint8, from
 ``np.packbits(bits, axis=1)``, big bit order) plus ``K_nbits`` (the number L of
 bits per row); it is unpacked with ``np.unpackbits(p, axis=1, count=L)``.
@@ -43,6 +45,13 @@ BID: ``H = Hamming(coordinates=2*bits-1)``; ``H.compute_distances()``;
 Nsteps, L=L, export_results=0)``; ``B.computeBID()``. Writes d0, d1, logKL, KL,
 rmax, the fitted support (remp, Pemp, Pmodel), the starting point and the full
 histogram of distances.
+
+DII: ``dii = DiffImbalance(x, y, **kwargs)`` (``--kwargs``: a JSON object of its keyword arguments),
+``weights, imbs = dii.train()``, then ``dii.return_final_dii(compute_error=False, ratio_rows_columns=None)``.
+Writes the whole training curve (``imbs``, ``weights``: |w| per epoch), the final DII, and the times of the
+set-up (``DiffImbalance(...)``, which ranks B) and of the training (both include JAX's compilation), as wall
+and as CPU time of the process (``time.process_time``: all its threads). DADApy runs
+in float32 unless ``--x64 1``, which turns on ``jax_enable_x64`` in this (isolated) process before DADApy loads.
 
 Output (OUT.json): the values, the exact calls, wall times (distance part and the
 whole computation, excluding input loading and process start), peak RSS of the
@@ -291,12 +300,52 @@ def run_bid(
     }
 
 
+# --------------------------------------------------------------------------- DII
+
+
+def run_dii(x: np.ndarray, y: np.ndarray, kwargs: dict, x64: bool = False) -> dict:
+    import jax
+
+    from dadapy import DiffImbalance
+
+    jax.config.update("jax_enable_x64", bool(x64))  # this isolated process only
+
+    rss_before = _rss_mib()
+    t0, c0 = time.perf_counter(), time.process_time()
+    dii = DiffImbalance(x, y, **kwargs)
+    t1, c1 = time.perf_counter(), time.process_time()
+    weights, imbs = dii.train()
+    t2, c2 = time.perf_counter(), time.process_time()
+    imb_final, _ = dii.return_final_dii(compute_error=False, ratio_rows_columns=None)
+    t3 = time.perf_counter()
+    return {
+        "mode": "dii",
+        "n": int(x.shape[0]),
+        "x64": bool(x64),
+        "dtype": str(np.asarray(dii.params_init).dtype),
+        "kwargs": kwargs,
+        "imbs": np.asarray(imbs, np.float64).tolist(),
+        "weights": np.asarray(weights, np.float64).tolist(),
+        "imb_final": float(imb_final),
+        "dadapy_call": f"dii = DiffImbalance(x, y, **{kwargs}); dii.train(); "
+                       "dii.return_final_dii(compute_error=False, ratio_rows_columns=None)",
+        "time_setup_s": t1 - t0,
+        "time_train_s": t2 - t1,
+        "time_final_s": t3 - t2,
+        "cpu_setup_s": c1 - c0,
+        "cpu_train_s": c2 - c1,
+        "time_s": t3 - t0,
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": _peak_rss_mib(),
+    }
+
+
 # --------------------------------------------------------------------------- CLI
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["ii", "bid"])
+    p.add_argument("mode", choices=["ii", "bid", "dii"])
     p.add_argument("inp", help="input .npz")
     p.add_argument("out", help="output .json")
     p.add_argument("--k", type=int, default=1, help="ii: neighbour order k")
@@ -306,16 +355,20 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--delta", type=float, default=5e-4)
     p.add_argument("--nsteps", type=int, default=1_000_000)
+    p.add_argument("--kwargs", default="{}", help="dii: DiffImbalance keyword arguments, a JSON object")
+    p.add_argument("--x64", type=int, default=0, help="dii: 1 to run DADApy in float64")
     a = p.parse_args(argv)
 
     with np.load(a.inp) as npz:
-        if a.mode == "ii":
+        if a.mode in ("ii", "dii"):
             x, y = load_array(npz, "x"), load_array(npz, "y")
         else:
             bits = load_array(npz, "bits")
 
     if a.mode == "ii":
         res = run_ii(x, y, k=a.k, metric=a.metric)
+    elif a.mode == "dii":
+        res = run_dii(x, y, json.loads(a.kwargs), x64=bool(a.x64))
     else:
         res = run_bid(
             bits, alphamin=a.alphamin, alphamax=a.alphamax, seed=a.seed,

@@ -9,6 +9,8 @@
 #    and the int8 against the bf16 matmul route; device name, time and Delta per line;
 # 3. Delta checked against the CPU value of the same data (a subprocess with JAX_PLATFORMS=cpu: the native kernel
 #    where it is built, else pure JAX), to 1e-12.
+# 4. DII (ii_jax.dii): its tests, the full-batch training time at N = 5000, 20,000 and 50,000 (DADApy's tutorial
+#    data, D = 5), and a 20-epoch training curve against the CPU's (float32, 1e-4).
 # Target on an H200: <= 15 ms at 5000 x 150,000. Exit status: 0 when every test and every Delta check passed.
 # Knobs: GPU_CHECK_SKIP_TESTS=1, GPU_CHECK_CPU_BIG=0 (skip the CPU check of the 20,000-point case),
 # PYTHON (default python3).
@@ -94,5 +96,54 @@ for r in results:
 print(json.dumps(dict(device=dev, results=results)))
 sys.exit(1 if bad else 0)
 EOF
+echo "== DII (ii_jax.dii): tests, full-batch training time by N, and the device against the CPU"
+if [ "${GPU_CHECK_SKIP_TESTS:-0}" != 1 ]; then
+  timeout 600 "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider tests/test_dii.py 2>&1 | tail -n 5
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "DII TESTS FAILED"; status=1; }
+fi
+"$PY" - <<'EOF' || status=1
+import json, os, subprocess, sys, time
+sys.path.insert(0, "benchmarks")
+import jax
+import numpy as np
+from bench_dii import data
+from ii_jax import dii
+
+quick = jax.default_backend() == "cpu"
+dev = jax.devices()[0].device_kind
+sizes = [1000, 2000] if quick else [5000, 20_000, 50_000]
+epochs = 10
+for n in sizes:
+    x, y = data(n)
+    t = time.perf_counter()
+    ranks = dii.rank_matrix(y.astype(np.float32))
+    t_rank = time.perf_counter() - t
+    dii.train(x.astype(np.float32), ranks, epochs=epochs, learning_rate=1e-2)  # compile
+    t = time.perf_counter()
+    res = dii.train(x.astype(np.float32), ranks, epochs=epochs, learning_rate=1e-2)
+    dt = time.perf_counter() - t
+    print(f"{dev:<24} DII N={n:>6} D=5: ranks {t_rank:6.1f} s (host), {epochs} full-batch epochs {dt:7.2f} s "
+          f"({dt / epochs * 1e3:8.1f} ms/epoch, warm), final DII {res.dii:.6f}", flush=True)
+# The same training on the CPU, in a subprocess: float32 sums in other orders, so 1e-4.
+n = 2000
+code = ("import sys, json, numpy as np; sys.path.insert(0, 'benchmarks'); from bench_dii import data; "
+        "from ii_jax import dii; x, y = data(%d); r = dii.train(x.astype(np.float32), "
+        "dii.rank_matrix(y.astype(np.float32)), epochs=20, learning_rate=1e-2); "
+        "print(json.dumps(dict(path=r.dii_path.tolist(), w=r.weights.tolist())))" % n)
+p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                   env=dict(os.environ, JAX_PLATFORMS="cpu"))
+if p.returncode != 0:
+    print("DII CPU reference failed:", p.stderr.strip().splitlines()[-1:])
+    sys.exit(1)
+cpu = json.loads(p.stdout.strip().splitlines()[-1])
+x, y = data(n)
+r = dii.train(x.astype(np.float32), dii.rank_matrix(y.astype(np.float32)), epochs=20, learning_rate=1e-2)
+err = max(np.abs(r.dii_path - cpu["path"]).max(), np.abs(r.weights - cpu["w"]).max())
+ok = err <= 1e-4
+print(f"DII N={n}, 20 epochs: max |device - cpu| over the curve and the weights = {err:.1e}  "
+      f"{'OK' if ok else 'MISMATCH'}")
+sys.exit(0 if ok else 1)
+EOF
+
 [ "$status" = 0 ] && echo "== gpu_check: all passed" || echo "== gpu_check: FAILED"
 exit "$status"

@@ -59,6 +59,7 @@ _LAZY = {
     "subsample_histograms": "ii_jax.bid",
     "flax_capture": "ii_jax.flax_capture",
     "synthetic": "ii_jax.synthetic",
+    "dii": "ii_jax.dii",
     "parallel": "ii_jax.parallel",
     "analyses": "ii_jax.analyses",
     "plots": "ii_jax.plots",
@@ -69,7 +70,7 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 if TYPE_CHECKING:  # what static tools see; at run time the names below are resolved by __getattr__
-    from ii_jax import analyses, bid, flax_capture, parallel, plots, synthetic  # noqa: F401
+    from ii_jax import analyses, bid, dii, flax_capture, parallel, plots, synthetic  # noqa: F401
     from ii_jax.analyses import layer_profile, semantic_layers  # noqa: F401
     from ii_jax.baselines import cka, mutual_knn  # noqa: F401
     from ii_jax.bid import (BIDJackknife, BIDProfile, BIDResult, bid_from_bits, bid_from_histogram,  # noqa: F401

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["plot_profiles", "plot_cross_model", "plot_window_sweep", "plot_token_distance", "plot_asymmetry",
-           "plot_image_pairs", "plot_bid_profile", "save"]
+           "plot_image_pairs", "plot_bid_profile", "plot_token_weights", "save"]
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 
@@ -228,6 +228,45 @@ def plot_image_pairs(results: Mapping[str, object], *, title: str | None = None,
         _null_band(ax, r.relative_depth, r, color, f"{label}: shuffled pairing (null)")
     ax.set_ylim(0, 1.1)
     _finish(ax, "relative depth", "Information Imbalance Δ (mean of directions)", title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_token_weights(result, *, layers: Sequence[int] | None = None, directions: Sequence[str] = ("A→B", "B→A"),
+                       title: str | None = None):
+    """DII token weights (:func:`~ii_jax.analyses.token_weights`): each token's share of the learnt window distance
+    against its position, one panel per direction, at chosen layers (default: up to four, spread over depth); error
+    bars are the spread (std) across the random halves, the dashed line the paper's equal weights.
+
+    Examples:
+      >>> import numpy as np
+      >>> from ii_jax.analyses.token_weights import TokenWeights
+      >>> w = np.ones((1, 2, 2, 3))
+      >>> r = TokenWeights(np.array([4]), np.array([0.5]), np.array([2, 1, 0]), w, w.mean(2), w.std(2), *np.ones((3, 1, 2, 2)),
+      ...                  10, 5, {})
+      >>> fig = plot_token_weights(r)
+      >>> [ax.get_xlabel() for ax in fig.axes]
+      ['token position (0 = last)', 'token position (0 = last)']
+    """
+    plt = _plt()
+    lays = list(result.layers)
+    if layers is None:
+        pick = np.unique(np.linspace(0, len(lays) - 1, min(4, len(lays))).round().astype(int))
+        layers = [lays[i] for i in pick]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    x = -np.asarray(result.offsets)
+    for d, ax in enumerate(axes):
+        for c, layer in enumerate(layers):
+            if layer not in lays:
+                raise ValueError(f"layer {layer} is not in this result (layers {lays}).")
+            i = lays.index(layer)
+            _errorbar(ax, x + 0.08 * (c - (len(layers) - 1) / 2), result.mean[i, d], result.spread[i, d],
+                      color=_COLORS[c % len(_COLORS)], marker="o", label=f"layer {layer}")
+        ax.axhline(1.0, color="0.4", linestyle="--", linewidth=0.8, label="equal weights (the paper)")
+        _finish(ax, "token position (0 = last)", "share of the window distance" if d == 0 else "",
+                f"{directions[d]}: weights of the tokens of {directions[d].split('→')[0]}")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 

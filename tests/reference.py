@@ -98,3 +98,36 @@ def clip_and_normalize(x: np.ndarray, lo: float | None, hi: float) -> np.ndarray
         norm = sum(v * v for v in clipped) ** 0.5
         out.append([v / norm if norm > 0 else 0.0 for v in clipped])
     return np.array(out)
+
+
+def mid_rank_matrix(d: np.ndarray) -> np.ndarray:
+    """``[N, N]`` mid-ranks by the definition (DESIGN.md §3, ties 'average'), 0 on the diagonal. Explicit loops."""
+    n = d.shape[0]
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if j != i:
+                out[i, j] = _rank(d[i], i, j, "average")
+    return out
+
+
+def soft_imbalance(x, w, ranks, *, k: int = 1, factor: float = 0.1, scheme: str = "point", rows=None) -> float:
+    """DII(A(w) -> B) of Wild et al. by the definition, float64: 2/(R N) sum_i sum_{j != i} c_ij r_ij with
+    c_ij = softmax_j(-d_ij^2 / lambda_i), lambda_i = factor * (k-th smallest d_ij^2) ('point'), its mean over
+    the rows ('global') or factor * ((k+1)-th smallest - smallest) ('gap'). ``w`` per feature; ``ranks`` [R, N]
+    plain (not doubled) ranks of B."""
+    xs = np.asarray(x, np.float64) * np.asarray(w, np.float64)[None, :]
+    rows = np.arange(xs.shape[0]) if rows is None else np.asarray(rows)
+    d2 = ((xs[rows][:, None, :] - xs[None, :, :]) ** 2).sum(-1)
+    d2[np.arange(len(rows)), rows] = np.inf
+    srt = np.sort(d2, axis=1)
+    kth = srt[:, k - 1]
+    if scheme == "gap":
+        lam = factor * (srt[:, k] - srt[:, 0])
+    else:
+        lam = factor * kth if scheme == "point" else np.full(len(rows), factor * kth.mean())
+    logits = -d2 / lam[:, None]
+    logits -= logits.max(axis=1, keepdims=True)
+    c = np.exp(logits)
+    c /= c.sum(axis=1, keepdims=True)
+    return float(2.0 / (len(rows) * xs.shape[0]) * (c * np.asarray(ranks, np.float64)).sum())

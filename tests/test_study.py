@@ -298,3 +298,32 @@ def test_markdown_renders_every_claim_with_its_p_values():
     assert "| — | not run |" in table[1] and "| ladder | 60.0 s | 60.0 s |" in md
     doc["measured"] = {"ladder": 900.0}  # a resumed run: the step's time when it did its work is kept
     assert "| ladder | 900.0 s | 60.0 s |" in markdown(doc) and "| total | 15.0 min | 2.0 min |" in markdown(doc)
+
+
+def test_token_weights_experiment_on_small_stores(tmp_path):
+    """The DII token weights (beyond the paper) on small en/es stores: a report section marked beyond the paper,
+    its spread across halves, the semantic layer among its layers, the result cached; no claim row."""
+    from ii_jax.analyses import as_source
+    from ii_jax.cli.study.config import _Cfg
+    from ii_jax.cli.study.context import Context
+    from ii_jax.cli.study.experiments import languages, token_weights
+    from ii_jax.cli.study.runner import _Runner
+
+    args = _study_args(tmp_path / "study", "-n", "60", "--tokens", "4", "--only", "token_weights")
+    cfg = _Cfg(args)
+    ctx = Context(_Runner(args, cfg), cfg)
+    ids = [f"v{i:03d}" for i in range(60)]
+    shared = np.random.default_rng(5).normal(size=(60, 6, 32))
+    for k, x in enumerate(("en", "es")):
+        ctx.lang_src[x] = as_source(_store(tmp_path / f"lm-{x}", ids, 10 + k, shared))
+    languages.shared(ctx)
+    assert ctx.lm_prof is not None and ctx.lm_sem is not None
+    token_weights.run(ctx)
+    assert ctx.runner.status["token_weights"] == "run" and ctx.runner.claims == []
+    (section,) = [s for s in ctx.runner.sections if "beyond the paper" in s["title"]]
+    header, rows = section["table"]
+    assert len(rows) == 2 * len(token_weights.layers_of(ctx)) and "spread" in header
+    assert "standard deviation across 5 random halves" in section["text"]
+    assert int(ctx.lm_sem.layer) in {r[0] for r in rows}
+    assert (tmp_path / "study" / section["figure"]).exists()
+    assert len(list((tmp_path / "study" / "cache").glob("token_weights-*.json"))) == 1

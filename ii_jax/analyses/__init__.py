@@ -35,7 +35,9 @@ Layout (one module per concept):
 - :mod:`~ii_jax.analyses.resampling`: the one route from a pair of distance matrices to Δ, error bars and null.
 - :mod:`~ii_jax.analyses.profile` (:func:`layer_profile`, :func:`semantic_layers`, :func:`cross_model`,
   :func:`compare_representations`), :mod:`~ii_jax.analyses.sweep` (:func:`window_sweep`),
-  :mod:`~ii_jax.analyses.tokens` (:func:`token_distance`), :mod:`~ii_jax.analyses.images` (:func:`image_pairs`,
+  :mod:`~ii_jax.analyses.tokens` (:func:`token_distance`), :mod:`~ii_jax.analyses.token_weights`
+  (:func:`token_weights`: DII weights of the tokens of a window, beyond the paper),
+  :mod:`~ii_jax.analyses.images` (:func:`image_pairs`,
   :func:`cross_modal`), :mod:`~ii_jax.analyses.serialise` (:func:`to_json`), :mod:`~ii_jax.analyses.claims` (the paper's claims as
   computed verdicts over these results).
 """
@@ -67,11 +69,13 @@ from ii_jax.analyses.sweep import default_windows
 from ii_jax.analyses.sweep import window_sweep
 from ii_jax.analyses.tokens import TokenDistance
 from ii_jax.analyses.tokens import token_distance
+from ii_jax.analyses.token_weights import TokenWeights
+from ii_jax.analyses.token_weights import token_weights
 from ii_jax.store import same_class_pairs
 
 __all__ = [
     "ArrayStore", "as_source", "features", "REPRESENTATIONS", "default_jackknife", "Jackknife", "same_class_pairs",
-    "Profile", "SemanticLayers", "CrossModel", "WindowSweep", "TokenDistance", "ImagePairs",
+    "Profile", "SemanticLayers", "CrossModel", "WindowSweep", "TokenDistance", "TokenWeights", "ImagePairs",
     "layer_profile", "semantic_layers", "cross_model", "window_sweep", "token_distance", "image_pairs", "pairing_sources",
-    "cross_modal", "compare_representations", "claims",
+    "cross_modal", "compare_representations", "claims", "token_weights",
 ]

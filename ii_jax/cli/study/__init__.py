@@ -50,6 +50,7 @@ def run(args) -> int:
     E.languages.shared(ctx)
     E.window.run(ctx)
     E.tokens.run(ctx)
+    E.token_weights.run(ctx)
     E.representations.run(ctx)
     E.baselines.run(ctx)
     E.bid.run(ctx)

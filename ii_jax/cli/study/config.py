@@ -9,7 +9,7 @@ import argparse
 from ii_jax.cli.demo import DemoError
 
 EXPERIMENTS = ("ladder", "languages", "window", "tokens", "representations", "baselines", "bid", "images",
-               "caption", "synthetic")
+               "caption", "synthetic", "token_weights")
 ENGLISH = "en@web"  # one English edition everywhere, so every English side is shared
 LADDER = ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "e5-small-multilingual")
 FAMILY = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")

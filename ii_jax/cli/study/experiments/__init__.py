@@ -3,4 +3,4 @@
 claims as not run. :mod:`.text` opens the text stores they read; :mod:`.null` judges the shuffled null last.
 """
 from ii_jax.cli.study.experiments import (baselines, bid, caption, images, ladder, languages, null, representations,
-                                          synthetic, text, tokens, window)
+                                          synthetic, text, token_weights, tokens, window)

@@ -50,10 +50,12 @@ def run(ctx) -> None:
 
 def shared(ctx) -> None:
     """Set ``ctx.en_es`` (the language model's en and es stores), ``ctx.lm_prof`` (their profile: the
-    ``languages`` one, else computed when ``tokens``, ``baselines`` or ``window`` runs) and ``ctx.lm_sem``.
+    ``languages`` one, else computed when ``tokens``, ``baselines``, ``window`` or ``token_weights`` runs) and
+    ``ctx.lm_sem``.
     """
     ctx.en_es = (ctx.lang_src.get("en"), ctx.lang_src.get("es"))
     ctx.lm_prof = ctx.pair_res.get(("en", "es"), (None,))[0]
-    if ctx.lm_prof is None and ctx.en_es[0] is not None and ctx.cfg.only & {"tokens", "baselines", "window"}:
+    if ctx.lm_prof is None and ctx.en_es[0] is not None and ctx.cfg.only & {"tokens", "baselines", "window",
+                                                                              "token_weights"}:
         ctx.lm_prof = ctx.profile(f"{ctx.cfg.lang_model}_en-es", *ctx.en_es)
     ctx.lm_sem = semantic_layers(ctx.lm_prof) if ctx.lm_prof is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ii_jax.cli.study.config import FLOAT_MODEL, IMAGE_MODEL, StudyError
 
 #: The experiments that read text stores.
-TEXT_EXPERIMENTS = {"ladder", "languages", "window", "tokens", "representations", "baselines", "bid"}
+TEXT_EXPERIMENTS = {"ladder", "languages", "window", "tokens", "representations", "baselines", "bid", "token_weights"}
 
 
 def models(cfg) -> tuple[list[str], list[str]]:
