@@ -293,7 +293,7 @@ def run(args) -> int:
         claims = _claims(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key, open_store)
     lead = dict(figure="profiles.png", claims=claims,
                 caption=f"Δ between English and Spanish verses, layer by layer (N = {cfg.n}); error bars: standard "
-                        f"errors at N; grey: the shuffled null. Right: the paper's claims the demo can test, each "
+                        f"errors at N; grey: the shuffled null. Below: the paper's claims the demo can test, each "
                         f"verdict from its rule (click 'rule'): paired t-tests at level 0.05 after Holm's adjustment "
                         f"across the rows; layers chosen on one half of the verses and tested on the other.")
     total = time.perf_counter() - t_start

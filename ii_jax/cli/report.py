@@ -71,8 +71,9 @@ color:#222}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1
 img{max-width:100%;border:1px solid #eee}figcaption{font-size:.9em;color:#555}table{border-collapse:collapse;
 margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}code,pre{background:#f6f6f6;padding:.1em .3em}.ok{color:#080}
-.bad{color:#b00}.lead{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.lead figure{flex:1 1 560px;
-margin:0}.claims{flex:1 1 420px}.claims table{width:100%;font-size:.9em}.claims td{text-align:left;vertical-align:top}
+.bad{color:#b00}.lead figure{max-width:880px;margin:0 0 1em}.claims table{width:100%;font-size:.88em}
+.claims td,.claims th{text-align:left;vertical-align:top}.claims td:nth-child(2){white-space:nowrap}
+.claims td:nth-child(3){font-size:.92em;color:#333}
 .badge{display:inline-block;padding:.1em .55em;border-radius:.8em;font-size:.85em;font-weight:600;white-space:nowrap}
 .b-holds{background:#d8f0d8;color:#175d17}.b-does-not-hold{background:#f6d5d5;color:#8a1414}
 .b-inconclusive{background:#eee;color:#555}details{font-size:.85em;color:#444}summary{cursor:pointer;color:#0b57a4}

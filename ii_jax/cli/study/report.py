@@ -53,7 +53,7 @@ def _write(R, cfg, t0) -> int:
                                        "a failure.")]
     lead = dict(claims=R.claims, figure="ladder.png" if (R.out / "ladder.png").exists() else None,
                 caption="Δ between English and Spanish verses, layer by layer, for each model of the ladder (its N in "
-                        "the legend); error bars: standard errors at N; grey: the shuffled null. Right: the paper's "
+                        "the legend); error bars: standard errors at N; grey: the shuffled null. Below: the paper's "
                         "claims, each verdict from its rule (click 'rule'); p-values with Holm's adjustment across "
                         "the rows.")
     sections.append(dict(title="Plan: N per model and the time estimated before the run (from measured speeds)",
