@@ -37,7 +37,7 @@ class DIIResult(NamedTuple):
 
     Attributes:
       weights: ``[P]``, the final weights (absolute values, as DADApy reports them).
-      weights_path: ``[epochs + 1, P]``, |weights| after each epoch (row 0: ``weights_init``).
+      weights_path: ``[epochs + 1, P]``, the absolute weights after each epoch (row 0: ``weights_init``).
       dii_path: ``[epochs + 1]``, the DII of each epoch as DADApy records it: the loss of the epoch's last step,
         computed before that step's update (row 0: the initial weights, on the first ``N / batches`` points).
       dii: the DII at the final weights on all rows, with λ from neighbour ``ceil(k_final · batches)`` (the same
