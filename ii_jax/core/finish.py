@@ -8,11 +8,12 @@ tie group. Its doubled weighted rank sum is
 .. math:: v_i = \sum_j w_{ij}\, 2 r_{ij} = s + (k - m_{less})\,\frac{hi \cdot 2^{11} + lo}{m_{eq}},
 
 a rational number. It is split exactly, in integer arithmetic that never overflows 32 bits, into an integer part
-and a remainder ``rem / m_eq``; the remainders' fractions are expanded to 33 binary digits, and the integer parts
+and a remainder ``rem / m_eq``; the remainders' fractions are expanded to 44 binary digits, and the integer parts
 and the digits are summed over the rows as 12- and 11-bit limbs with carries. So the total
-:math:`\sum_i v_i` is known to ``Q · 2^-33`` whatever the number of rows, the order they come in, the device or
+:math:`\sum_i v_i` is known to ``Q · 2^-44`` whatever the number of rows, the order they come in, the device or
 the transformation (``jit``, ``vmap``, ``shard_map``); only the last steps round: the limbs to a float, and the
-division by :math:`2 \cdot m \cdot Q \cdot k / 2`.
+product with :math:`1 / (m Q k)`. Floats are only multiplied by powers of two, added and multiplied once, so
+NumPy and XLA (whose division on CPU is not correctly rounded) produce the same bits.
 
 With ``Q`` query rows and ``m`` candidates per query (``m = N - 1`` for one sample of N points),
 
@@ -34,6 +35,8 @@ __all__ = ["SPLIT", "delta_from_stats", "pointwise_from_stats", "check_exact_ran
 SPLIT = 11  # tied rank sums are split into (hi, lo) 11-bit halves so that int32 never overflows
 _LIMB = 12  # bits per integer limb of the row sums
 _DIGIT = 11  # bits per binary digit of the fractions
+_SUM_DIGITS = 4  # the fractions summed to 44 bits: the total to Q · 2^-44
+_POINT_DIGITS = 5  # a point's fraction to 55 bits, beyond float64
 _MAX_ROWS = 1 << 19  # int32 limbs hold 2^19 rows and candidates; k·m < 2^29 keeps each row's parts in int32
 
 
@@ -72,6 +75,24 @@ def _limb_sum(parts, dtype, xp):
     return xp.sum(parts, axis=-1, dtype=dtype)
 
 
+def _digits(rem, m_eq, n: int) -> list:
+    """``rem / m_eq`` (``0 <= rem < m_eq``) as ``n`` binary digits of 11 bits each, most significant first."""
+    out, r = [], rem
+    for _ in range(n):
+        r = r * (1 << _DIGIT)
+        out.append(r // m_eq)
+        r = r % m_eq
+    return out
+
+
+def _combine(digits: list, ftype) -> object:
+    """``sum_j digits[j] 2^(-11 (j + 1))`` in ``ftype``, by multiplications by powers of two and additions only."""
+    acc = digits[0].astype(ftype)
+    for d in digits[1:]:
+        acc = acc * float(1 << _DIGIT) + d.astype(ftype)
+    return acc * 2.0 ** (-_DIGIT * len(digits))
+
+
 def delta_from_stats(stats, *, k: int, m: int):
     r"""Δ from exact row statistics: ``int`` ``[..., 5, Q]`` -> ``[...]`` (both directions: ``[2, 5, Q]`` -> ``[2]``).
 
@@ -95,26 +116,21 @@ def delta_from_stats(stats, *, k: int, m: int):
     stats = stats.astype(np.int64) if xp is np else stats
     ftype = _float_dtype(xp)
     whole, rem, m_eq = _parts(stats, k, xp)
-    digits, r = [], rem
-    for _ in range(3):  # rem / m_eq to 33 binary digits
-        r = r * (1 << _DIGIT)
-        digits.append(r // m_eq)
-        r = r % m_eq
     it = stats.dtype
-    d1, d2, d3 = (_limb_sum(d, it, xp) for d in digits)
+    d = [_limb_sum(v, it, xp) for v in _digits(rem, m_eq, _SUM_DIGITS)]
     mask = (1 << _LIMB) - 1
     l0, l1, l2 = (_limb_sum(p, it, xp) for p in (whole & mask, (whole >> _LIMB) & mask, whole >> (2 * _LIMB)))
     dm = (1 << _DIGIT) - 1
-    d2, d3 = d2 + (d3 >> _DIGIT), d3 & dm  # carries, lowest digit first
-    d1, d2 = d1 + (d2 >> _DIGIT), d2 & dm
-    l0, d1 = l0 + (d1 >> _DIGIT), d1 & dm
+    for j in range(len(d) - 1, 0, -1):  # carries, lowest digit first
+        d[j - 1], d[j] = d[j - 1] + (d[j] >> _DIGIT), d[j] & dm
+    l0, d[0] = l0 + (d[0] >> _DIGIT), d[0] & dm
     l1, l0 = l1 + (l0 >> _LIMB), l0 & mask
     l2, l1 = l2 + (l1 >> _LIMB), l1 & mask
-    f = [a.astype(ftype) for a in (l2, l1, l0, d1, d2, d3)]
-    integer = f[0] * float(1 << 2 * _LIMB) + f[1] * float(1 << _LIMB) + f[2]
-    frac = (f[3] * float(1 << 2 * _DIGIT) + f[4] * float(1 << _DIGIT) + f[5]) * 2.0 ** (-3 * _DIGIT)
+    integer = l2.astype(ftype) * float(1 << 2 * _LIMB) + l1.astype(ftype) * float(1 << _LIMB) + l0.astype(ftype)
     q = stats.shape[-1]
-    return (integer + frac) / xp.asarray(float(m) * q * k, ftype)
+    # A product by the reciprocal, not a division: XLA's division on CPU is not correctly rounded, a product is,
+    # so NumPy and XLA give the same bits.
+    return (integer + _combine(d, ftype)) * xp.asarray(1.0 / (float(m) * q * k), ftype)
 
 
 def pointwise_from_stats(stats, *, k: int, m: int):
@@ -134,4 +150,5 @@ def pointwise_from_stats(stats, *, k: int, m: int):
     stats = stats.astype(np.int64) if xp is np else stats
     ftype = _float_dtype(xp)
     whole, rem, m_eq = _parts(stats, k, xp)
-    return (whole.astype(ftype) + rem.astype(ftype) / m_eq.astype(ftype)) / xp.asarray(float(m) * k, ftype)
+    frac = _combine(_digits(rem, m_eq, _POINT_DIGITS), ftype)
+    return (whole.astype(ftype) + frac) * xp.asarray(1.0 / (float(m) * k), ftype)

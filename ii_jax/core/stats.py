@@ -68,7 +68,7 @@ def smallest(d: jax.Array, c: int) -> tuple[jax.Array, jax.Array]:
         v = cur[rows, j]
         return cur.at[rows, j].set(big), vals.at[:, t].set(v), idx.at[:, t].set(j)
 
-    init = (d, jnp.zeros((d.shape[0], c), d.dtype), jnp.zeros((d.shape[0], c), jnp.int32))
+    init = (d, lax.full_like(d, 0, d.dtype, (d.shape[0], c)), lax.full_like(d, 0, jnp.int32, (d.shape[0], c)))
     _, vals, idx = lax.fori_loop(0, c, body, init)
     return vals, idx
 
