@@ -49,7 +49,7 @@ _LAZY = {
     "BIDJackknife": "ii_jax.bid",
     "BIDProfile": "ii_jax.bid",
     "BIDResult": "ii_jax.bid",
-    "bid": "ii_jax.bid",  # the module (callable for one release: the deprecated ii_jax.bid(...))
+    "bid": "ii_jax.bid",  # the module
     "bid_from_bits": "ii_jax.bid",
     "bid_from_histogram": "ii_jax.bid",
     "bid_jackknife": "ii_jax.bid",

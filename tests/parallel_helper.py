@@ -49,7 +49,7 @@ def device_results(mesh=None) -> dict:
     import jax
 
     from ii_jax import hamming_distances, imbalance_from_distances, information_imbalance
-    from ii_jax.bid import _pair_histograms
+    from ii_jax.bid.histogram import _pair_histograms
     from ii_jax.imbalance import distance_matrix
     from ii_jax.resample import jackknife
 

@@ -190,7 +190,7 @@ def test_fallback_when_the_library_is_missing(rng, monkeypatch):
     monkeypatch.setenv("II_JAX_NATIVE_LIB", "/nonexistent/_hamming.so")
     assert not _native.available() and not distances.native_available()
     assert distances.default_kernel() == "popcount"
-    distances._warn_native_missing.cache_clear()
+    distances.registry._warn_unavailable.cache_clear()
     with pytest.warns(RuntimeWarning, match="not available"):
         assert distances.check_kernel("native") == "popcount"
     x, y = pack_bits(rng.random((30, 12)) < 0.5), pack_bits(rng.random((30, 5)) < 0.5)

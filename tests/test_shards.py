@@ -1,4 +1,4 @@
-"""The shard store: writer (extract.writer) and reader (ii_jax.shards) agree, refuse damage, resume exactly."""
+"""The shard store: writer (extract.writer) and reader (ii_jax.store) agree, refuse damage, resume exactly."""
 from __future__ import annotations
 
 import errno

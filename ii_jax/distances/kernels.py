@@ -62,7 +62,7 @@ def hamming_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
 # counts to a multiple of _TC_MN (zeros in the ±1 encoding add nothing to a·b, and padded rows are cut off).
 _TC_K = 128
 _TC_MN = 16
-BF16_EXACT_BITS = _BF16_EXACT_BITS = 1 << 24  # bf16 ±1 products summed in float32 are exact integers below 2^24 bits
+BF16_EXACT_BITS = 1 << 24  # bf16 ±1 products summed in float32 are exact integers below 2^24 bits
 
 
 def _pm1(words: jax.Array, dtype) -> jax.Array:
@@ -145,10 +145,3 @@ def hamming_tile64(xb: jax.Array, yt: jax.Array) -> jax.Array:
 
     acc, _ = lax.scan(step, _zeros((xb.shape[0], yt.shape[1]), jnp.uint64, xb, yt), (xg, yg))
     return acc.astype(jnp.int32)
-
-
-
-
-_x64_scope = x64_scope  # the private names other modules used
-_pad_axis = pad_axis
-_hamming_tile64 = hamming_tile64
