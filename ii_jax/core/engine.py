@@ -322,7 +322,18 @@ def row_stats(x, y, *, metric: str = "hamming", k: int = 1, ties: str = "average
 
     :func:`ii_jax.core.delta_from_stats` and :func:`ii_jax.core.pointwise_from_stats` finish them, with ``m``
     the candidates per query (``N - 1`` for one sample). Rows from several devices or chunks concatenate
-    along the last axis before the finish.
+    along the last axis before the finish. Arguments as :func:`imbalance`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from ii_jax import binarize, core, pack_bits
+      >>> acts = jax.random.normal(jax.random.key(0), (50, 64))
+      >>> x, y = pack_bits(binarize(acts)), pack_bits(binarize(acts[:, :32]))
+      >>> halves = [core.row_stats(x[rows], y[rows], candidates=(x, y), query_ids=rows)  # e.g. per device
+      ...           for rows in (jnp.arange(25), jnp.arange(25, 50))]
+      >>> merged = core.delta_from_stats(jnp.concatenate(halves, axis=-1), k=1, m=49)
+      >>> bool((merged == core.imbalance(x, y)).all())  # the rows of one sample, in two shares
+      True
     """
     return _row_stats(x, y, metric=metric, k=k, ties=ties, key=key, candidates=candidates, query_ids=query_ids,
                       split=split, block_size=block_size, kernel=kernel)[0]
@@ -400,7 +411,21 @@ def pointwise(x, y, *, metric: str = "hamming", k: int = 1, ties: str = "average
 
 def row_stats_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=None, rectangular: bool = False,
                              query_ids=None, split: bool = False, block_size: int | None = None) -> jax.Array:
-    """:func:`row_stats` from precomputed distances: ``int32`` ``[2, 5, Q]``."""
+    """:func:`row_stats` from precomputed distances: ``int32`` ``[2, 5, Q]``. Arguments as
+    :func:`imbalance_from_distances`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from ii_jax.core import row_stats_from_distances
+      >>> t = jnp.array([0.0, 1.0, 3.0, 6.0])
+      >>> d = jnp.abs(t[:, None] - t[None, :])
+      >>> row_stats_from_distances(d, d)[0]  # [sum of 2r strict, tied (hi, lo), m_less, m_eq] per point
+      Array([[0, 0, 0, 0],
+             [0, 0, 0, 0],
+             [2, 2, 2, 2],
+             [0, 0, 0, 0],
+             [1, 1, 1, 1]], dtype=int32)
+    """
     return _row_stats_distances(dx, dy, k=k, ties=ties, key=key, rectangular=rectangular, query_ids=query_ids,
                                 split=split, block_size=block_size)[0]
 
