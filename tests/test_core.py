@@ -60,14 +60,21 @@ def _reference(dx, dy, k, ties, n):
 FLOAT = jnp.result_type(float)  # float32, or float64 where the whole run has x64 enabled
 
 
+def _grid(names: str, values: list, fast: list) -> pytest.MarkDecorator:
+    """``parametrize`` over ``values``; those not in ``fast`` are marked slow (every one runs in the full suite, a
+    subset that still covers every option in ``make test``)."""
+    return pytest.mark.parametrize(names, [v if v in fast else pytest.param(*v, marks=pytest.mark.slow)
+                                           for v in values])
+
+
 def _stats_and_values(fn_stats, fn_values, **opts):
     """One jitted program giving the statistics and the values (one compilation per case)."""
     return jax.jit(lambda a, b, key: (fn_stats(a, b, key=key, **opts), fn_values(a, b, key=key, **opts)))
 
 
-@pytest.mark.parametrize("ties", ["average", "min", "random"])
-@pytest.mark.parametrize("k", [1, 3])
-def test_jit_hamming_equals_the_host_and_the_reference(rng, ties, k):
+@_grid("k, ties", [(k, t) for k in (1, 3) for t in ("average", "min", "random")],
+       fast=[(1, "average"), (3, "min"), (3, "random")])
+def test_jit_hamming_equals_the_host_and_the_reference(rng, k, ties):
     n = 40
     bx, by, x, y = _hamming_pair(rng, n=n)
     host = information_imbalance(x, y, k=k, ties=ties, key=KEY)
@@ -105,8 +112,8 @@ def test_vmap_in_float32_gives_the_host_statistics(rng):
     np.testing.assert_allclose(np.asarray(vals), np.asarray(host, FLOAT), rtol=2e-7)
 
 
-@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
-@pytest.mark.parametrize("ties", ["average", "min", "random"])
+@_grid("metric, ties", [(m, t) for m in ("euclidean", "sqeuclidean", "cosine") for t in ("average", "min", "random")],
+       fast=[("euclidean", "average"), ("sqeuclidean", "min"), ("cosine", "random")])
 def test_float_metrics_under_jit_and_vmap_equal_the_host_and_the_reference(rng, metric, ties):
     n, k = 40, 3
     x = rng.normal(size=(2, n, 8)).astype(np.float32)  # two "layers"
@@ -133,8 +140,8 @@ def test_float_metrics_with_exact_ties(rng):
         np.testing.assert_allclose(got, (ref.imbalance(dx, dy, k), ref.imbalance(dy, dx, k)), atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.float32])
-@pytest.mark.parametrize("ties", ["average", "min", "random"])
+@_grid("dtype, ties", [(d, t) for d in (np.int32, np.float32) for t in ("average", "min", "random")],
+       fast=[(np.int32, "average"), (np.float32, "min"), (np.int32, "random")])
 def test_from_distances_and_pointwise_equal_the_host(rng, dtype, ties):
     n, k = 40, 2
     dx = ref.hamming_matrix(_bits(rng, n, 6)).astype(dtype)
@@ -181,14 +188,15 @@ def test_queries_against_candidates_match_the_rectangular_reference(rng, ties, k
     xq, xc, yq, yc = (np.asarray(pack_bits(b)) for b in (bq, bc, cq, cc))
     dx, dy = ref.hamming_matrix(bq, bc), ref.hamming_matrix(cq, cc)
     want = ref.imbalance_rectangular(dx, dy, k, ties), ref.imbalance_rectangular(dy, dx, k, ties)
-    st = jax.jit(lambda a, b, c, d: core.row_stats(a, b, candidates=(c, d), k=k, ties=ties))(xq, yq, xc, yc)
+    st, got = jax.jit(lambda a, b, c, d: (core.row_stats(a, b, candidates=(c, d), k=k, ties=ties),
+                                          core.imbalance(a, b, candidates=(c, d), k=k, ties=ties)))(xq, yq, xc, yc)
     assert st.shape == (2, 5, 17)
     np.testing.assert_allclose(delta_from_stats(np.asarray(st), k=k, m=30), want, atol=1e-12)
-    got = core.imbalance(xq, yq, candidates=(xc, yc), k=k, ties=ties)
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-6)
-    from_d = core.row_stats_from_distances(dx.astype(np.int32), dy.astype(np.int32), rectangular=True, k=k,
-                                           ties=ties)
-    np.testing.assert_array_equal(np.asarray(from_d), np.asarray(st))
+    if k == 1:
+        from_d = core.row_stats_from_distances(dx.astype(np.int32), dy.astype(np.int32), rectangular=True,
+                                               k=k, ties=ties)
+        np.testing.assert_array_equal(np.asarray(from_d), np.asarray(st))
 
 
 def test_rectangular_normalisation_perfect_and_uninformative():
@@ -207,15 +215,15 @@ def test_queries_that_are_candidates_are_rows_of_one_sample(rng, ties):
     _, _, x, y = _hamming_pair(rng, n=40)
     whole = np.asarray(core.row_stats(x, y, k=2, ties=ties, key=KEY))
     parts = []
-    for rows in (np.arange(0, 23), np.arange(23, 40)):  # e.g. two devices' shares of the rows
+    for rows in (np.arange(0, 20), np.arange(20, 40)):  # e.g. two devices' shares of the rows (one compilation)
         st = core.row_stats(x[rows], y[rows], candidates=(x, y), query_ids=rows, k=2, ties=ties, key=KEY)
         np.testing.assert_array_equal(np.asarray(st), whole[:, :, rows])
         parts.append(np.asarray(st))
     merged = delta_from_stats(np.concatenate(parts, axis=-1), k=2, m=39)
     assert tuple(merged) == tuple(information_imbalance(x, y, k=2, ties=ties, key=KEY))
-    rows = np.arange(5, 15)
-    dx, dy = ref.hamming_matrix(_unpack(x)), ref.hamming_matrix(_unpack(y))
-    if ties != "random":
+    if ties != "random":  # the brute-force reference of a share, from distances
+        rows = np.arange(20, 40)
+        dx, dy = ref.hamming_matrix(_unpack(x)), ref.hamming_matrix(_unpack(y))
         want = (ref.imbalance_rectangular(dx[rows], dy[rows], 2, ties, self_cols=rows),
                 ref.imbalance_rectangular(dy[rows], dx[rows], 2, ties, self_cols=rows))
         st = core.row_stats_from_distances(dx[rows].astype(np.int32), dy[rows].astype(np.int32), rectangular=True,
@@ -299,7 +307,7 @@ def test_bad_input(rng):
         core.imbalance(x, y, query_ids=np.arange(20))
     with pytest.raises(ValueError, match="split=True draws the split from a PRNG key"):
         core.imbalance(x, y, split=True)
-    with pytest.raises(ValueError, match="neither candidates nor query_ids"):
+    with pytest.raises(ValueError, match="neither candidates"):
         core.imbalance(x, y, split=True, key=KEY, candidates=(x, y))
     d = np.zeros((6, 8), np.int32)
     with pytest.raises(ValueError, match="must be square"):
