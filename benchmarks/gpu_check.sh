@@ -8,8 +8,10 @@
 # 2. Information Imbalance, both directions, warm (after compilation): N=5000 x 150,000 bits, N=20,000 x 20,000,
 #    and the int8 against the bf16 matmul route; device name, time and Delta per line;
 # 3. Delta checked against the CPU value of the same data (a subprocess with JAX_PLATFORMS=cpu: the native kernel
-#    where it is built, else pure JAX), to 1e-12.
-# 4. DII (ii_jax.dii): its tests, the full-batch training time at N = 5000, 20,000 and 50,000 (DADApy's tutorial
+#    where it is built, else pure JAX), to 1e-12;
+# 4. the traceable core: jit(core.imbalance) on one sample and jit(vmap(core.row_stats)) over a stack of layers,
+#    warm times, and their integer statistics against the host API on the same device, bit for bit.
+# 5. DII (ii_jax.dii): its tests, the full-batch training time at N = 5000, 20,000 and 50,000 (DADApy's tutorial
 #    data, D = 5), and a 20-epoch training curve against the CPU's (float32, 1e-4).
 # Target on an H200: <= 15 ms at 5000 x 150,000. Exit status: 0 when every test and every Delta check passed.
 # Knobs: GPU_CHECK_SKIP_TESTS=1, GPU_CHECK_CPU_BIG=0 (skip the CPU check of the 20,000-point case),
@@ -94,6 +96,46 @@ for r in results:
     bad += not ok
     print(f"N={r['n']} x {r['d']} {r['kernel']:<12} |Delta_dev - Delta_cpu| = {err:.1e}  {'OK' if ok else 'MISMATCH'}")
 print(json.dumps(dict(device=dev, results=results)))
+sys.exit(1 if bad else 0)
+EOF
+echo "== the traceable core (ii_jax.core) under jit and vmap"
+# One sample under jax.jit, and a stack of layers under jax.jit(jax.vmap(...)) as one program: warm times, and the
+# core's integer statistics finished on the host against the host API on the same device (bit for bit).
+"$PY" - <<'EOF' || status=1
+import sys, time
+sys.path.insert(0, "benchmarks")
+import jax
+import numpy as np
+from bench_core import make_data
+from ii_jax import core, information_imbalance
+
+quick = jax.default_backend() == "cpu"
+dev = jax.devices()[0].device_kind
+n, d = (500, 4096) if quick else (5000, 20_000)
+layers, n_layer, d_layer = (3, 300, 2048) if quick else (12, 2000, 20_000)
+
+def warm(fn, *args):
+    jax.block_until_ready(fn(*args))  # compile
+    t = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t, out
+
+bad = 0
+x, y = make_data(n, d)
+dt, (st, val) = warm(jax.jit(lambda a, b: (core.row_stats(a, b), core.imbalance(a, b))), x, y)
+host = information_imbalance(x, y, progress=False)
+same = tuple(core.delta_from_stats(np.asarray(st), k=1, m=n - 1)) == tuple(host)
+bad += not same
+print(f"{dev:<24} jit(core.imbalance)        N={n:>6} x {d:>7} bits  {dt * 1e3:9.1f} ms  "
+      f"Delta=({float(val[0]):.6f}, {float(val[1]):.6f})  statistics == host API: {'OK' if same else 'MISMATCH'}")
+pairs = [make_data(n_layer, d_layer, seed=s) for s in range(layers)]
+xs, ys = (np.stack(a) for a in zip(*pairs))
+dt, st = warm(jax.jit(jax.vmap(lambda a, b: core.row_stats(a, b, k=2))), xs, ys)
+got = core.delta_from_stats(np.asarray(st), k=2, m=n_layer - 1)
+same = all(tuple(g) == tuple(information_imbalance(a, b, k=2, progress=False)) for g, (a, b) in zip(got, pairs))
+bad += not same
+print(f"{dev:<24} jit(vmap(core.row_stats))  {layers} layers x N={n_layer} x {d_layer} bits  {dt * 1e3:9.1f} ms  "
+      f"per layer == host API: {'OK' if same else 'MISMATCH'}")
 sys.exit(1 if bad else 0)
 EOF
 echo "== DII (ii_jax.dii): tests, full-batch training time by N, and the device against the CPU"

@@ -33,6 +33,7 @@ _LAZY = {
     "imbalance_from_distances": "ii_jax.imbalance",
     "information_imbalance": "ii_jax.imbalance",
     "pointwise_imbalance": "ii_jax.imbalance",
+    "core": "ii_jax.core",
     "Estimate": "ii_jax.resample",
     "bootstrap": "ii_jax.resample",
     "jackknife": "ii_jax.resample",
@@ -48,7 +49,7 @@ _LAZY = {
     "BIDJackknife": "ii_jax.bid",
     "BIDProfile": "ii_jax.bid",
     "BIDResult": "ii_jax.bid",
-    "bid": "ii_jax.bid",  # the module (callable for one release: the deprecated ii_jax.bid(...))
+    "bid": "ii_jax.bid",  # the module
     "bid_from_bits": "ii_jax.bid",
     "bid_from_histogram": "ii_jax.bid",
     "bid_jackknife": "ii_jax.bid",
@@ -70,7 +71,7 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 if TYPE_CHECKING:  # what static tools see; at run time the names below are resolved by __getattr__
-    from ii_jax import analyses, bid, dii, flax_capture, parallel, plots, synthetic  # noqa: F401
+    from ii_jax import analyses, bid, core, dii, flax_capture, parallel, plots, synthetic  # noqa: F401
     from ii_jax.analyses import layer_profile, semantic_layers  # noqa: F401
     from ii_jax.baselines import cka, mutual_knn  # noqa: F401
     from ii_jax.bid import (BIDJackknife, BIDProfile, BIDResult, bid_from_bits, bid_from_histogram,  # noqa: F401

@@ -14,7 +14,6 @@ References:
 from __future__ import annotations
 
 import functools
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -182,8 +181,8 @@ def cka_from_grams(k: jax.Array, l: jax.Array, *, debiased: bool = False) -> jax
 # Mutual k-NN
 
 
-def clip_and_normalize(x: jax.typing.ArrayLike, *, quantiles: float | tuple[float, float] = PAPER_QUANTILES,
-                       q: float | None = None) -> np.ndarray:
+def clip_and_normalize(x: jax.typing.ArrayLike, *,
+                       quantiles: float | tuple[float, float] = PAPER_QUANTILES) -> np.ndarray:
     """The one clip-and-normalise of ii-jax: clip every entry between two quantiles, then L2-normalise each row.
 
     ``quantiles=(lo, hi)`` (default ``(0.0005, 0.95)``): every entry is clipped to ``[Q_lo, Q_hi]``, the
@@ -202,7 +201,6 @@ def clip_and_normalize(x: jax.typing.ArrayLike, *, quantiles: float | tuple[floa
       x: ``[N, D]`` float features (NumPy or JAX).
       quantiles: ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or one ``t`` in ``(0, 1]`` for the symmetric clip of
         ``|x|`` (``1.0``: no clipping).
-      q: deprecated alias of a symmetric ``quantiles``.
 
     Returns:
       float32 ``[N, D]`` NumPy array, rows of unit norm.
@@ -218,9 +216,6 @@ def clip_and_normalize(x: jax.typing.ArrayLike, *, quantiles: float | tuple[floa
       array([[ 0.4685,  0.6247,  0.6247],
              [ 0.3333, -0.6667,  0.6667]], dtype=float32)
     """
-    if q is not None:
-        warnings.warn("clip_and_normalize(q=...) is deprecated; use quantiles=...", DeprecationWarning, stacklevel=2)
-        quantiles = q
     a = np.asarray(x)
     if not np.issubdtype(a.dtype, np.floating) or a.ndim != 2:
         raise TypeError(f"clip_and_normalize: x must be a float [N, D] array, got dtype {a.dtype} shape {a.shape}.")
@@ -302,7 +297,6 @@ def mutual_knn(
     preprocess: bool = True,
     quantiles: float | tuple[float, float] = PAPER_QUANTILES,
     block_size: int = 512,
-    clip_quantile: float | None = None,
 ) -> jax.Array:
     """Mutual k-nearest-neighbour overlap (Huh et al. 2024): mean over items of ``|kNN_X(i) ∩ kNN_Y(i)| / k``.
 
@@ -320,7 +314,6 @@ def mutual_knn(
       preprocess: clip and normalise first (platonic-rep's pipeline).
       quantiles: clipping quantiles, as :func:`clip_and_normalize` (default: the paper's 0.05 % and 95 %).
       block_size: query rows per block.
-      clip_quantile: deprecated alias of a symmetric ``quantiles``.
 
     Returns:
       scalar in ``[0, 1]``: 1 when both spaces have the same k-neighbourhoods; about ``k / (N - 1)`` when
@@ -338,10 +331,6 @@ def mutual_knn(
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"mutual_knn: block_size must be a positive int, got {block_size!r}.")
     x, y = x.astype(jnp.promote_types(x.dtype, jnp.float32)), y.astype(jnp.promote_types(y.dtype, jnp.float32))
-    if clip_quantile is not None:
-        warnings.warn("mutual_knn(clip_quantile=...) is deprecated; use quantiles=...", DeprecationWarning,
-                      stacklevel=2)
-        quantiles = clip_quantile
     if preprocess:
         x, y = (jnp.asarray(clip_and_normalize(a, quantiles=quantiles)) for a in (x, y))
     return _mutual_knn(x, y, k=k, block=min(block_size, x.shape[0]), inner=bool(preprocess))

@@ -262,12 +262,3 @@ def flax_layer_profile(
         res = bid_from_histogram(padded, alpha_min=alpha_min, alpha_max=alpha_max)
         bid_fraction = np.where(np.asarray(res.converged), np.asarray(res.d0, np.float64) / np.asarray(width), np.nan)
     return LayerProfile(names, np.asarray(xy), np.asarray(yx), np.asarray(width), bid_fraction)
-
-
-def layer_profile(*args, **kwargs) -> LayerProfile:
-    """Deprecated alias of :func:`flax_layer_profile` (``ii_jax.analyses.layer_profile`` is the store/array one)."""
-    import warnings
-
-    warnings.warn("ii_jax.flax_capture.layer_profile is deprecated: use flax_layer_profile", DeprecationWarning,
-                  stacklevel=2)
-    return flax_layer_profile(*args, **kwargs)

@@ -1,7 +1,7 @@
-r"""Tie-aware Information Imbalance, computed in row blocks, both directions in one pass.
+r"""The host driver of the Information Imbalance: validation, row blocks, native kernels, devices, checkpoints.
 
-Semantics (DESIGN.md §3). Points ``i = 1..N`` are the same items in two spaces with distances
-:math:`d^X, d^Y`; a point is never its own neighbour.
+Semantics (DESIGN.md §3), defined once in :mod:`ii_jax.core`. Points ``i = 1..N`` are the same items in two
+spaces with distances :math:`d^X, d^Y`; a point is never its own neighbour.
 
 * **Rank** of ``j`` from ``i`` in ``Y`` is the mid-rank
   :math:`r^Y_{ij} = \#\{l \ne i: d^Y_{il} < d^Y_{ij}\} + (t + 1)/2`, ``t`` the number of ``l != i`` tied with
@@ -14,15 +14,16 @@ Semantics (DESIGN.md §3). Points ``i = 1..N`` are the same items in two spaces 
 * ``ties="random"`` breaks every tie (in neighbours and in ranks) by an independent random priority per point
   and per space, drawn from ``key``: one draw of the random tie-breaking that ``"average"`` averages over.
 
-How it is computed: for each block of ``B`` query rows, the two ``[B, N]`` distance blocks, the ``k``-th smallest
-distance per row, a few nearest candidates (repeated ``argmin``), and their ranks *by counting* (comparisons against
-the row, no argsort). Rows whose tie group at the ``k``-th distance is larger than the candidate set fall back
-to an exact sort-based count for that block. Per-row results are exact integers; the final sum is done in
-float64 on the host, so the value is exact to rounding of the last division.
+How it is computed: for each block of ``B`` query rows, the two ``[B, N]`` distance blocks (from a cached matrix,
+streamed tiles, or on the devices of a mesh), then their exact integer row statistics: by the core's
+:func:`ii_jax.core.stats.block_stats` (the traceable reference), or on CPU by the native kernel that computes the
+same integers faster (``ii_jax/_native/stats.cc``). The finish is the core's too
+(:func:`ii_jax.core.delta_from_stats`), here on the host in int64 and float64. The functions here take host or
+device arrays and return Python floats or NumPy arrays; inside ``jax.jit``, ``jax.vmap`` or ``shard_map`` use
+:mod:`ii_jax.core`, which gives the same values.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
@@ -33,15 +34,16 @@ from jax import lax
 
 from ii_jax import distances as _dist
 from ii_jax import parallel as _par
+from ii_jax.core import checks as _checks
+from ii_jax.core import finish as _finish
+from ii_jax.core import stats as _stats
+from ii_jax.core.checks import METRICS, TIES
 
 __all__ = ["Imbalance", "information_imbalance", "imbalance_from_distances", "pointwise_imbalance",
            "distance_matrix", "TIES", "METRICS"]
 
-TIES = ("average", "min", "random")
-METRICS = ("hamming",) + _dist.FLOAT_METRICS
 _INT_SENTINEL = np.iinfo(np.int32).max  # larger than every real integer distance (see _as_distance_matrix)
 _INT32_MIN = int(np.iinfo(np.int32).min)
-_SPLIT = 11  # tied rank sums are split into (hi, lo) 11-bit halves so int32 never overflows (N < ~1.4e6)
 
 
 class Imbalance(NamedTuple):
@@ -57,136 +59,8 @@ class Imbalance(NamedTuple):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Per-block kernels (jitted, static shapes). Distances arrive with self and padding set to a sentinel that is larger
-# than every real distance, so they never count as closer, never tie, and never become neighbours.
-
-
-def _sentinel(dtype):
-    return jnp.array(_INT_SENTINEL if jnp.issubdtype(dtype, jnp.integer) else jnp.inf, dtype)
-
-
-def _mask_self(d: jax.Array, row_ids: jax.Array, n_valid: int) -> jax.Array:
-    """Set ``d[b, row_ids[b]]`` and the padded columns ``>= n_valid`` to the sentinel."""
-    cols = jnp.arange(d.shape[1])
-    bad = (cols[None, :] == row_ids[:, None]) | (cols[None, :] >= n_valid)
-    return jnp.where(bad, _sentinel(d.dtype), d)
-
-
-def _smallest(d: jax.Array, c: int) -> tuple[jax.Array, jax.Array]:
-    """The ``c`` smallest entries of each row, ascending, with their column indices (lowest index first among
-    equals): ``[B, M] -> ([B, c], [B, c])``. Repeated argmin, O(c·M) a row: XLA's CPU ``top_k`` is a full sort
-    and costs two orders of magnitude more for the few candidates needed here.
-    """
-    big = _sentinel(d.dtype)
-    rows = jnp.arange(d.shape[0])
-
-    def body(t, carry):
-        cur, vals, idx = carry
-        j = jnp.argmin(cur, axis=1).astype(jnp.int32)
-        v = cur[rows, j]
-        return cur.at[rows, j].set(big), vals.at[:, t].set(v), idx.at[:, t].set(j)
-
-    init = (d, jnp.zeros((d.shape[0], c), d.dtype), jnp.zeros((d.shape[0], c), jnp.int32))
-    _, vals, idx = lax.fori_loop(0, c, body, init)
-    return vals, idx
-
-
-def _split_sum(mask: jax.Array, two_r: jax.Array) -> tuple[jax.Array, jax.Array]:
-    m = mask.astype(jnp.int32)
-    return (jnp.sum(m * (two_r >> _SPLIT), axis=-1), jnp.sum(m * (two_r & ((1 << _SPLIT) - 1)), axis=-1))
-
-
-def _neighbour_classes(da, dk):
-    less = da < dk[:, None]
-    eq = da == dk[:, None]
-    return less, eq, jnp.sum(less, axis=1, dtype=jnp.int32), jnp.sum(eq, axis=1, dtype=jnp.int32)
-
-
-def _direction_fast(da, db, pa, pb, *, k: int, ties: str, n_cand: int):
-    """Row statistics for Δ(A→B) on a block by counting: neighbours in A, ranks in B.
-
-    Args:
-      da, db: ``[B, M]`` distances with sentinels at self and padding.
-      pa, pb: ``int32`` ``[M]`` tie-breaking priorities (used by ``ties="random"`` only).
-
-    Returns:
-      ``(stats, overflow)``: ``int32`` ``[5, B]`` — the strict-neighbour sum of ``2·rank``, the tied-neighbour sum
-      split in (hi, lo), the number of strictly-closer points ``m_less`` and the size ``m_eq`` of the tie group at
-      the ``k``-th distance — and ``bool`` ``[B]``, the rows whose neighbour set is larger than the ``n_cand``
-      candidates (their stats are invalid here and come from :func:`_direction_exact`).
-    """
-    cand_a, idx = _smallest(da, n_cand)  # [B, C] ascending
-    dk = cand_a[:, k - 1]
-    _, _, m_less, m_eq = _neighbour_classes(da, dk)
-    overflow = m_less + m_eq > n_cand
-    cand_b = jnp.take_along_axis(db, idx, axis=1)  # [B, C]
-    strict_c = cand_a < dk[:, None]
-    tied_c = cand_a == dk[:, None]
-    zeros = jnp.zeros_like(m_less)
-    if ties == "random":
-        k_left = k - m_less  # how many of the tied group are taken, by smallest priority
-        cand_pa, cand_pb = pa[idx], pb[idx]
-        order = jnp.sum(tied_c[:, None, :] & (cand_pa[:, None, :] < cand_pa[:, :, None]), axis=-1)
-        chosen_c = strict_c | (tied_c & (order < k_left[:, None]))
-        before = (db[:, None, :] < cand_b[:, :, None]) | (
-            (db[:, None, :] == cand_b[:, :, None]) & (pb[None, None, :] < cand_pb[:, :, None]))
-        two_r = 2 * jnp.sum(before, axis=-1, dtype=jnp.int32) + 2
-        return jnp.stack([jnp.sum(chosen_c * two_r, axis=1), zeros, zeros, zeros + k, zeros + 1]), overflow
-    if ties == "average":
-        # 2·rank = 2·#{d < v} + #{d == v} + 1 = #{d < v} + #{d <= v} + 1, by comparisons only: a difference
-        # v - d could overflow integer distances against the sentinel. Sentinels (d > every v) add 0.
-        lt = jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-        le = jnp.sum(db[:, None, :] <= cand_b[:, :, None], axis=-1, dtype=jnp.int32)
-        two_r = lt + le + 1
-    else:
-        two_r = 2 * jnp.sum(db[:, None, :] < cand_b[:, :, None], axis=-1, dtype=jnp.int32) + 2
-    hi, lo = _split_sum(tied_c, two_r)
-    return jnp.stack([jnp.sum(strict_c * two_r, axis=1), hi, lo, m_less, m_eq]), overflow
-
-
-def _direction_exact(da, db, pa, pb, *, k: int, ties: str):
-    """The same statistics as :func:`_direction_fast` for any size of tie group, by sorting B's rows."""
-    dk = _smallest(da, k)[0][:, k - 1]
-    less, eq, m_less, m_eq = _neighbour_classes(da, dk)
-    zeros = jnp.zeros_like(m_less)
-    if ties == "random":
-        # The (k - m_less) smallest priorities among the tied group complete the neighbour set.
-        top_p = _smallest(jnp.where(eq, pa[None, :], jnp.iinfo(jnp.int32).max), k)[0]  # [B, k] ascending
-        thr = jnp.take_along_axis(top_p, jnp.maximum(k - m_less - 1, 0)[:, None], axis=1)
-        chosen = less | (eq & (pa[None, :] <= thr))
-        pb_row = jnp.broadcast_to(pb[None, :], db.shape)
-        _, _, chosen_s = lax.sort((db, pb_row, chosen.astype(jnp.int32)), dimension=1, num_keys=2)
-        pos2 = 2 * jnp.arange(db.shape[1], dtype=jnp.int32) + 2
-        return jnp.stack([jnp.sum(chosen_s * pos2, axis=1), zeros, zeros, zeros + k, zeros + 1])
-    # Sort B's row carrying the neighbour classes; mid-ranks from the run boundaries of equal values.
-    s, less_s, eq_s = lax.sort((db, less.astype(jnp.int32), eq.astype(jnp.int32)), dimension=1, num_keys=1)
-    pos = jnp.broadcast_to(jnp.arange(s.shape[1], dtype=jnp.int32), s.shape)
-    is_start = jnp.concatenate([jnp.ones_like(s[:, :1], bool), s[:, 1:] != s[:, :-1]], axis=1)
-    is_end = jnp.concatenate([s[:, 1:] != s[:, :-1], jnp.ones_like(s[:, :1], bool)], axis=1)
-    start = lax.cummax(jnp.where(is_start, pos, 0), axis=1)
-    end = lax.cummin(jnp.where(is_end, pos, s.shape[1]), axis=1, reverse=True)
-    two_r = start + end + 2 if ties == "average" else 2 * start + 2
-    hi, lo = _split_sum(eq_s, two_r)
-    return jnp.stack([jnp.sum(less_s * two_r, axis=1), hi, lo, m_less, m_eq])
-
-
-@functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties", "n_cand"))
-def _block_fast(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
-    """Both directions for one block of distance rows ``[B, M]`` -> (``int32`` ``[2, 5, B]``, ``bool`` ``[2, B]``)."""
-    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
-    (sxy, oxy), (syx, oyx) = (_direction_fast(dx, dy, px, py, k=k, ties=ties, n_cand=n_cand),
-                              _direction_fast(dy, dx, py, px, k=k, ties=ties, n_cand=n_cand))
-    return jnp.stack([sxy, syx]), jnp.stack([oxy, oyx])
-
-
-@functools.partial(jax.jit, static_argnames=("n_valid", "k", "ties"))
-def _block_exact(dx, dy, row_ids, px, py, *, n_valid, k, ties):
-    """Both directions by sorting, for blocks with large tie groups -> ``int32`` ``[2, 5, B]``."""
-    dx, dy = _mask_self(dx, row_ids, n_valid), _mask_self(dy, row_ids, n_valid)
-    return jnp.stack([_direction_exact(dx, dy, px, py, k=k, ties=ties), _direction_exact(dy, dx, py, px, k=k, ties=ties)])
-
-
-_EXACT_ROWS = 8  # rows per call of the exact kernel (one compiled shape)
+# One block of distance rows -> its exact statistics: the core's (ii_jax.core.stats), or the native CPU kernel's,
+# which gives the same integers.
 
 
 def _native_stats(dx, dy, row_ids, **opts):
@@ -199,22 +73,11 @@ def _native_stats(dx, dy, row_ids, **opts):
 
 
 def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
-    """Row statistics of one block, ``[2, 5, B]``: counting, and the exact sort only for the rows whose tie group
-    overflows the candidates. The choice is made here on the host: inside ``lax.cond`` XLA may hoist the sort and
-    always pay for it.
-    """
+    """Row statistics of one block, ``[2, 5, B]``: the native kernel where it runs, else the core's."""
     native = _native_stats(dx, dy, row_ids, n_valid=n_valid, k=k, ties=ties)
     if native is not None:  # every row exact in one native pass (ii_jax/_native/stats.cc): same integers
         return np.asarray(native)
-    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
-    stats, overflow = np.array(stats), np.asarray(overflow).any(axis=0)
-    rows = np.flatnonzero(overflow)
-    for r0 in range(0, len(rows), _EXACT_ROWS):
-        sel = rows[r0:r0 + _EXACT_ROWS]
-        take = np.pad(sel, (0, _EXACT_ROWS - len(sel)), mode="edge")
-        exact = np.asarray(_block_exact(dx[take], dy[take], row_ids[take], px, py, n_valid=n_valid, k=k, ties=ties))
-        stats[:, :, sel] = exact[:, :, : len(sel)]
-    return stats
+    return np.asarray(_stats.block_stats(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -223,46 +86,18 @@ def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.nda
 
 def _pointwise(stats: np.ndarray, n: int, k: int) -> np.ndarray:
     """``stats``: ``int`` ``[..., 5, N]`` -> float64 ``[..., N]`` per-point contributions whose mean is Δ."""
-    s_strict, hi, lo, m_less, m_eq = (stats[..., i, :].astype(np.float64) for i in range(5))
-    s_tied = hi * float(1 << _SPLIT) + lo
-    rows = 0.5 * (s_strict + (k - m_less) / m_eq * s_tied)  # Σ_j w_ij r_ij
-    return 2.0 / (n - 1) * rows / k
+    return _finish.pointwise_from_stats(np.asarray(stats), k=k, m=n - 1)
 
 
-def _finish(stats: np.ndarray, n: int, k: int) -> float:
-    """``stats``: ``int`` ``[5, N]`` for one direction -> Δ."""
-    return float(_pointwise(stats, n, k).mean())
-
-
-def _check_k(n: int, k: int) -> None:
-    """N points are enough for ``k`` neighbours (also the permutation null's check, :mod:`ii_jax.null`)."""
-    if n < 3:
-        raise ValueError(f"need at least N=3 points, got N={n}.")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}.")
-    if k >= n - 1:
-        raise ValueError(f"k must be smaller than N-1={n - 1} (N={n} points), got k={k}.")
+def _values(stats: np.ndarray, n: int, k: int) -> Imbalance:
+    """``stats``: ``int`` ``[2, 5, N]`` -> both directions, exactly (:func:`ii_jax.core.delta_from_stats`)."""
+    d = _finish.delta_from_stats(np.asarray(stats), k=k, m=n - 1)
+    return Imbalance(float(d[0]), float(d[1]))
 
 
 def _check_options(n: int, k: int, ties: str, key) -> None:
-    _check_k(n, k)
-    if ties not in TIES:
-        raise ValueError(f"ties must be one of {TIES}, got {ties!r}.")
-    if ties == "random" and key is None:
-        raise ValueError("ties='random' needs a PRNG key: pass key=jax.random.key(seed).")
-
-
-def _priorities(n_cols: int, ties: str, key) -> tuple[jax.Array, jax.Array]:
-    if ties != "random":
-        z = jnp.zeros(n_cols, jnp.int32)
-        return z, z
-    kx, ky = jax.random.split(key)
-    return (jax.random.permutation(kx, n_cols).astype(jnp.int32),
-            jax.random.permutation(ky, n_cols).astype(jnp.int32))
-
-
-def _n_candidates(n: int, k: int) -> int:
-    return min(n - 1, max(k + 3, 2 * k))
+    _checks.check_k(n, k)
+    _checks.check_ties(ties, key)
 
 
 def _progress(total: int, desc: str, enabled: bool | None):
@@ -297,40 +132,26 @@ def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str, 
 # distances are computed, ranked and counted on the device, and only the [2, 5, rows] statistics come back.
 
 
-def _shard_fast_features(xr, xra, yr, yra, row_ids, xc, xca, yc, yca, px, py, *, kx, ky, n_valid, k, ties, n_cand):
+def _shard_features(xr, xra, yr, yra, row_ids, xc, xca, yc, yca, px, py, *, kx, ky, n_valid, k, ties, n_cand):
     dx = _dist.rows_vs_columns(xr, xra, xc, xca, kind=kx)
     dy = _dist.rows_vs_columns(yr, yra, yc, yca, kind=ky)
-    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
-    return stats.astype(jnp.int32), overflow
+    return _stats.block_stats(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
 
 
-def _shard_exact_features(xr, xra, yr, yra, row_ids, xc, xca, yc, yca, px, py, *, kx, ky, n_valid, k, ties):
-    dx = _dist.rows_vs_columns(xr, xra, xc, xca, kind=kx)
-    dy = _dist.rows_vs_columns(yr, yra, yc, yca, kind=ky)
-    return _block_exact(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties).astype(jnp.int32)
+def _shard_distances(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
+    return _stats.block_stats(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
 
 
-def _shard_fast_distances(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand):
-    stats, overflow = _block_fast(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties, n_cand=n_cand)
-    return stats.astype(jnp.int32), overflow
-
-
-def _shard_exact_distances(dx, dy, row_ids, px, py, *, n_valid, k, ties):
-    return _block_exact(dx, dy, row_ids, px, py, n_valid=n_valid, k=k, ties=ties).astype(jnp.int32)
-
-
-def _sharded_stats(n: int, block: int, mesh, fast, exact, row_inputs: list, replicated: list, *,
+def _sharded_stats(n: int, block: int, mesh, stats_fn, row_inputs: list, replicated: list, *,
                    progress: bool | None, desc: str, ckpt=None) -> np.ndarray:
     """The block loop of :func:`_run_blocks` on a mesh: ``block`` rows per device per step.
 
     ``row_inputs``: host arrays (or memory maps) whose rows are the query rows, sharded; ``replicated``: global
-    arrays every device holds. ``fast(*rows, row_ids, *replicated) -> (stats, overflow)`` and ``exact(...) ->
-    stats`` are :func:`ii_jax.parallel.row_sharded` callables. Rows are padded to whole steps (never dropped) and
-    cut off here; rows whose tie group overflows the candidates are redone by ``exact``, ``_EXACT_ROWS`` per device
-    per call. Every process runs the same loop (the gathered statistics decide the same exact calls everywhere).
+    arrays every device holds. ``stats_fn(*rows, row_ids, *replicated) -> stats`` is a
+    :func:`ii_jax.parallel.row_sharded` callable (the core's block statistics on every device). Rows are padded to
+    whole steps (never dropped) and cut off here. Every process runs the same loop.
     """
-    d = _par.n_shards(mesh)
-    step, ex_step = d * block, d * _EXACT_ROWS
+    step = _par.n_shards(mesh) * block
     out = np.zeros((2, 5, n), np.int64) if ckpt is None else ckpt.stats
     todo = [i0 for i0 in range(0, n, step) if ckpt is None or not ckpt.covered(i0, min(i0 + step, n))]
     show = (progress if progress is not None else (n >= 20_000)) and jax.process_index() == 0
@@ -338,18 +159,11 @@ def _sharded_stats(n: int, block: int, mesh, fast, exact, row_inputs: list, repl
     def launch(i0):
         ids = np.arange(i0, i0 + step, dtype=np.int32)
         args = [_par.shard_rows(mesh, h, i0, step) for h in row_inputs] + [_par.shard_rows(mesh, ids, 0, step)]
-        return fast(*args, *replicated)
+        return stats_fn(*args, *replicated)
 
     def resolve(i0, res):
         i1 = min(i0 + step, n)
         stats = _par.to_host(res[0])[:, :, : i1 - i0].astype(np.int64)
-        rows = np.flatnonzero(_par.to_host(res[1]).any(axis=0)[: i1 - i0]) + i0
-        for r0 in range(0, len(rows), ex_step):
-            sel = rows[r0:r0 + ex_step]
-            take = np.pad(sel, (0, ex_step - len(sel)), mode="edge")
-            args = [_par.shard_rows(mesh, h[take], 0, ex_step) for h in row_inputs]
-            args.append(_par.shard_rows(mesh, take.astype(np.int32), 0, ex_step))
-            stats[:, :, sel - i0] = _par.to_host(exact(*args, *replicated)[0])[:, :, : len(sel)]
         out[:, :, i0:i1] = stats
         if ckpt is not None:
             ckpt.save(i0, i1, stats)
@@ -446,8 +260,7 @@ def imbalance_from_distances(dx, dy, *, k: int = 1, ties: str = "average", key=N
     """
     st = _distance_stats(dx, dy, k=k, ties=ties, key=key, block_size=block_size, progress=progress, _n_cand=_n_cand,
                          mesh=mesh)
-    n = st.shape[-1]
-    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+    return _values(st, st.shape[-1], k)
 
 
 def pointwise_imbalance(dx, dy, *, k: int = 1, ties: str = "average", key=None, block_size: int | None = None,
@@ -483,21 +296,18 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None,
         raise ValueError(f"dx and dy must describe the same N points, got N={n} and N={dy.shape[0]}.")
     _check_options(n, k, ties, key)
     block = int(block_size or _default_block(n))
-    px, py = _priorities(n, ties, key)
-    n_cand = int(_n_cand or _n_candidates(n, k))
+    px, py = _stats.priorities(n, ties, key)
+    n_cand = int(_n_cand or _stats.n_candidates(n - 1, k))
     mesh = _par.resolve_mesh(mesh)
     if mesh is not None:
-        opts = dict(n_valid=n, k=k, ties=ties)
-        fast = _par.row_sharded(_shard_fast_distances, mesh, sharded=(True, True, True, False, False),
-                                out_axes=(-1, -1), n_cand=n_cand, **opts)
-        exact = _par.row_sharded(_shard_exact_distances, mesh, sharded=(True, True, True, False, False),
-                                 out_axes=(-1,), **opts)
+        fn = _par.row_sharded(_shard_distances, mesh, sharded=(True, True, True, False, False), out_axes=(-1,),
+                              n_valid=n, k=k, ties=ties, n_cand=n_cand)
         rep = [_par.replicate(mesh, np.asarray(p)) for p in (px, py)]
-        return _sharded_stats(n, block, mesh, fast, exact, [np.asarray(dx), np.asarray(dy)], rep,
-                              progress=progress, desc="II")
+        return _sharded_stats(n, block, mesh, fn, [np.asarray(dx), np.asarray(dy)], rep, progress=progress,
+                              desc="II")
     block = min(block, n)  # one block of every row: no padding, no slicing
-    dx = _dist._pad_axis(dx, 0, block)
-    dy = _dist._pad_axis(dy, 0, block)
+    dx = _dist.pad_axis(dx, 0, block)
+    dy = _dist.pad_axis(dy, 0, block)
 
     def rows(d, i0):
         return d if block == n else lax.dynamic_slice_in_dim(d, i0, block)
@@ -649,7 +459,7 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
     _check_options(n, k, ties, key)
     kernel = _dist.check_kernel(kernel, 32 * max(x.shape[1], y.shape[1]) if metric == "hamming" else None)
     block = int(block_size or _default_block(n))
-    n_cand = int(_n_cand or _n_candidates(n, k))
+    n_cand = int(_n_cand or _stats.n_candidates(n - 1, k))
     identity = dict(fn="information_imbalance", metric=metric, k=int(k), ties=ties,
                     key=None if key is None else np.asarray(jax.random.key_data(key)).ravel().tolist())
     ckpt = _checkpoint(checkpoint, n, identity, (x, y))
@@ -657,20 +467,20 @@ def information_imbalance(x, y, *, metric: str = "hamming", k: int = 1, ties: st
     if mesh is not None:
         st = _sharded_features(x, y, metric=metric, kernel=kernel, k=k, ties=ties, key=key, block=block,
                                n_cand=n_cand, mesh=mesh, progress=progress, ckpt=ckpt)
-        return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+        return _values(st, n, k)
     cached = 2 * n * n * 4 <= max_cache_bytes
     src = dict(n=n, metric=metric, kernel=kernel, cached=cached, block=block)
     rows_x, rows_y = _row_source(x, **src), _row_source(y, **src)
-    px, py = _priorities(n, ties, key)
+    px, py = _stats.priorities(n, ties, key)
 
     def stats_fn(i0, row_ids):
         i1 = min(i0 + block, n)
-        dx, dy = (_dist._pad_axis(jnp.asarray(r[: i1 - i0]), 0, block)
+        dx, dy = (_dist.pad_axis(jnp.asarray(r[: i1 - i0]), 0, block)
                   for r in _dist.parallel_map(lambda src: src(i0), [rows_x, rows_y]))
         return _block_stats(dx, dy, row_ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand)
 
     st = _run_blocks(n, block, stats_fn, progress, f"II ({metric})", ckpt)
-    return Imbalance(_finish(st[0], n, k), _finish(st[1], n, k))
+    return _values(st, n, k)
 
 
 def _sharded_features(x, y, *, metric, kernel, k, ties, key, block, n_cand, mesh, progress, ckpt) -> np.ndarray:
@@ -685,13 +495,11 @@ def _sharded_features(x, y, *, metric, kernel, k, ties, key, block, n_cand, mesh
     oy = _dist.prepare_operands(y, metric=m, kernel=kernel, chunk=chunk)
     n_cols = ox.cols.shape[0] * chunk
     px, py = (np.pad(np.asarray(p), (0, n_cols - n), constant_values=np.iinfo(np.int32).max)
-              for p in _priorities(n, ties, key))
+              for p in _stats.priorities(n, ties, key))
     opts = dict(kx=ox.kind, ky=oy.kind, n_valid=n, k=k, ties=ties)
     sharded = (True,) * 5 + (False,) * 6
     with _dist.kind_scope(ox.kind, oy.kind):  # 64-bit words only inside this scope
-        fast = _par.row_sharded(_shard_fast_features, mesh, sharded=sharded, out_axes=(-1, -1), n_cand=n_cand,
-                                **opts)
-        exact = _par.row_sharded(_shard_exact_features, mesh, sharded=sharded, out_axes=(-1,), **opts)
+        fn = _par.row_sharded(_shard_features, mesh, sharded=sharded, out_axes=(-1,), n_cand=n_cand, **opts)
         rep = [_par.replicate(mesh, a) for a in (ox.cols, ox.col_aux, oy.cols, oy.col_aux, px, py)]
-        return _sharded_stats(n, block, mesh, fast, exact, [ox.rows, ox.row_aux, oy.rows, oy.row_aux], rep,
+        return _sharded_stats(n, block, mesh, fn, [ox.rows, ox.row_aux, oy.rows, oy.row_aux], rep,
                               progress=progress, desc=f"II ({metric})", ckpt=ckpt)

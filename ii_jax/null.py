@@ -31,6 +31,7 @@ import numpy as np
 
 from ii_jax import imbalance as _imb
 from ii_jax import resample as _rs
+from ii_jax.core.checks import check_k
 
 __all__ = ["NullDistribution", "permutation_null", "permutation_null_from_distances", "null_from_values",
            "draw_permutations", "neighbour_weights", "mid_ranks", "NULL_TIES", "QUANTILES"]
@@ -281,7 +282,7 @@ def neighbour_weights(d, *, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndar
       ([0, 0, 1, 2, 3, 3], [1, 2, 0, 0, 0, 1], [0.5, 0.5, 1.0, 1.0, 0.5, 0.5])
     """
     d = _check_matrix("d", d)
-    _imb._check_k(d.shape[0], k)
+    check_k(d.shape[0], k)
     w = _ranked_space(d, int(k), None)[0]
     return w.rows, w.cols, w.weights
 
@@ -317,7 +318,7 @@ def _check(n: int, permutations: int, key, k: int, ties: str) -> None:
         raise ValueError("key is required: pass key=jax.random.key(seed) so the permutations are reproducible.")
     _check_permutations(permutations)
     _check_ties(ties)
-    _imb._check_k(n, k)
+    check_k(n, k)
 
 
 def _gathered(w: _Neighbours, r2: np.ndarray, perms: np.ndarray) -> np.ndarray:

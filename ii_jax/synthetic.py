@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.baselines import cka_from_grams
 from ii_jax.resample import draw_subsets, replica_std
 
@@ -219,7 +218,6 @@ def _jackknife_from_grams(gx, gy, idx: np.ndarray, debiased: bool) -> tuple[np.n
     return ii, np.asarray(_cka_reps(gx, gy, jnp.asarray(idx), debiased=debiased))
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def imbalance_jackknife(
     x: jax.typing.ArrayLike,
     y: jax.typing.ArrayLike,
@@ -271,7 +269,6 @@ def _curves(x_values, ii_list, cka_list) -> Curves:
     )
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def rank_experiment(
     key: jax.Array,
     *,
@@ -320,7 +317,6 @@ def _add_gram(g, cols):
     return g + _gram(cols)
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def power_experiment(
     key: jax.Array,
     *,

@@ -7,13 +7,12 @@ on every item, so they never change a Hamming distance.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from ii_jax.baselines import clip_and_normalize as _clip_and_normalize
 
-__all__ = ["last_tokens", "token_at", "mean_tokens", "float_window", "clip_normalize"]
+__all__ = ["last_tokens", "token_at", "mean_tokens", "float_window"]
 
 
 def _check_tokens(name: str, a, k: int) -> int:
@@ -71,15 +70,6 @@ def mean_tokens(floats, k: int) -> np.ndarray:
     """Mean activation over the last ``k`` tokens (the paper's Supp. D "average"): float32 ``[N, E]``."""
     t = _check_tokens("floats", floats, k)
     return np.asarray(floats[:, t - k:, :], np.float32).mean(axis=1)
-
-
-def clip_normalize(x, *, quantile: float | None = None) -> np.ndarray:
-    """Deprecated alias of :func:`ii_jax.baselines.clip_and_normalize` (the one clip-and-normalise); with
-    ``quantile=t`` it clips ``|x|`` symmetrically at ``t`` as before, without it it uses the paper's quantiles.
-    """
-    warnings.warn("ii_jax.windows.clip_normalize is deprecated; use ii_jax.baselines.clip_and_normalize",
-                  DeprecationWarning, stacklevel=2)
-    return _clip_and_normalize(x) if quantile is None else _clip_and_normalize(x, quantiles=quantile)
 
 
 def float_window(floats, k: int, *, preprocess: bool = True) -> np.ndarray:

@@ -2,6 +2,7 @@
 multi-host run on localhost, and prints its results as one JSON line (floats as exact hex strings).
 
     XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/parallel_helper.py devices
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/parallel_helper.py core
     JAX_COORDINATOR_ADDRESS=127.0.0.1:PORT JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python tests/parallel_helper.py host
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def device_results(mesh=None) -> dict:
     import jax
 
     from ii_jax import hamming_distances, imbalance_from_distances, information_imbalance
-    from ii_jax.bid import _pair_histograms
+    from ii_jax.bid.histogram import _pair_histograms
     from ii_jax.imbalance import distance_matrix
     from ii_jax.resample import jackknife
 
@@ -75,6 +76,66 @@ def device_results(mesh=None) -> dict:
     if mesh is None:  # the resampling routines take no mesh argument: automatic only
         x, y = data(60, 9, 12, seed=1)
         out["jackknife"] = hexes(jackknife(x, y, n_sub=30, repeats=2, key=jax.random.key(1)).values)
+    return out
+
+
+_CORE_CASES = [(48, "average"), (43, "random")]  # N divisible by the 4 devices, and not
+
+
+def core_host_results() -> dict:
+    """What :func:`core_results` must give: the host API on one device."""
+    import jax
+
+    from ii_jax import information_imbalance
+
+    out = {}
+    for n, ties in _CORE_CASES:
+        x, y = data(n, 9, 12, seed=n)
+        out[f"core/rows/{n}/{ties}"] = hexes(information_imbalance(x, y, k=2, ties=ties, key=jax.random.key(5),
+                                                                   mesh=False))
+        f, g = floats(n, seed=n)
+        out[f"core/rows/{n}/cosine"] = hexes(information_imbalance(f, g, metric="cosine", k=2, mesh=False))
+    layers = [data(40, 9, 12, seed=s) for s in range(4)]
+    out["core/layers"] = [hexes(information_imbalance(x, y, k=3, mesh=False)) for x, y in layers]
+    return out
+
+
+def core_results() -> dict:
+    """The traceable core under ``shard_map`` over every device: the query rows of one sample split over the
+    devices (``query_ids``, statistics gathered, finished on the host), and a stack of layers split over them
+    (``vmap`` inside). The host finish of the integer statistics must give :func:`core_host_results` exactly.
+    """
+    import jax
+    from jax.sharding import PartitionSpec as P
+
+    from ii_jax import core, parallel
+
+    mesh = parallel.default_mesh()
+    d = mesh.devices.size
+    key = jax.random.key(5)
+
+    def rows_fn(metric, ties):
+        def body(xq, yq, ids, x, y, kk):  # this device's query rows against every candidate
+            return core.row_stats(xq, yq, candidates=(x, y), query_ids=ids, metric=metric, k=2, ties=ties, key=kk)
+
+        specs = (P(parallel.AXIS),) * 3 + (P(),) * 3
+        return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=specs, out_specs=P(None, None, parallel.AXIS)))
+
+    out = {}
+    for n, ties in _CORE_CASES:
+        q = -(-n // d) * d  # the rows padded to whole shares; the padded rows' statistics are cut off
+        ids = np.arange(q, dtype=np.int32) % n
+        for name, (x, y), metric in (
+                (ties, data(n, 9, 12, seed=n), "hamming"), ("cosine", floats(n, seed=n), "cosine")):
+            t = ties if metric == "hamming" else "average"
+            st = rows_fn(metric, t)(x[ids], y[ids], ids, x, y, key)
+            out[f"core/rows/{n}/{name}"] = hexes(core.delta_from_stats(np.asarray(st)[:, :, :n], k=2, m=n - 1))
+    stack = [data(40, 9, 12, seed=s) for s in range(4)]
+    xs, ys = (np.stack(a) for a in zip(*stack, strict=True))
+    per_layer = jax.jit(jax.shard_map(jax.vmap(lambda a, b: core.row_stats(a, b, k=3)), mesh=mesh,
+                                      in_specs=(P(parallel.AXIS), P(parallel.AXIS)), out_specs=P(parallel.AXIS)))
+    st = np.asarray(per_layer(xs, ys))  # [4, 2, 5, 40]: each device its own layer
+    out["core/layers"] = [hexes(core.delta_from_stats(s, k=3, m=39)) for s in st]
     return out
 
 
@@ -124,7 +185,7 @@ def run_host(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["devices", "host"])
+    ap.add_argument("mode", choices=["devices", "host", "core"])
     ap.add_argument("--mesh", choices=["auto", "off"], default="auto")
     ap.add_argument("--n", type=int, default=101)
     ap.add_argument("--k", type=int, default=2)
@@ -136,7 +197,12 @@ def main() -> None:
     ap.add_argument("--fake-version", action="store_true")
     ap.add_argument("--heartbeat", type=int, default=10)
     args = ap.parse_args()
-    res = run_devices(args) if args.mode == "devices" else run_host(args)
+    if args.mode == "core":
+        import jax
+
+        res = {"device_count": jax.device_count(), "results": core_results()}
+    else:
+        res = run_devices(args) if args.mode == "devices" else run_host(args)
     print("RESULT " + json.dumps(res), flush=True)
 
 

@@ -52,6 +52,28 @@ def imbalance(dx: np.ndarray, dy: np.ndarray, k: int = 1, ties: str = "average")
     return 2.0 / (n - 1) * total / (n * k)
 
 
+def imbalance_rectangular(dx: np.ndarray, dy: np.ndarray, k: int = 1, ties: str = "average",
+                          self_cols=None) -> float:
+    """Δ(X→Y) of Q queries (rows) against M candidates (columns): neighbours and ranks among the candidates only
+    (minus the query's own column ``self_cols[i]`` when given), normalised by ``2/m``, ``m`` the candidates each
+    query is ranked against."""
+    q, n_cols = dx.shape
+    total, m = 0.0, n_cols
+    for i in range(q):
+        own = None if self_cols is None else int(self_cols[i])
+        cols = [j for j in range(n_cols) if j != own]
+        m = len(cols)
+        dk = sorted(dx[i, j] for j in cols)[k - 1]
+        less = [j for j in cols if dx[i, j] < dk]
+        tied = [j for j in cols if dx[i, j] == dk]
+        for j in less + tied:
+            w = 1.0 if j in less else (k - len(less)) / len(tied)
+            smaller = sum(1 for l in cols if dy[i, l] < dy[i, j])
+            equal = sum(1 for l in cols if dy[i, l] == dy[i, j])
+            total += w * (smaller + (equal + 1) / 2 if ties == "average" else smaller + 1.0)
+    return 2.0 / m * total / (q * k)
+
+
 def imbalance_ordered(dx, dy, px, py, k: int = 1) -> float:
     """Δ(X→Y) with every tie broken by priorities: in X by ``px``, in Y by ``py`` (smaller first)."""
     n = dx.shape[0]

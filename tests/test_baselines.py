@@ -209,8 +209,6 @@ def test_clip_and_normalize_bad_input():
         clip_and_normalize(x, quantiles=(0.9, 0.1))
     with pytest.raises(TypeError, match="float \\[N, D\\]"):
         clip_and_normalize(np.ones((3, 4), np.int32))
-    with pytest.warns(DeprecationWarning, match="quantiles="):
-        clip_and_normalize(x, q=0.9)
 
 
 def test_mutual_knn_and_cka_use_the_one_clip_and_normalize():

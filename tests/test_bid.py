@@ -151,7 +151,7 @@ def test_histogram_every_registry_kernel_and_route_matches_brute_force(kernel, r
     bits = rng.random((75, 45)) < 0.4
     members = np.vstack([np.ones(75, bool), rng.random((4, 75)) < 0.5])
     kw = dict(mesh=True) if route == "mesh" else dict(route=route)
-    got = bidmod._pair_histograms(pack_bits_np(bits), 45, members.astype(np.int32), 16, kernel=kernel, **kw)
+    got = bidmod.histogram._pair_histograms(pack_bits_np(bits), 45, members.astype(np.int32), 16, kernel=kernel, **kw)
     assert got.dtype == np.int64 and got.shape == (5, 46)
     for row, m in zip(got, members, strict=True):
         np.testing.assert_array_equal(row, brute_histogram(bits[m]))
@@ -229,7 +229,7 @@ def test_log_model_matches_float64_gammaln():
         d = rng.uniform(lo, hi, 4000).astype(np.float32).astype(np.float64)
         r = np.clip(np.floor(d / 2 + rng.normal(size=d.size) * np.sqrt(d)), 0, np.floor(d) - 1)
         ref = gammaln(d + 1) - gammaln(r + 1) - gammaln(d - r + 1) - d * np.log(2)
-        log_model = jax.jit(lambda d, r: bidmod._log_model(d, r, bidmod._stirling_remainder(r)))
+        log_model = jax.jit(lambda d, r: bidmod.model._log_model(d, r, bidmod.model._stirling_remainder(r)))
         got = np.asarray(log_model(np.float32(d), np.float32(r)), np.float64)
         # float32 of three gammaln values would be off by ~1e-3 (d ~ 2000) to ~3e-2 (d ~ 1e5)
         assert np.max(np.abs(got - ref)) < 3e-4, (lo, hi)
@@ -241,7 +241,7 @@ def test_log_model_derivative_is_digamma_difference():
 
     d = np.array([5.5, 40.0, 1500.0, 9e4], np.float32)
     r = np.array([2.0, 19.0, 700.0, 44000.0], np.float32)
-    grad = jax.jit(jax.vmap(jax.grad(bidmod._log_model)))(d, r, bidmod._stirling_remainder(r))
+    grad = jax.jit(jax.vmap(jax.grad(bidmod.model._log_model)))(d, r, bidmod.model._stirling_remainder(r))
     ref = digamma(d.astype(float) + 1) - digamma(d.astype(float) - r + 1) - np.log(2)
     np.testing.assert_allclose(np.asarray(grad), ref, rtol=1e-4, atol=2e-6)
 
@@ -357,12 +357,12 @@ def test_batched_fit_equals_single_fits(random_hist, repeat4_hist):
     ],
 )
 def test_convergence_rule(kl, grad, hess, n_iter, expected):
-    got = bidmod._converged(np.float32(kl), np.float32(grad), np.float32(hess), n_iter, 200)
+    got = bidmod.fit._converged(np.float32(kl), np.float32(grad), np.float32(hess), n_iter, 200)
     assert bool(got) is expected
 
 
 def test_not_converged_is_flagged_and_warned(monkeypatch, repeat4_hist):
-    real = bidmod._fit_windows
+    real = bidmod.fit._fit_windows
 
     def failing(*args, **kwargs):
         return real(*args, **kwargs)._replace(converged=jax.numpy.array([False]))
@@ -424,11 +424,8 @@ def test_jackknife_error_bars(random_bits):
     assert 0 < jk.d0_std < 0.05 * jk.d0
     d0 = np.asarray(jk.fits.d0, np.float64)  # one error-bar rule across ii-jax: the SE at N, as the II's jackknife
     assert jk.d0_std == pytest.approx(np.std(d0, ddof=1) * np.sqrt(400 / 600), rel=1e-12)
-    with pytest.warns(DeprecationWarning, match="is deprecated: use"):  # the old names, kept one release
-        old = bid_jackknife(words, 2000, key=jax.random.key(0), n_samples=400, n_reps=6)
-    assert old.d0 == jk.d0
     # the same subsamples, fitted one at a time
-    members = bidmod._jackknife_members(jax.random.key(0), 1000, 400, 6, "t")
+    members = bidmod.profile._jackknife_members(jax.random.key(0), 1000, 400, 6, "t")
     for s in (0, 5):
         single = bid_from_bits(words[members[s]], 2000)
         np.testing.assert_allclose(float(jk.fits.d0[s]), float(single.d0), rtol=1e-4)
@@ -524,15 +521,12 @@ def test_bid_cli(rng, tmp_path, capsys):
     assert "need 9 stored tokens" in capsys.readouterr().err
 
 
-def test_bid_module_and_function_are_both_reachable(random_bits):
+def test_bid_is_a_module_and_the_function_is_bid_from_bits():
     import types
 
     import ii_jax
     import ii_jax.bid as m
 
     assert isinstance(m, types.ModuleType) and ii_jax.bid is m and m.bid_from_bits is ii_jax.bid_from_bits
-    words = pack_bits_np(random_bits[:200])
-    want = bid_from_bits(words, 2000)
-    for old in (ii_jax.bid, m.bid):  # the old spellings work for one release, with a warning
-        with pytest.warns(DeprecationWarning, match="bid_from_bits"):
-            assert float(old(words, 2000).d0) == float(want.d0)
+    assert not callable(m) and not hasattr(m, "bid")  # the old spellings are gone
+    assert not [name for name in vars(m) if name.startswith("_") and not name.startswith("__")]

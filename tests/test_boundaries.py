@@ -8,8 +8,10 @@ Import rules, each checked in a fresh interpreter (``sys.executable -c ...``) so
 * ``ii_jax.store`` is NumPy only;
 
 and statically, by parsing the sources with :mod:`ast`: no engine module but the command line imports ``extract``,
-no ``extract`` module imports any part of ``ii_jax`` but ``ii_jax.store``, and the store's format name, version and
-file-name pattern are defined in ``ii_jax/store`` only.
+no ``extract`` module imports any part of ``ii_jax`` but ``ii_jax.store``, the store's format name, version and
+file-name pattern are defined in ``ii_jax/store`` only, no import runs back up the layers of the engine
+(:data:`LAYERS`, ARCHITECTURE.md: store <- binary, distances <- core <- resample <- analyses <- cli), no package
+face (``__init__.py``) re-exports a private name, and no deprecated alias is left.
 """
 from __future__ import annotations
 
@@ -110,13 +112,12 @@ def test_every_public_name_resolves_without_extract_or_torch():
 import types
 import ii_jax
 missing = [n for n in ii_jax.__all__ if not hasattr(ii_jax, n)]
-from ii_jax import information_imbalance, bid_from_bits, analyses, bid, layer_profile, plots, parallel  # noqa
-import ii_jax.shards, ii_jax.pairing, ii_jax.binary  # the deprecated aliases and the device packer
+from ii_jax import information_imbalance, bid_from_bits, analyses, bid, core, layer_profile, plots, parallel  # noqa
+import ii_jax.binary  # the device packer
 report(missing=missing, torch=loaded(['torch']), extract=loaded(['extract']),
-       bid_is_module=isinstance(bid, types.ModuleType) and bid.__name__ == 'ii_jax.bid',
+       bid_is_module=isinstance(bid, types.ModuleType) and bid.__name__ == 'ii_jax.bid' and not callable(bid),
+       core_is_module=isinstance(core, types.ModuleType) and core.__name__ == 'ii_jax.core',
        bid_from_bits_is_function=isinstance(bid_from_bits, types.FunctionType),
-       same_open_store=ii_jax.shards.open_store is __import__('ii_jax.store', fromlist=['x']).open_store,
-       same_pairs=ii_jax.pairing.same_class_pairs is ii_jax.store.same_class_pairs,
        same_packer=ii_jax.binary.pack_bits_np is ii_jax.store.pack_bits_np,
        all_in_dir=set(ii_jax.__all__) <= set(dir(ii_jax)))
 """)
@@ -124,8 +125,9 @@ report(missing=missing, torch=loaded(['torch']), extract=loaded(['extract']),
     assert out["torch"] == []
     assert out["extract"] == []
     assert out["bid_is_module"], "ii_jax.bid must be the module"
+    assert out["core_is_module"], "ii_jax.core must be the module"
     assert out["bid_from_bits_is_function"]
-    for key in ("same_open_store", "same_pairs", "same_packer", "all_in_dir"):
+    for key in ("same_packer", "all_in_dir"):
         assert out[key], key
 
 
@@ -245,3 +247,97 @@ def test_store_constants_are_defined_only_in_the_store():
     assert outside == [], "store constants defined outside ii_jax/store:\n" + "\n".join(outside)
     inside = {what for rel, _, what in found if rel == "ii_jax/store/schema.py"}
     assert {"assigns FORMAT", "assigns FORMAT_VERSION"} <= inside  # the check looks where the definitions are
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# (f) the layers of the engine: every module has one, and no import runs back up
+
+
+LAYERS = (  # lowest first; a module may import its own layer and those before it, never one after it
+    ("store", ("ii_jax.store",)),
+    ("binary, distances", ("ii_jax.binary", "ii_jax.distances", "ii_jax.parallel", "ii_jax._native")),
+    ("core", ("ii_jax.core", "ii_jax.imbalance", "ii_jax.baselines", "ii_jax.windows")),
+    ("resample", ("ii_jax.resample", "ii_jax.null", "ii_jax.dii")),
+    ("analyses", ("ii_jax.analyses", "ii_jax.bid", "ii_jax.synthetic", "ii_jax.plots", "ii_jax.flax_capture")),
+    ("cli", ("ii_jax.cli",)),
+)
+
+
+def _layer(module: str) -> int | None:
+    for i, (_, packages) in enumerate(LAYERS):
+        if any(_is(module, p) for p in packages):
+            return i
+    return None
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _lazy_table() -> dict:
+    """``ii_jax._LAZY`` (public name -> its module), read from the source: ``from ii_jax import NAME`` loads it."""
+    tree = ast.parse((ROOT / "ii_jax" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_LAZY" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("ii_jax/__init__.py defines no _LAZY table")
+
+
+def _violations(module: str, imports: list[tuple[int, str]], lazy: dict) -> list[str]:
+    """The imports of ``module`` that run back up the layers (``from ii_jax import NAME`` counts as NAME's module)."""
+    mine, bad = _layer(module), []
+    for line, mod in imports:
+        if not _is(mod, "ii_jax") or mod in ("ii_jax", "ii_jax.__version__"):
+            continue
+        name = mod.split(".")[1]
+        target = lazy[name] if name in lazy and mod.count(".") == 1 else mod
+        theirs = _layer(target)
+        if theirs is not None and mine is not None and theirs > mine:
+            bad.append(f"{module}:{line}: imports {mod} ({LAYERS[theirs][0]}) from the {LAYERS[mine][0]} layer")
+    return bad
+
+
+def test_every_engine_module_has_a_layer():
+    names = [_module_name(p) for p in _sources("ii_jax")]
+    missing = [m for m in names if m != "ii_jax" and _layer(m) is None]
+    assert missing == [], "modules in no layer (add them to LAYERS and to ARCHITECTURE.md):\n" + "\n".join(missing)
+
+
+def test_no_import_runs_back_up_the_layers():
+    lazy = _lazy_table()
+    assert lazy["core"] == "ii_jax.core" and lazy["information_imbalance"] == "ii_jax.imbalance"
+    bad = [v for p in _sources("ii_jax") if _module_name(p) != "ii_jax"
+           for v in _violations(_module_name(p), _imports(p), lazy)]
+    assert bad == [], "imports against the layers:\n" + "\n".join(bad)
+    # the check can fail: the core reaching up to the analyses, and through the package face
+    assert _violations("ii_jax.core.engine", [(1, "ii_jax.analyses.profile")], lazy)
+    assert _violations("ii_jax.distances.tiling", [(1, "ii_jax.information_imbalance")], lazy)
+    assert not _violations("ii_jax.analyses.sweep", [(1, "ii_jax.core")], lazy)
+
+
+def _module_level_imports(tree: ast.AST):
+    """Imports outside function and class bodies (what a module binds as its own names)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.ImportFrom):
+            yield node
+        yield from _module_level_imports(node)
+
+
+def test_no_package_face_re_exports_private_names():
+    bad = []
+    for p in sorted((ROOT / "ii_jax").rglob("__init__.py")):
+        for node in _module_level_imports(ast.parse(p.read_text(encoding="utf-8"))):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    bad.append(f"{p.relative_to(ROOT)}:{node.lineno}: {node.module}.{alias.name}")
+    assert bad == [], "package faces re-exporting private names:\n" + "\n".join(bad)
+
+
+def test_no_deprecated_alias_is_left():
+    gone = ["shards.py", "pairing.py", "demo.py", "report.py", "bid_cli.py", "_compat.py"]
+    assert [f for f in gone if (ROOT / "ii_jax" / f).exists()] == []
+    warns = [f"{p.relative_to(ROOT)}" for p in _sources("ii_jax") if "DeprecationWarning" in p.read_text("utf-8")]
+    assert warns == [], "modules still warning about deprecated names:\n" + "\n".join(warns)

@@ -37,6 +37,7 @@ def test_help_lists_subcommands_and_bad_input_is_one_line(tmp_path):
 
 
 def test_cli_representations_match_the_engine():
-    from ii_jax import analyses, cli
+    from ii_jax import analyses
+    from ii_jax.cli import commands
 
-    assert cli._REPRESENTATIONS == analyses.REPRESENTATIONS
+    assert commands._REPRESENTATIONS == analyses.REPRESENTATIONS

@@ -18,7 +18,7 @@ pytest.importorskip("torch")
 from extract import cli  # noqa: E402
 from extract import datasets as D  # noqa: E402
 from extract.datasets import images as D_images  # noqa: E402
-from ii_jax import shards  # noqa: E402
+from ii_jax import store as shard_store  # noqa: E402
 from ii_jax.cli import main as ii_jax_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +45,8 @@ def test_both_sides_are_paired(tmp_path, pairs_tsv):
     common = ["-n", "12", "--tokens", "6", "--min-tokens", "8", "--batch-size", "4", "--chunk-size", "5", "--floats"]
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "en", tmp_path / "en", *common)) == 0
     assert ii_jax_main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "es", *common)) == 0  # via ii-jax
-    en, es = shards.open_store(tmp_path / "en"), shards.open_store(tmp_path / "es")
-    shards.check_paired(en, es)
+    en, es = shard_store.open_store(tmp_path / "en"), shard_store.open_store(tmp_path / "es")
+    shard_store.check_paired(en, es)
     assert len(en) == 12 and en.layers == list(range(7)) and en.relative_depth[-1] == 1.0
     assert en.manifest["dataset"]["side"] == "en" and es.manifest["dataset"]["side"] == "es"
     assert en.manifest["model"]["revision"].startswith("sha256:")
@@ -57,14 +57,14 @@ def test_both_sides_are_paired(tmp_path, pairs_tsv):
     # a different subsample is refused before any comparison
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "es2", *common, "--seed", "5")) == 0
     with pytest.raises(ValueError, match="item ids differ"):
-        shards.check_paired(en, shards.open_store(tmp_path / "es2"))
+        shard_store.check_paired(en, shard_store.open_store(tmp_path / "es2"))
 
 
 def test_vision_extraction(tmp_path):
     built("dinov2-small")
     out = tmp_path / "fm"
     assert cli.main(_args("dinov2-small", "fashion-mnist:test", "b", out, "-n", "6", "--tokens", "5")) == 0
-    store = shards.open_store(out)
+    store = shard_store.open_store(out)
     assert store.bits(12).shape == (6, 5, 12) and store.manifest["window"]["layout"].startswith("cls+patches")
     assert store.manifest["labels"] is not None and len(store.manifest["labels"]) == 6
 
@@ -96,7 +96,7 @@ def test_output_folder_with_other_extraction_is_protected(tmp_path, pairs_tsv, c
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "s", *args)) == 2
     assert "already holds a different extraction" in capsys.readouterr().err
     assert cli.main(_args("minilm-l6", f"tsv:{pairs_tsv}", "es", tmp_path / "s", *args, "--overwrite")) == 0
-    assert shards.open_store(tmp_path / "s").manifest["dataset"]["side"] == "es"
+    assert shard_store.open_store(tmp_path / "s").manifest["dataset"]["side"] == "es"
 
 
 def _run(out, dataset, *, wait=True):
@@ -127,7 +127,7 @@ def test_killed_extraction_resumes_to_identical_files(tmp_path, pairs_tsv):
     done = len(list((out / ".partial").glob("chunk_*.json")))
     assert 3 <= done < 10 and not (out / "manifest.json").exists()
     with pytest.raises(ValueError, match="unfinished extraction"):
-        shards.open_store(out)
+        shard_store.open_store(out)
     again = _run(out, dataset)
     assert again.returncode == 0, again.stderr
     names = sorted(p.name for p in (tmp_path / "ref").iterdir())
@@ -136,4 +136,4 @@ def test_killed_extraction_resumes_to_identical_files(tmp_path, pairs_tsv):
     for name in names:
         assert (tmp_path / "ref" / name).read_bytes() == (out / name).read_bytes(), name
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["n_items"] == 40 and shards.open_store(out).verify() is None
+    assert manifest["n_items"] == 40 and shard_store.open_store(out).verify() is None

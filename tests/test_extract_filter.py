@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 from extract import cli  # noqa: E402
 from extract import pipeline as P  # noqa: E402
 from extract.pipeline import ExtractConfig, extract_side  # noqa: E402
-from ii_jax import shards  # noqa: E402
+from ii_jax import store as shard_store  # noqa: E402
 from test_extract_shards import WORDS, build_tiny_causal  # noqa: E402
 
 # caption lengths in words (= content tokens): around both edges of 40-80 and of the old 42-80
@@ -77,13 +77,13 @@ def test_default_filter_is_40_to_80_on_every_side():
 
 def test_text_and_image_sides_keep_the_same_pairs_by_default(tmp_path, captioned):
     dataset, lm, vit = captioned
-    text = shards.open_store(extract_side(ExtractConfig(model=str(lm), dataset=dataset, side="caption",
+    text = shard_store.open_store(extract_side(ExtractConfig(model=str(lm), dataset=dataset, side="caption",
                                                         out=str(tmp_path / "t"), batch_size=4),
                                           log=_quiet, progress_bar=False))
-    image = shards.open_store(extract_side(ExtractConfig(model=str(vit), dataset=dataset, side="image",
+    image = shard_store.open_store(extract_side(ExtractConfig(model=str(vit), dataset=dataset, side="image",
                                                          out=str(tmp_path / "i"), filter_model=str(lm),
                                                          batch_size=4), log=_quiet, progress_bar=False))
-    shards.check_paired(text, image)
+    shard_store.check_paired(text, image)
     keep = [f"img{i:02d}.png" for i, n in enumerate(LENGTHS) if 40 <= n <= 80]
     assert text.item_ids == image.item_ids == keep  # 40..80 words, not 42..80 (text) and 1..80 (image)
     for store in (text, image):
@@ -101,7 +101,7 @@ def test_image_side_without_a_filter_tokenizer_is_refused(tmp_path, captioned):
         extract_side(cfg, log=_quiet, progress_bar=False)
     everything = ExtractConfig(model=str(vit), dataset=dataset, side="image", out=str(tmp_path / "all"),
                                min_tokens=0, max_tokens=0, batch_size=8)
-    assert len(shards.open_store(extract_side(everything, log=_quiet, progress_bar=False))) == len(LENGTHS)
+    assert len(shard_store.open_store(extract_side(everything, log=_quiet, progress_bar=False))) == len(LENGTHS)
 
 
 def test_window_longer_than_the_filter_allows_is_refused(tmp_path, captioned):
@@ -112,5 +112,5 @@ def test_window_longer_than_the_filter_allows_is_refused(tmp_path, captioned):
         extract_side(cfg, log=_quiet, progress_bar=False)
     ok = ExtractConfig(model=str(lm), dataset=dataset, side="caption", out=str(tmp_path / "t2"), window=40,
                        min_tokens=42, batch_size=8)
-    store = shards.open_store(extract_side(ok, log=_quiet, progress_bar=False))
+    store = shard_store.open_store(extract_side(ok, log=_quiet, progress_bar=False))
     assert store.item_ids == [f"img{i:02d}.png" for i, n in enumerate(LENGTHS) if 42 <= n <= 80]

@@ -16,7 +16,7 @@ from extract import sglang as S  # noqa: E402
 from extract.assets import MissingPackageError  # noqa: E402
 from extract.merge import merge_stores  # noqa: E402
 from extract.pipeline import ExtractConfig, extract_side  # noqa: E402
-from ii_jax import shards  # noqa: E402
+from ii_jax import store as shard_store  # noqa: E402
 from ii_jax.binary import pack_bits_np  # noqa: E402
 from test_extract_shards import build_tiny_causal, write_pairs  # noqa: E402
 
@@ -100,12 +100,12 @@ def test_server_route_writes_the_last_layer(tmp_path, tiny, server):
 
     model, data = tiny
     assert cli.main(_args(model, data, tmp_path / "s", server)) == 0
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     m = store.manifest
     assert store.layers == [0, 3] and store.relative_depth == [0.0, 1.0] and m["embedding_layer"] == 0
     assert m["model"]["backend"]["layers_returned"] == [3]
     # layer 0 is looked up here in the checkpoint's embedding matrix: exactly the HF route's layer 0
-    hf = shards.open_store(extract_side(ExtractConfig(model=str(model), dataset=f"tsv:{data}", side="en",
+    hf = shard_store.open_store(extract_side(ExtractConfig(model=str(model), dataset=f"tsv:{data}", side="en",
                                                       out=str(tmp_path / "hf"), n=12, window=4, min_tokens=6, batch_size=5,
                                                       chunk_size=4, floats=True, dtype="float32"), log=lambda m: None,
                                         progress_bar=False))
@@ -196,11 +196,12 @@ def test_engine_route_matches_the_hugging_face_route(tmp_path, tiny):
     model, data = tiny
     common = dict(model=str(model), dataset=f"tsv:{data}", side="en", n=12, window=4, min_tokens=6, batch_size=4, chunk_size=4,
                   floats=True)
-    hf = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "hf"), dtype="float32", **common), log=lambda m: None,
+    hf = shard_store.open_store(extract_side(ExtractConfig(out=str(tmp_path / "hf"), dtype="float32", **common),
+                                             log=lambda m: None,
                                         progress_bar=False))
     engine = FakeEngine(model)
     backend = S.EngineBackend(engine, layers="all")
-    sg = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "sg"), **common), log=lambda m: None,
+    sg = shard_store.open_store(extract_side(ExtractConfig(out=str(tmp_path / "sg"), **common), log=lambda m: None,
                                         progress_bar=False, backend=backend))
     assert engine.calls[0][1:] == ({"max_new_tokens": 1, "temperature": 0.0}, True)
     assert sg.layers == hf.layers == [0, 1, 2, 3] and sg.item_ids == hf.item_ids and sg.embedding_layer == 0
@@ -217,7 +218,7 @@ def test_engine_route_matches_the_hugging_face_route(tmp_path, tiny):
         [np.asarray(r["meta_info"]["hidden_states"][0])[:, 3 * E:4 * E],
          np.asarray(r["meta_info"]["hidden_states"][0])[:, 1 * E:2 * E]], axis=1)]}}
         for r in FakeEngine.generate(engine2, **kw)]
-    sub = shards.open_store(extract_side(ExtractConfig(out=str(tmp_path / "sub"), **common), log=lambda m: None,
+    sub = shard_store.open_store(extract_side(ExtractConfig(out=str(tmp_path / "sub"), **common), log=lambda m: None,
                                          progress_bar=False, backend=two))
     assert sub.layers == [0, 3, 1] and sub.embedding_layer == 0
     np.testing.assert_array_equal(np.asarray(sub.floats(0)), np.asarray(hf.floats(0)))  # looked up here

@@ -20,7 +20,7 @@ from extract import text as T  # noqa: E402
 from extract.merge import merge_stores, parse_shard  # noqa: E402
 from extract.pipeline import ExtractConfig, extract_side  # noqa: E402
 from extract.writer import StoreExistsError  # noqa: E402
-from ii_jax import shards  # noqa: E402
+from ii_jax import store as shard_store  # noqa: E402
 from ii_jax.cli import main as ii_jax_main  # noqa: E402
 
 WORDS = ("the a of and to in is was for on with as by at from his her they we you it be this that have not are "
@@ -113,8 +113,8 @@ def test_three_shards_merge_to_the_unsharded_store(tmp_path, tiny, capsys):
         else:
             extract_side(_cfg(model, data, out, shard=f"{i}/3"), log=_quiet, progress_bar=False)
         parts.append(out)
-    stores = [shards.open_store(p) for p in parts]
-    full = shards.open_store(ref)
+    stores = [shard_store.open_store(p) for p in parts]
+    full = shard_store.open_store(ref)
     ids = [set(s.item_ids) for s in stores]
     assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
     assert set().union(*ids) == set(full.item_ids) and all(len(s) > 0 for s in stores)
@@ -132,7 +132,7 @@ def test_three_shards_merge_to_the_unsharded_store(tmp_path, tiny, capsys):
     assert sorted(a) == sorted(b) and len(a) == 1 + 2 * 4
     for name in a:  # layer files and the manifest are byte-identical
         assert a[name] == b[name], name
-    assert shards.open_store(merged).verify() is None
+    assert shard_store.open_store(merged).verify() is None
     # the unsharded command finds the merged folder complete; merging again is a no-op
     extract_side(_cfg(model, data, merged), log=_quiet, progress_bar=False)
     assert merge_stores(merged, parts, log=_quiet) == merged
@@ -145,7 +145,7 @@ def test_more_shards_than_chunks_writes_empty_parts(tmp_path, tiny):
                        progress_bar=False)
     parts = [extract_side(_cfg(model, data, tmp_path / f"p{i}", n=6, chunk_size=4, floats=False, shard=(i, 4)),
                           log=_quiet, progress_bar=False) for i in range(4)]
-    assert [len(shards.open_store(p)) for p in parts] == [4, 2, 0, 0]
+    assert [len(shard_store.open_store(p)) for p in parts] == [4, 2, 0, 0]
     merge_stores(tmp_path / "m", parts, log=_quiet)
     assert _files(ref) == _files(tmp_path / "m")
 
@@ -237,7 +237,7 @@ def test_host_dies_mid_run_then_resumes(tmp_path, tiny, three_parts, monkeypatch
     monkeypatch.setattr(T, "text_states", lambda loaded, tok, idx, **kw: (calls.append(len(idx)),
                                                                             real(loaded, tok, idx, **kw))[1])
     extract_side(_cfg(model, data, out, shard="1/3", chunk_size=2), log=_quiet, progress_bar=False)
-    n_chunks = len(shards.open_store(out).manifest["shard"]["chunk_ids"])
+    n_chunks = len(shard_store.open_store(out).manifest["shard"]["chunk_ids"])
     assert len(calls) == n_chunks - 2
     monkeypatch.setattr(T, "text_states", real)
     again = extract_side(_cfg(model, data, tmp_path / "clean", shard="1/3", chunk_size=2), log=_quiet,
@@ -285,11 +285,11 @@ def test_device_map_reaches_from_pretrained(tmp_path, tiny, monkeypatch, capsys)
     ref = extract_side(_cfg(model, data, tmp_path / "ref", n=6), log=_quiet, progress_bar=False)
     assert cli.main(_cli(model, data, tmp_path / "auto", "-n", "6", "--device-map", "auto")) == 0
     assert seen == ["<none>", "auto"]
-    store = shards.open_store(tmp_path / "auto")
+    store = shard_store.open_store(tmp_path / "auto")
     assert store.manifest["model"]["device_map"] == "auto"
     # accelerate places the tiny model on the CPU here: the same states as without a device map
     for layer in store.layers:
-        np.testing.assert_array_equal(np.asarray(store.bits(layer)), np.asarray(shards.open_store(ref).bits(layer)))
+        np.testing.assert_array_equal(np.asarray(store.bits(layer)), np.asarray(shard_store.open_store(ref).bits(layer)))
     assert cli.main(_cli(model, data, tmp_path / "bad", "--device-map", "{not json")) == 2
     assert "--device-map" in capsys.readouterr().err
 
@@ -315,7 +315,7 @@ def test_a_bfloat16_store_keeps_most_float32_sign_bits(tmp_path, tiny):
     model, data = tiny
     a, b = (extract_side(_cfg(model, data, tmp_path / dt, dtype=dt), log=_quiet, progress_bar=False)
             for dt in ("float32", "bfloat16"))
-    sa, sb = shards.open_store(a), shards.open_store(b)
+    sa, sb = shard_store.open_store(a), shard_store.open_store(b)
     assert sa.item_ids == sb.item_ids
     for layer in sa.layers:
         xa, xb = np.asarray(sa.bits(layer)), np.asarray(sb.bits(layer))

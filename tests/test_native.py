@@ -10,6 +10,8 @@ import pytest
 import reference as ref
 from ii_jax import _native, distances, hamming_distances, information_imbalance, pack_bits
 from ii_jax import imbalance as imb
+from ii_jax.core import delta_from_stats
+from ii_jax.core import stats as core_stats
 
 needs_native = pytest.mark.skipif(not distances.native_available(),
                                   reason="native kernels not built (make setup / python -m ii_jax._native)")
@@ -105,17 +107,15 @@ def test_native_block_stats_equal_jax_fast_and_exact(rng, dtype, ties, k):
     levels = 4 if dtype == np.int32 else 1000  # int: huge tie groups (the JAX exact path); float: few ties
     dx = rng.integers(0, levels, size=(n, n)).astype(dtype)
     dy = rng.integers(0, levels, size=(n, n)).astype(dtype)
-    px, py = imb._priorities(n, ties, None)
+    px, py = core_stats.priorities(n, ties, None)
     for i0 in range(0, n, block):
         ids = np.arange(i0, i0 + block, dtype=np.int32)
         rx, ry = (np.pad(d[i0:i0 + block], ((0, max(0, i0 + block - n)), (0, 0))) for d in (dx, dy))
         got = np.asarray(_native.block_stats(rx, ry, ids, n_valid=n, k=k, ties=ties))
-        fast, over = (np.asarray(v) for v in imb._block_fast(rx, ry, ids, px, py, n_valid=n, k=k, ties=ties,
-                                                              n_cand=imb._n_candidates(n, k)))
-        exact = np.asarray(imb._block_exact(rx, ry, ids, px, py, n_valid=n, k=k, ties=ties))
-        want = np.where(over.any(axis=0)[None, None, :], exact, fast)
-        valid = min(block, n - i0)
-        np.testing.assert_array_equal(got[:, :, :valid], want[:, :, :valid])
+        for n_cand in (core_stats.n_candidates(n - 1, k), k):  # k: every tied row through the exact count
+            want = np.asarray(core_stats.block_stats(rx, ry, ids, px, py, n_valid=n, k=k, ties=ties, n_cand=n_cand))
+            valid = min(block, n - i0)
+            np.testing.assert_array_equal(got[:, :, :valid], want[:, :, :valid])
 
 
 @needs_native
@@ -170,8 +170,9 @@ def test_native_window_stats_imbalance_matches_reference(rng):
                                          ties="average"))
     for q, s in enumerate([2, 5]):
         dx, dy = _hamming(x[:, (t - s) * w:]), _hamming(y[:, (t - s) * w:])
-        assert abs(imb._finish(st[q, 0], n, 1) - ref.imbalance(dx, dy, 1)) < 1e-12
-        assert abs(imb._finish(st[q, 1], n, 1) - ref.imbalance(dy, dx, 1)) < 1e-12
+        got = delta_from_stats(st[q], k=1, m=n - 1)
+        assert abs(got[0] - ref.imbalance(dx, dy, 1)) < 1e-12
+        assert abs(got[1] - ref.imbalance(dy, dx, 1)) < 1e-12
 
 
 @needs_native
@@ -189,7 +190,7 @@ def test_fallback_when_the_library_is_missing(rng, monkeypatch):
     monkeypatch.setenv("II_JAX_NATIVE_LIB", "/nonexistent/_hamming.so")
     assert not _native.available() and not distances.native_available()
     assert distances.default_kernel() == "popcount"
-    distances._warn_native_missing.cache_clear()
+    distances.registry._warn_unavailable.cache_clear()
     with pytest.warns(RuntimeWarning, match="not available"):
         assert distances.check_kernel("native") == "popcount"
     x, y = pack_bits(rng.random((30, 12)) < 0.5), pack_bits(rng.random((30, 5)) < 0.5)

@@ -227,7 +227,7 @@ def test_draw_subsets_reproduces_every_old_drawer(seed, n, n_sub, repeats):
         np.testing.assert_array_equal(synthetic._subsamples(key, n, n_sub, repeats, "t"), np.sort(picks, axis=1))
     old_members = np.zeros((repeats, n), bool)
     np.put_along_axis(old_members, picks, True, axis=1)
-    np.testing.assert_array_equal(bidmod._jackknife_members(key, n, n_sub, repeats, "t"), old_members)
+    np.testing.assert_array_equal(bidmod.profile._jackknife_members(key, n, n_sub, repeats, "t"), old_members)
     np.testing.assert_array_equal(subset_members(jax_stream, n), old_members)
     for s in (numpy_stream, jax_stream):  # sorted, distinct points
         assert ((s[:, 1:] > s[:, :-1]).all()) and s.min() >= 0 and s.max() < n

@@ -1,4 +1,4 @@
-"""The shard store: writer (extract.writer) and reader (ii_jax.shards) agree, refuse damage, resume exactly."""
+"""The shard store: writer (extract.writer) and reader (ii_jax.store) agree, refuse damage, resume exactly."""
 from __future__ import annotations
 
 import errno
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from extract import atomic, writer
-from ii_jax import binary, shards
+from ii_jax import binary
+from ii_jax import store as shard_store
 
 N, L, T, E = 12, 3, 5, 70  # E not a multiple of 32: exercises the zero padding
 
@@ -41,7 +42,7 @@ def _write(out, states, *, floats=True, chunk=4, ids=None, compute_log=None, fai
 def test_roundtrip_bits_floats_and_metadata(tmp_path):
     states = _states()
     _write(tmp_path / "s", states)
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     assert store.layers == [0, 1, 2]
     assert store.relative_depth == [0.0, 0.5, 1.0]
     assert store.item_ids == [f"item-{i}" for i in range(N)]
@@ -58,7 +59,7 @@ def test_roundtrip_bits_floats_and_metadata(tmp_path):
 def test_bit_layout_matches_the_jax_engine(tmp_path):
     states = _states(1)
     _write(tmp_path / "s", states, floats=False)
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     unpacked = np.asarray(binary.unpack_bits(np.asarray(store.bits(2)), E))
     np.testing.assert_array_equal(unpacked, states[:, 2] > 0)
     # zero counts as negative, padding bits are zero
@@ -67,7 +68,7 @@ def test_bit_layout_matches_the_jax_engine(tmp_path):
 
 def test_bits_only_store_refuses_floats(tmp_path):
     _write(tmp_path / "s", _states(), floats=False)
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     with pytest.raises(ValueError, match="only packed bits"):
         store.floats(0)
     with pytest.raises(ValueError, match="layer 7 is not stored"):
@@ -80,12 +81,12 @@ def test_corrupted_layer_file_is_refused_by_name(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 0xFF
     path.write_bytes(bytes(raw))
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     store.bits(0)  # intact files still read
     with pytest.raises(ValueError, match=r"layer_001\.npy: checksum mismatch"):
         store.bits(1)
     with pytest.raises(ValueError, match=r"layer_001\.npy"):
-        shards.open_store(tmp_path / "s").verify()
+        shard_store.open_store(tmp_path / "s").verify()
 
 
 def test_truncated_and_missing_files_are_refused(tmp_path):
@@ -93,10 +94,10 @@ def test_truncated_and_missing_files_are_refused(tmp_path):
     path = tmp_path / "s" / "layer_002.f16.npy"
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match=r"layer_002\.f16\.npy: truncated"):
-        shards.open_store(tmp_path / "s")
+        shard_store.open_store(tmp_path / "s")
     path.unlink()
     with pytest.raises(ValueError, match=r"layer_002\.f16\.npy: missing"):
-        shards.open_store(tmp_path / "s")
+        shard_store.open_store(tmp_path / "s")
 
 
 def test_mismatched_manifest_is_refused(tmp_path):
@@ -105,20 +106,20 @@ def test_mismatched_manifest_is_refused(tmp_path):
     m = json.loads(mpath.read_text())
     m["files"]["layer_000.npy"]["shape"] = [N, T, 2]
     mpath.write_text(json.dumps(m))
-    store = shards.open_store(tmp_path / "s", verify=False)
+    store = shard_store.open_store(tmp_path / "s", verify=False)
     with pytest.raises(ValueError, match=r"layer_000\.npy: holds uint32 \[12, 5, 3\], but the manifest says"):
         store.bits(0)
     m["n_words"] = 5
     mpath.write_text(json.dumps(m))
     with pytest.raises(ValueError, match="manifest.json: n_words 5 does not hold hidden_size 70"):
-        shards.open_store(tmp_path / "s")
+        shard_store.open_store(tmp_path / "s")
     m["format"] = "something-else"
     mpath.write_text(json.dumps(m))
     with pytest.raises(ValueError, match="manifest.json: format is 'something-else'"):
-        shards.open_store(tmp_path / "s")
+        shard_store.open_store(tmp_path / "s")
     mpath.write_text("{not json")
     with pytest.raises(ValueError, match="manifest.json: not valid JSON"):
-        shards.open_store(tmp_path / "s")
+        shard_store.open_store(tmp_path / "s")
 
 
 def test_check_paired(tmp_path):
@@ -128,18 +129,18 @@ def test_check_paired(tmp_path):
     ids = [f"item-{i}" for i in range(N)]
     ids[3], ids[5] = "other-3", "other-5"
     _write(tmp_path / "c", states, ids=ids)
-    a, b, c = (shards.open_store(tmp_path / x) for x in "abc")
-    shards.check_paired(a, b)
+    a, b, c = (shard_store.open_store(tmp_path / x) for x in "abc")
+    shard_store.check_paired(a, b)
     with pytest.raises(ValueError, match=r"2 of 12 item ids differ .* row 3: 'item-3' vs 'other-3'"):
-        shards.check_paired(a, c)
+        shard_store.check_paired(a, c)
 
 
 def test_check_paired_different_lengths(tmp_path):
     _write(tmp_path / "a", _states())
-    store = shards.open_store(tmp_path / "a")
-    short = shards.Store(store.path, {**store.manifest, "item_ids": store.item_ids[:10]}, verify=False)
+    store = shard_store.open_store(tmp_path / "a")
+    short = shard_store.Store(store.path, {**store.manifest, "item_ids": store.item_ids[:10]}, verify=False)
     with pytest.raises(ValueError, match="has 12 items and .* has 10; 2 item ids differ"):
-        shards.check_paired(store, short)
+        shard_store.check_paired(store, short)
 
 
 def test_interrupted_write_resumes_with_identical_files(tmp_path):
@@ -148,7 +149,7 @@ def test_interrupted_write_resumes_with_identical_files(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _write(tmp_path / "run", states, fail_after=2)
     with pytest.raises(ValueError, match="no manifest.*unfinished extraction"):
-        shards.open_store(tmp_path / "run")
+        shard_store.open_store(tmp_path / "run")
     log = []
     _write(tmp_path / "run", states, compute_log=log)
     assert len(log) == 1  # only the unfinished chunk is recomputed
@@ -166,7 +167,7 @@ def test_other_extraction_in_folder_is_not_overwritten(tmp_path):
     with pytest.raises(writer.StoreExistsError, match="already holds a different extraction"):
         _write(tmp_path / "s", _states(), chunk=5)
     _write(tmp_path / "s", _states(3), chunk=5, overwrite=True)
-    np.testing.assert_array_equal(shards.open_store(tmp_path / "s").floats(1), _states(3)[:, 1].astype(np.float16))
+    np.testing.assert_array_equal(shard_store.open_store(tmp_path / "s").floats(1), _states(3)[:, 1].astype(np.float16))
 
 
 def test_full_disk_leaves_no_corrupt_shard(tmp_path, monkeypatch):
@@ -187,7 +188,7 @@ def test_full_disk_leaves_no_corrupt_shard(tmp_path, monkeypatch):
     assert not list(folder.glob(".*.tmp"))
     monkeypatch.setattr(np.lib.format, "write_array", real)
     _write(tmp_path / "s", states)  # resumes from the finished chunks
-    np.testing.assert_array_equal(shards.open_store(folder).bits(0), binary.pack_bits_np(states[:, 0] > 0))
+    np.testing.assert_array_equal(shard_store.open_store(folder).bits(0), binary.pack_bits_np(states[:, 0] > 0))
 
 
 def test_float16_overflow_is_clipped_and_counted(tmp_path):
@@ -195,7 +196,7 @@ def test_float16_overflow_is_clipped_and_counted(tmp_path):
     states[0, 1, 0, 0] = 1e6
     states[1, 1, 0, 0] = -1e6
     _write(tmp_path / "s", states)
-    store = shards.open_store(tmp_path / "s")
+    store = shard_store.open_store(tmp_path / "s")
     f = np.asarray(store.floats(1))
     assert np.isfinite(f).all() and f[0, 0, 0] == np.float16(65504) and f[1, 0, 0] == np.float16(-65504)
     assert store.manifest["files"]["layer_001.f16.npy"]["clipped"] == 2
@@ -222,5 +223,5 @@ def test_store_without_an_embedding_layer_opens(tmp_path):
     m = json.loads(mpath.read_text())
     m["embedding_layer"] = None
     mpath.write_text(json.dumps(m))
-    store = shards.open_store(out)
+    store = shard_store.open_store(out)
     assert store.embedding_layer is None and store.bits(1).shape == (N, T, 3)

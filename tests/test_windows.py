@@ -3,7 +3,7 @@ import pytest
 
 import reference as ref
 from ii_jax import pack_bits
-from ii_jax.windows import clip_normalize, float_window, last_tokens, mean_tokens, token_at
+from ii_jax.windows import float_window, last_tokens, mean_tokens, token_at
 
 
 def test_concatenated_words_give_concatenated_bit_distances(rng):
@@ -24,9 +24,6 @@ def test_token_at_and_means(rng):
     x = float_window(f, 2)
     assert x.shape == (4, 6)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1, rtol=1e-5)
-    with pytest.warns(DeprecationWarning, match="clip_and_normalize"):  # the old name, kept one release
-        c = clip_normalize(np.array([[100.0, 1.0], [1.0, 1.0]]), quantile=0.5)
-    np.testing.assert_allclose(c[0], [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-6)
 
 
 def test_window_errors():

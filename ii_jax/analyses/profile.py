@@ -6,7 +6,6 @@ from typing import NamedTuple, Sequence
 import jax
 import numpy as np
 
-from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.analyses._util import _key, _progress
 from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.resampling import (_delta, _delta_stats, _fits, _jack_param, _null_count, _null_permutations,
@@ -63,7 +62,6 @@ class Profile(NamedTuple):
     params: dict
 
 
-@_renamed_kwargs(skip_last="drop_last")
 def layer_profile(a, b, *, tokens: int = 20, representation: str = "concat", layers: Sequence[int] | None = None,
                   jackknife="auto", null: bool | int = True, k: int = 1, ties: str = "average", key=None,
                   drop_last: int = 0, progress: bool | None = None, include_embedding: bool = False) -> Profile:

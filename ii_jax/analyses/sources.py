@@ -12,7 +12,6 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax import baselines as _bl
 from ii_jax import windows as _win
 
@@ -195,7 +194,6 @@ def _depth(src, layers) -> np.ndarray:
     return np.array([src.relative_depth[src.layers.index(x)] for x in layers], np.float64)
 
 
-@_renamed_kwargs(skip_last="drop_last")
 def features(src, layer: int, *, representation: str = "concat", tokens: int = 20, drop_last: int = 0):
     """One layer of a source as one vector per item.
 

@@ -7,11 +7,11 @@ import jax
 import numpy as np
 
 from ii_jax import distances as _dist
-from ii_jax import imbalance as _imb
 from ii_jax.analyses._util import _progress
 from ii_jax.analyses.cache import TokenDistances
 from ii_jax.analyses.resampling import _CACHE_BYTES, _delta, _fits, _pair_stats
 from ii_jax.analyses.sources import _bits, _check_paired, _depth, _layers, _name, as_source, features
+from ii_jax.core import delta_from_stats
 
 __all__ = ["WindowSweep", "default_windows", "window_sweep"]
 
@@ -126,5 +126,5 @@ def _fused_layer(bits_a, bits_b, sizes: list[int], *, k: int, ties: str,
         part = sizes[g0:g0 + group]
         bounds = [[t * w] + [(t - s) * w for s in part] for t, w in ends]
         st = np.asarray(_native.window_stats(flat[0], flat[1], bounds[0], bounds[1], k=k, ties=ties))
-        out += [np.array([_imb._finish(st[q, 0], n, k), _imb._finish(st[q, 1], n, k)]) for q in range(len(part))]
+        out += list(delta_from_stats(st.astype(np.int64), k=k, m=n - 1))  # [K, 2]: each window's Δ
     return out

@@ -29,7 +29,7 @@ L-BFGS stops where the KL's float32 resolution (~3e-7) hides the rest of the des
 ends with a few damped Newton steps on the same objective in float64, inside a *scoped* x64 context (never a
 global flip): fitted ``d0`` agrees with an independent float64 SciPy fit to 1e-5 relative (tests/test_bid.py).
 The public functions are host-side (NumPy windows and batching around jitted kernels): call them on arrays,
-not inside a caller's ``jit``; only the private model and KL (``_log_model``, ``_kl``) are float32-traceable.
+not inside a caller's ``jit``; only the model and KL of :mod:`~ii_jax.bid.model` are float32-traceable.
 
 The fit is parametrised by ``phi = log(d(r) - r)`` at the two ends of the range, which keeps ``d(r) > r``
 (the model's support) and removes the strong ``d0``-``d1`` correlation of the raw parameters.
@@ -51,19 +51,11 @@ per-layer :class:`BIDProfile` NumPy arrays, as the analyses' results do.
 """
 from __future__ import annotations
 
-import sys
-import types
-import warnings
-
 from ii_jax.bid import fit, histogram, model, profile, results
-from ii_jax.bid.fit import _check_alphas, _converged, _fit_windows, _first, _kl64, _polish, _polished, _window
 from ii_jax.bid.fit import bid_from_bits
 from ii_jax.bid.fit import bid_from_histogram
-from ii_jax.bid.histogram import _check_words, _pair_histograms, _row_block_counts, _tile
 from ii_jax.bid.histogram import hamming_histogram
 from ii_jax.bid.histogram import subsample_histograms
-from ii_jax.bid.model import _kl, _log_model, _n_kl_half, _stirling_remainder
-from ii_jax.bid.profile import _jackknife_members, _summarise, _token_window
 from ii_jax.bid.profile import bid_jackknife
 from ii_jax.bid.profile import bid_profile
 from ii_jax.bid.profile import bid_profile_store
@@ -85,26 +77,3 @@ __all__ = [
     "bid_profile_store",
     "plot_bid_profile",
 ]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The old name. ``ii_jax.bid`` used to be this module's ``bid`` function re-exported over the module's own name,
-# so ``import ii_jax.bid as m`` gave the function. Now ``ii_jax.bid`` is the module; calling it (or the function
-# ``ii_jax.bid.bid``) still works for one release, with a DeprecationWarning.
-
-
-def bid(*args, **kwargs) -> BIDResult:
-    """Deprecated alias of :func:`bid_from_bits`."""
-    warnings.warn("ii_jax.bid(...) is deprecated: use ii_jax.bid_from_bits(...) (ii_jax.bid is now the module)",
-                  DeprecationWarning, stacklevel=2)
-    return bid_from_bits(*args, **kwargs)
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        warnings.warn("ii_jax.bid(...) is deprecated: use ii_jax.bid_from_bits(...) (ii_jax.bid is now the module)",
-                      DeprecationWarning, stacklevel=2)
-        return bid_from_bits(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule  # the package itself stays callable (deprecated)

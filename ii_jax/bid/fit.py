@@ -12,7 +12,7 @@ import optax
 from jax import lax
 from jax.scipy.special import gammaln, logsumexp
 
-from ii_jax.distances import _x64_scope
+from ii_jax.distances import x64_scope
 from ii_jax.bid.results import BIDResult
 from ii_jax.bid.histogram import _check_words, hamming_histogram
 from ii_jax.bid.model import _kl, _stirling_remainder
@@ -138,7 +138,7 @@ def _polish(phi: np.ndarray, windows: Sequence[_Window], ok: np.ndarray) -> np.n
         r[i, :m], r[i, m:], pp[i, :m], mask[i, :m] = windows[b].r, windows[b].r[0], windows[b].p, True
     lo, hi = r[:, 0].copy(), np.array([windows[b].r[-1] for b in rows])
     x = np.asarray(phi, np.float64)[rows]
-    with _x64_scope():
+    with x64_scope():
         data = [jnp.asarray(a) for a in (r, pp, mask, lo, hi)]
 
         def derivs(ph):
@@ -308,7 +308,7 @@ def _polished(windows, d0, d1, kl, ok):
     g = np.exp(phi)
     slope = 1.0 + (g[:, 1] - g[:, 0]) / (hi - lo)
     new_d0, new_d1 = g[:, 0] - (slope - 1.0) * lo, slope
-    with _x64_scope():
+    with x64_scope():
         kl64 = np.array([float(_kl64(jnp.asarray(phi[i]), jnp.asarray(w.r), jnp.asarray(w.p), jnp.ones(len(w.r), bool),
                                      w.r[0], w.r[-1])) + float(np.sum(w.p * np.log(w.p))) if ok[i] else 0.0
                          for i, w in enumerate(windows)])

@@ -6,7 +6,6 @@ from typing import Any, Sequence
 import jax
 import numpy as np
 
-from ii_jax._compat import renamed_kwargs as _renamed_kwargs
 from ii_jax.binary import WORD_BITS
 from ii_jax.resample import draw_subsets, standard_error, subset_members
 from ii_jax.bid.results import BIDJackknife, BIDProfile, BIDResult
@@ -31,7 +30,6 @@ def _summarise(fits: BIDResult, members: np.ndarray) -> BIDJackknife:
     return BIDJackknife(mean(d0), std(d0), mean(d1), std(d1), n, fits)
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def bid_jackknife(
     words: jax.typing.ArrayLike,
     n_bits: int,
@@ -93,7 +91,6 @@ def _jackknife_members(key, n: int, n_sub: int | None, repeats: int, fn: str) ->
 # Per-layer profiles (paper Supp. H, Fig. 9)
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats")
 def bid_profile(
     layers: Sequence[jax.typing.ArrayLike],
     n_bits: int | Sequence[int],
@@ -180,7 +177,6 @@ def _token_window(bits: np.ndarray, tokens: int, drop_last: int, n_bits_token: i
     return pack_bits_np(unpacked.reshape(n, -1)), tokens * n_bits_token
 
 
-@_renamed_kwargs(n_samples="n_sub", n_reps="repeats", skip_last="drop_last")
 def bid_profile_store(
     store: Any,
     *,

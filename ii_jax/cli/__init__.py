@@ -6,6 +6,6 @@ This package is the only part of ``ii_jax`` that reaches the extraction layer, a
 Modules: :mod:`~ii_jax.cli.commands` (the parser and the analysis subcommands), :mod:`~ii_jax.cli.bid` (``ii-jax
 bid``), :mod:`~ii_jax.cli.demo` (``ii-jax demo``), :mod:`~ii_jax.cli.report` (JSON, PNG and ``report.html``).
 """
-from ii_jax.cli.commands import _REPRESENTATIONS, EXTRACT_COMMANDS, build_parser, main, run_extract
+from ii_jax.cli.commands import EXTRACT_COMMANDS, build_parser, main, run_extract
 
 __all__ = ["main", "build_parser", "run_extract", "EXTRACT_COMMANDS"]

@@ -21,12 +21,10 @@ import numpy as np
 
 from ii_jax.distances import tiling as _tiling
 from ii_jax.distances.checks import as_array, check_floats, check_words
-from ii_jax.distances.kernels import (_BF16_EXACT_BITS, _hamming_tile64, _pad_axis, _pm1, _x64_scope, float_tile,
-                                      hamming_matmul_tile, hamming_tile, hamming_tile64, normalize_rows, pad_axis,
-                                      x64_scope)
+from ii_jax.distances.kernels import (float_tile, hamming_matmul_tile, hamming_tile, hamming_tile64, normalize_rows,
+                                      pad_axis, x64_scope)
 from ii_jax.distances.registry import (KERNELS, HammingKernel, check_kernel, default_kernel, get_kernel,
                                        kernel_names, native_available, register_kernel)
-from ii_jax.distances.registry import _warn_unavailable as _warn_native_missing
 from ii_jax.distances.tiling import (NativeTiles, Operands, assemble, float_tiles, hamming_tiles, kind_scope,
                                      needs_x64, parallel_map, pipelined, prepare_operands, rows_vs_columns,
                                      sharded_matrix, tile_edge, tile_workers, word_major)

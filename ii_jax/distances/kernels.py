@@ -28,6 +28,11 @@ def pad_axis(x: jax.Array, axis: int, multiple: int, value=0) -> jax.Array:
     return jnp.pad(x, widths, constant_values=value)
 
 
+def _zeros(shape, dtype, *like: jax.Array) -> jax.Array:
+    """Zeros of ``shape`` that vary over the same ``shard_map`` axes as ``like`` (a loop's initial carry must)."""
+    return sum(lax.full_like(a, 0, dtype, shape) for a in like)
+
+
 def hamming_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
     """Hamming distances between a row block and word-major columns.
 
@@ -49,8 +54,7 @@ def hamming_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
         pc = lax.population_count(xw[:, :, None] ^ yw[:, None, :])
         return acc + jnp.sum(pc, axis=0).astype(jnp.int32), None
 
-    acc0 = jnp.zeros((xb.shape[0], yt.shape[1]), jnp.int32)
-    acc, _ = lax.scan(step, acc0, (xg, yg))
+    acc, _ = lax.scan(step, _zeros((xb.shape[0], yt.shape[1]), jnp.int32, xb, yt), (xg, yg))
     return acc
 
 
@@ -58,7 +62,7 @@ def hamming_tile(xb: jax.Array, yt: jax.Array) -> jax.Array:
 # counts to a multiple of _TC_MN (zeros in the ±1 encoding add nothing to a·b, and padded rows are cut off).
 _TC_K = 128
 _TC_MN = 16
-BF16_EXACT_BITS = _BF16_EXACT_BITS = 1 << 24  # bf16 ±1 products summed in float32 are exact integers below 2^24 bits
+BF16_EXACT_BITS = 1 << 24  # bf16 ±1 products summed in float32 are exact integers below 2^24 bits
 
 
 def _pm1(words: jax.Array, dtype) -> jax.Array:
@@ -139,12 +143,5 @@ def hamming_tile64(xb: jax.Array, yt: jax.Array) -> jax.Array:
         xw, yw = words
         return acc + jnp.sum(lax.population_count(xw[:, :, None] ^ yw[:, None, :]), axis=0), None
 
-    acc, _ = lax.scan(step, jnp.zeros((xb.shape[0], yt.shape[1]), jnp.uint64), (xg, yg))
+    acc, _ = lax.scan(step, _zeros((xb.shape[0], yt.shape[1]), jnp.uint64, xb, yt), (xg, yg))
     return acc.astype(jnp.int32)
-
-
-
-
-_x64_scope = x64_scope  # the private names other modules used
-_pad_axis = pad_axis
-_hamming_tile64 = hamming_tile64
