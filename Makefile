@@ -91,15 +91,17 @@ X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample
              ii_jax/baselines.py ii_jax/binary.py ii_jax/synthetic.py ii_jax/imbalance.py ii_jax/resample.py \
              ii_jax/null.py
 
-# `make test`: lint, every test but the heaviest end-to-end runs, and the x64 pass (about 8 min on a fresh 2-core
-# machine, installs included). `make test-all` adds the heavy ones (the real demo end to end); CI runs both.
+# `make test`: lint, every test but the heavy end-to-end runs and the slow grids, and the x64 pass (within about
+# 10 min on a fresh 2-core machine, installs included). `make test-heavy` runs the rest (the real demo, the study's
+# smoke run, the documentation in a browser, the calibration checks, the core's full option grid); CI runs both.
 test: setup data lint
-	$(PY) -m pytest -q -m "not heavy" --durations=10
+	$(PY) -m pytest -q -m "not heavy and not slow" --durations=10
 	$(MAKE) --no-print-directory test-x64
 
-# The heavy tests include the documentation: built (its `docs` extra) and opened in headless Chromium.
+# The heavy tests include the documentation: built (its `docs` extra) and opened in headless Chromium; the slow ones
+# run here too.
 test-heavy: setup data $(BIBLE_STAMP) $(DOCS_STAMP) docs-browser
-	$(PY) -m pytest -q -m heavy --durations=5
+	$(PY) -m pytest -q -m "heavy or slow" --durations=5
 
 test-all: test test-heavy
 
