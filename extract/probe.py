@@ -40,7 +40,7 @@ def probe_speed(model: str, *, dataset: str = "bible:en@web-es", side: str = "en
         def run(idx):
             return vision_states(loaded, items, idx, window=1, batch_size=batch_size)
     else:
-        from extract.text import text_states, tokenize_texts
+        from extract.text import batches_by_length, text_states, tokenize_texts
 
         counts = D.content_token_counts(items, loaded.tokenizer)
         pool = np.flatnonzero((counts >= 40) & (counts <= 80))
@@ -48,9 +48,11 @@ def probe_speed(model: str, *, dataset: str = "bible:en@web-es", side: str = "en
             raise ValueError(f"{dataset}:{side}: no item of 40-80 tokens under {model}'s tokenizer to time.")
         pick = np.random.default_rng(0).choice(pool, min(len(pool), n), replace=False)
         tok = tokenize_texts([items[i] for i in pick], loaded.tokenizer, window=window, drop_last=2)
+        # batched as an extraction batches them: sorted by length, so a batch carries little padding
+        by_length = np.concatenate(batches_by_length([len(s) for s in tok.input_ids], len(pick)))
 
         def run(idx):
-            return text_states(loaded, tok, idx, batch_size=batch_size)
+            return text_states(loaded, tok, by_length[idx], batch_size=batch_size)
     timed = np.arange(len(pick) - min(n, len(pick)), len(pick))
     # Warm-up on the very batches then timed: the first pass over a batch shape pays one-time costs (allocations,
     # the bfloat16 kernels oneDNN builds per shape) that a long extraction pays once per shape, not per batch.
