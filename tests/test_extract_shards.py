@@ -323,3 +323,13 @@ def test_a_bfloat16_store_keeps_most_float32_sign_bits(tmp_path, tiny):
         assert differ < 0.05, (layer, differ)  # bf16 rounds activations, flipping only near-zero signs
     if sa.layers[-1] != sa.embedding_layer:  # the deepest layer is not bit-identical (the run really was bf16)
         assert np.any(np.asarray(sa.bits(sa.layers[-1])) != np.asarray(sb.bits(sb.layers[-1])))
+
+
+def test_probe_times_a_model_and_names_an_empty_pool(tmp_path, tiny, capsys):
+    from extract.probe import probe_speed
+
+    model, data = tiny
+    with pytest.raises(ValueError, match="no item of 40-80 tokens"):  # the tiny pairs hold 4-22 words
+        probe_speed(str(model), dataset=f"tsv:{data}", n=4, batch_size=2)
+    assert cli.main(["probe", "--model", str(model), "--dataset", f"tsv:{data}", "-n", "4"]) == 2
+    assert "no item of 40-80 tokens" in capsys.readouterr().err
