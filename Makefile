@@ -72,7 +72,7 @@ $(BIBLE_STAMP): $(STAMP) pyproject.toml
 demo: setup data $(BIBLE_STAMP)
 	$(VENV)/bin/ii-jax demo
 
-# The study: every experiment, the claims table; resumable (rerun to continue). ~2.5 h on 2 cores.
+# The study: every experiment, the claims table; resumable (rerun to continue); the plan it prints first says how long.
 study: setup data study-assets
 	$(VENV)/bin/ii-jax study
 
