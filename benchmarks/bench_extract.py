@@ -173,8 +173,16 @@ def agreement(model: str, n: int, work: Path, *, batch: int = 16, tokens: int = 
             row[direction] = {"fp32": float(r.parts[1]), "diff": float(r.difference), "se": float(r.std),
                               "z": float(r.z)}
         rows.append(row)
-    within = all(abs(r[dr]["z"]) <= 2 for r in rows for dr in ("x_to_y", "y_to_x"))
+    from ii_jax.resample import holm, t_p_value
+
+    zs = np.array([r[dr]["z"] for r in rows for dr in ("x_to_y", "y_to_x")])
+    within = bool(np.all(np.abs(zs) <= 2))
+    # 2·L comparisons: about 4.6 % of them exceed 2 SE by chance even when the dtypes agree, so the family is also
+    # read with Holm's adjustment of the t p-values (29 degrees of freedom: 30 splits into halves).
+    p_holm = holm(t_p_value(zs, 29))
     return {"model": model, "n": len(stores["float32", "en"]), "rows": rows, "within_2se": within,
+            "beyond_2se": int(np.sum(np.abs(zs) > 2)), "expected_beyond_2se": float(0.046 * len(zs)),
+            "min_p_holm": float(np.min(p_holm)),
             "extract_seconds": {f"{k[0]}-{k[1]}": v for k, v in times.items()}}
 
 
@@ -246,7 +254,9 @@ def main(argv=None) -> int:
                 continue
             a = agreement(name, args.agree, Path(args.work), batch=args.batch_size or 16)
             results["agreement"].append(a)
-            print(f"{name} (N = {a['n']}; every layer within 2 SE: {'yes' if a['within_2se'] else 'NO'}; extraction "
+            print(f"{name} (N = {a['n']}; every layer within 2 SE: {'yes' if a['within_2se'] else 'NO'} "
+                  f"({a['beyond_2se']} of {2 * len(a['rows'])} beyond 2 SE, {a['expected_beyond_2se']:.1f} expected by "
+                  f"chance; smallest Holm-adjusted p {a['min_p_holm']:.2g}); extraction "
                   + ", ".join(f"{k} {v:.0f} s" for k, v in a["extract_seconds"].items()) + ")")
             print(f"  {'layer':>5s} {'Δ fp32 en→es':>12s} {'bf16−fp32':>10s} {'SE':>7s} {'z':>6s}   "
                   f"{'Δ fp32 es→en':>12s} {'bf16−fp32':>10s} {'SE':>7s} {'z':>6s}  {'bits differing':>14s}")
