@@ -187,20 +187,14 @@ def agreement(model: str, n: int, work: Path, *, batch: int = 16, tokens: int = 
 
 
 def _machine() -> str:
-    from extract.dtypes import NATIVE_BF16_FLAGS, cpu_flags
+    from extract.dtypes import NATIVE_BF16_FLAGS
+    from ii_jax.store.versions import cpu_info
 
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    native = any(f in flags for f in NATIVE_BF16_FLAGS)
-    return f"{name}, {os.cpu_count()} cores, flags: {' '.join(shown) or 'none of note'} (native bf16: {native})"
+    info = cpu_info()
+    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in info["flags"]]
+    native = any(f in info["flags"] for f in NATIVE_BF16_FLAGS)
+    return (f"{info['model'] or 'unknown CPU'}, {os.cpu_count()} cores, flags: {' '.join(shown) or 'none of note'} "
+            f"(native bf16: {native})")
 
 
 def main(argv=None) -> int:
@@ -223,10 +217,11 @@ def main(argv=None) -> int:
         return 0
     from extract.assets import ASSETS, build_asset
 
-    print(_machine())
+    machine = _machine()
+    print(machine)
     print(f"{'model':24s} {'dtype':9s} {'kind':8s} {'items':>5s} {'batch':>5s} {'tok/item':>8s} {'items/s':>8s} "
           f"{'GFLOP/s':>8s} {'peak':>7s} {'of peak':>7s} {'load s':>7s} {'peak RSS MB':>11s}")
-    results = {"machine": _machine(), "speed": [], "agreement": []}
+    results = {"machine": machine, "speed": [], "agreement": []}
     for name in args.models:
         if name in ASSETS:
             build_asset(name)

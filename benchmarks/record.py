@@ -29,12 +29,9 @@ OUT = ROOT / "docs" / "benchmarks"
 
 def machine() -> str:
     """CPU model, cores, memory and OS of this machine, and the accelerator JAX sees if it is not the CPU."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    from ii_jax.store.versions import cpu_info
+
+    cpu = cpu_info()["model"] or platform.processor() or platform.machine()
     mem = ""
     try:
         with open("/proc/meminfo") as f:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ii_jax.store.versions import cpu_info
+
 __all__ = ["DTYPES", "NATIVE_BF16_FLAGS", "cpu_flags", "resolve_dtype", "torch_dtype"]
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -25,15 +27,7 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
     """The flags of the first CPU listed in ``cpuinfo`` (empty where the file is absent, e.g. not Linux)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+    return cpu_info(cpuinfo)["flags"]
 
 
 def resolve_dtype(dtype: str = "auto", *, device: str = "cpu", flags: frozenset[str] | None = None,

@@ -1,4 +1,5 @@
-"""Library versions, as recorded in a store's manifest and in written results (NumPy only, imports nothing heavy).
+"""Library versions and the CPU, as recorded in a store's manifest and in written results (NumPy only, imports
+nothing heavy).
 
 Examples:
   >>> from ii_jax.store.versions import ii_jax_version, library_versions
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-__all__ = ["ii_jax_version", "installed_version", "library_versions", "MANIFEST_LIBRARIES"]
+__all__ = ["ii_jax_version", "installed_version", "library_versions", "cpu_info", "MANIFEST_LIBRARIES"]
 
 # The distributions whose versions a store's manifest records (``library``).
 MANIFEST_LIBRARIES = ("ii-jax", "torch", "transformers", "numpy")
@@ -42,3 +43,29 @@ def library_versions() -> dict:
         out[dist] = installed_version(dist)
     out["version"] = ii_jax_version()
     return out
+
+
+def cpu_info(cpuinfo="/proc/cpuinfo") -> dict:
+    """The first CPU listed in ``cpuinfo``: ``{"model": its model name or None, "flags": frozenset of its flags}``
+    (``None`` and an empty set where the file is absent, e.g. not Linux).
+
+    Examples:
+      >>> info = cpu_info("/nonexistent")
+      >>> info["model"] is None, info["flags"] == frozenset()
+      (True, True)
+    """
+    model, flags = None, None
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key in ("flags", "Features") and flags is None:
+                    flags = frozenset(value.split())
+                if model is not None and flags is not None:
+                    break
+    except OSError:
+        pass
+    return {"model": model, "flags": flags or frozenset()}

@@ -161,10 +161,14 @@ class _Runner:
         ``stores/speeds.json``; ``--no-probe`` uses the cached ones only.
         """
         import platform
+        import subprocess
+
+        from ii_jax.store.files import atomic_write_text
+        from ii_jax.store.versions import cpu_info
 
         path = self.stores / "speeds.json"
         cache = json.loads(path.read_text()) if path.exists() else {}
-        machine = _cpu_name() or platform.machine()
+        machine = cpu_info()["model"] or platform.machine()
         out = {}
         for m in models:
             key = f"{m}|{self.cfg.dtype}|{machine}"
@@ -173,13 +177,9 @@ class _Runner:
                     ds = ["--dataset", "fashion-mnist", "--side", "a"] if m == IMAGE_MODEL else []
                     cmd = [sys.executable, "-m", "extract.cli", "probe", "--model", m, "--dtype", self.cfg.dtype, *ds]
                     cmd += ["--cache", self.args.cache] if self.args.cache else []
-                    import subprocess
-
                     proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
                     if proc.returncode == 0:
                         cache[key] = json.loads(proc.stdout.strip().splitlines()[-1])
-                        from ii_jax.store.files import atomic_write_text
-
                         atomic_write_text(path, json.dumps(cache, indent=1))
                     else:
                         _log(f"probe of {m} failed ({proc.stderr.strip().splitlines()[-1:] or proc.returncode}); "
@@ -219,16 +219,6 @@ class _Runner:
             _extract_pair([(path, IMAGE_MODEL, "fashion-mnist", side, cfg.n_fashion, ["--min-tokens", "0",
                                                                                       "--max-tokens", "0"])
                            for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env)
-
-
-def _cpu_name() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _from_json(cls, doc):
