@@ -24,6 +24,8 @@ import shutil
 import types
 from pathlib import Path
 
+from ii_jax.analyses.claims import p_text
+
 EXCLUDED_PACKAGES = {"cli"}  # the command line is documented in the guides
 
 # Captions of the study's figures, by the start of the file name (the claims' "where" column cites the same).
@@ -231,17 +233,6 @@ def hide_private_parameters(app, what, name, obj, options, signature, return_ann
 
 
 # ----------------------------------------------------------------------------------------------------- results
-def _p(numbers: dict) -> str:
-    """A row's p-value, Holm-adjusted in brackets, as the study's report shows it."""
-    p = (numbers or {}).get("p")
-    if p is None:
-        return "—"
-    s = f"{p:.2g}"
-    if numbers.get("p_holm") is not None:
-        s += f" ({numbers['p_holm']:.2g})"
-    return s
-
-
 CLAIM_COLUMNS = [("claim", "claim"), ("where", "paper"), ("measured", "measured"), ("p", "p (Holm)"),
                  ("verdict", "verdict")]
 # shown under the table, per row; any other plain field a newer report adds joins them
@@ -283,7 +274,7 @@ def claims_markdown(report: Path) -> str:
         lines.append(f"* - [{i}](#claim-{i})")
         for k, _ in CLAIM_COLUMNS:
             if k == "p":
-                cell = _p(c.get("numbers"))
+                cell = p_text(c.get("numbers"))
             elif k == "verdict":
                 v = c.get("verdict", "")
                 cell = f"**{_md(v)}**" if v in ("holds", "does not hold") else _md(v)
@@ -330,7 +321,7 @@ def comparison_markdown(report: Path, previous: Path) -> str:
         lines.append(f"* - {_cell(_md(first.get('claim', cid[0]) + subject))}")
         for v in verdict:
             c = v.get(cid)
-            cell = "—" if c is None else _md(c.get("verdict", "?")) + (f" (p {_p(c.get('numbers'))})"
+            cell = "—" if c is None else _md(c.get("verdict", "?")) + (f" (p {p_text(c.get('numbers'))})"
                                                                       if (c.get("numbers") or {}).get("p") is not None
                                                                       else "")
             lines.append(f"  - {_cell(cell)}")

@@ -27,7 +27,7 @@ from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.resampling import _delta
 from ii_jax.analyses.sources import _check_paired
 
-__all__ = ["Claim", "CLAIMS", "not_run", "claims_table", "shuffled_null", "inner_minimum", "larger_model_lower",
+__all__ = ["Claim", "CLAIMS", "not_run", "claims_table", "p_text", "shuffled_null", "inner_minimum", "larger_model_lower",
            "english_pairs_lower", "english_more_predictive", "more_tokens_saturate", "token_distance_semantic",
            "causal_asymmetry", "binary_close_to_float", "mean_lowers_edges", "overlap_tracks_delta",
            "vision_minimum_late", "caption_at_image_semantic", "synthetic_rank", "synthetic_power"]
@@ -216,15 +216,22 @@ def not_run(cid: str, why: str) -> Claim:
     return _row(cid, measured="—", statistic="—", verdict="not run", numbers={}, note=why)
 
 
+def p_text(numbers: dict | None) -> str:
+    """A row's p-value as every table shows it: two significant digits, Holm's adjustment in brackets, "—" without.
+
+    Examples:
+      >>> p_text({"p": 0.01234, "p_holm": 0.0456}), p_text({"p": 0.5}), p_text({})
+      ('0.012 (0.046)', '0.5', '—')
+    """
+    v, h = (numbers or {}).get("p"), (numbers or {}).get("p_holm")
+    return "—" if v is None else f"{v:.2g}" + (f" ({h:.2g})" if h is not None else "")
+
+
 def claims_table(rows: Sequence[Claim]) -> tuple[list[str], list[list[Any]]]:
     """``(header, rows)`` for :func:`ii_jax.cli.report.write_report` (one line per claim)."""
     header = ["claim", "paper", "measured", "statistic", "p (Holm)", "verdict", "rule", "note"]
-
-    def p(r):
-        v, h = r.numbers.get("p"), r.numbers.get("p_holm")
-        return "—" if v is None else f"{v:.2g}" + (f" ({h:.2g})" if h is not None else "")
-
-    return header, [[r.claim, r.where, r.measured, r.statistic, p(r), r.verdict, r.rule, r.note] for r in rows]
+    return header, [[r.claim, r.where, r.measured, r.statistic, p_text(r.numbers), r.verdict, r.rule, r.note]
+                    for r in rows]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -84,11 +84,12 @@ def _claims_html(claims) -> str:
     """The claims as a compact table (claim, verdict badge, what was measured, p with Holm's adjustment, the rule one
     click away), the claims not run listed in one line below it.
     """
+    from ii_jax.analyses.claims import p_text
+
     ran = [c for c in claims if c.verdict != "not run"]
     rows = []
     for c in ran:
-        p, h = c.numbers.get("p"), c.numbers.get("p_holm")
-        pv = "—" if p is None else f"{p:.2g}" + (f" ({h:.2g})" if h is not None else "")
+        pv = p_text(c.numbers)
         badge = f"<span class='badge b-{c.verdict.replace(' ', '-')}'>{html.escape(c.verdict)}</span>"
         rule = (f"<details><summary>rule</summary>{html.escape(c.rule)}"
                 + (f"<br><i>{html.escape(c.note)}</i>" if c.note else "") + "</details>")

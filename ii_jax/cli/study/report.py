@@ -8,6 +8,7 @@ import html
 import json
 import time
 
+from ii_jax.analyses.claims import p_text
 from ii_jax.cli.study.config import ENGLISH, TOKENS_STORED, format_plan, plan
 
 
@@ -77,12 +78,9 @@ def _machine() -> str:
     import os
     import platform
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    from ii_jax.store.versions import cpu_info
+
+    cpu = cpu_info()["model"] or platform.processor() or platform.machine()
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
@@ -115,9 +113,7 @@ def markdown(doc: dict, *, summary: str = "") -> str:
              f"{doc['params'].get('rule')}.", "", summary, "", "## Claims", "",
              "| claim | where | measured | statistic | p (Holm) | verdict | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["claims"]:
-        n = r.get("numbers") or {}
-        p = n.get("p")
-        ps = "—" if p is None else f"{p:.2g}" + (f" ({n['p_holm']:.2g})" if n.get("p_holm") is not None else "")
+        ps = p_text(r.get("numbers"))
         lines.append("| " + " | ".join(_cell(x) for x in (r["claim"], r["where"], r["measured"], r["statistic"], ps,
                                                            r["verdict"], r["note"])) + " |")
     lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", "",
