@@ -56,16 +56,17 @@ def _null_band(ax, x, result, color, label):
                 label=label)
 
 
-def _finish(ax, xlabel, ylabel, title, *, outside: bool = False):
+def _finish(ax, xlabel, ylabel, title, *, outside: bool = False, handles=None):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
+    kw = {} if handles is None else {"handles": handles}
     if outside:  # many curves: the legend beside the axes, never over the data
-        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), **kw)
     else:
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, **kw)
 
 
 def _null_envelope(ax, results, label):
@@ -135,12 +136,7 @@ def plot_profiles(profiles: Mapping[str, object], *, directions: Sequence[str] =
                                   label=f"semantic region (layer {semantic.layer})"))
     ax.axhline(1.0, color="0.5", linewidth=0.6)
     ax.set_ylim(0, max(1.1, ax.get_ylim()[1]))
-    ax.set_xlabel("relative depth")
-    ax.set_ylabel("Information Imbalance Δ")
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _finish(ax, "relative depth", "Information Imbalance Δ", title, outside=True, handles=handles)
     fig.tight_layout()
     return fig
 
