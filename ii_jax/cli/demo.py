@@ -104,7 +104,7 @@ def _extract_pair(specs: list[tuple], args, env) -> list[Path]:
             continue
         cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
                "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(threads),
-               "--dtype", getattr(args, "dtype", "auto")] + extra
+               "--dtype", args.dtype] + extra
         if n:
             cmd += ["-n", str(n)]
         if args.cache:

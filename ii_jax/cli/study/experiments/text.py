@@ -43,8 +43,9 @@ def open_stores(ctx) -> None:
     R.extract_text(cfg.lang_model, lm_langs, floats=(cfg.lang_model == FLOAT_MODEL))
     for m in ladder:
         ctx.ladder_src[m] = tuple(open_store(R.text_store(m, x)) for x in ("en", "es"))
-    for x in lm_langs:
-        ctx.lang_src[x] = open_store(R.text_store(cfg.lang_model, x))
+    opened_lm = dict(zip(("en", "es"), ctx.ladder_src.get(cfg.lang_model, ()), strict=False))
+    for x in lm_langs:  # the language model's en and es stores, when in the ladder, are opened (and hashed) once
+        ctx.lang_src[x] = opened_lm[x] if x in opened_lm else open_store(R.text_store(cfg.lang_model, x))
     opened = [(m, x, s) for m, pair in ctx.ladder_src.items() for x, s in zip(("en", "es"), pair, strict=True)]
     opened += [(cfg.lang_model, x, s) for x, s in ctx.lang_src.items()]
     for m, x, s in opened:
