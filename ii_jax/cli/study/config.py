@@ -107,9 +107,14 @@ class _Cfg:
         q = bool(args.quick)
         self.quick = q
         self.n = args.n or (200 if q else DEFAULT_N)
-        self.n_lang = min(getattr(args, "n_lang", None) or (200 if q else DEFAULT_N_LANG), self.n)
+        for name in ("n_lang", "n_large"):
+            v = getattr(args, name)
+            if v is not None and v > self.n:
+                raise ValueError(f"--{name.replace('_', '-')} {v}: these verses are a subset of the ladder's, so at "
+                                 f"most --n {self.n}.")
+        self.n_lang = min(args.n_lang or (200 if q else DEFAULT_N_LANG), self.n)
         self.n_large = min(args.n_large or self.n, self.n)
-        self.dtype = getattr(args, "dtype", "auto")
+        self.dtype = args.dtype
         self.n_images = args.n_images or (120 if q else None)
         self.n_fashion = args.n_fashion or (200 if q else DEFAULT_N_FASHION)
         self.ladder = list(dict.fromkeys(args.ladder or (QUICK["ladder"] if q else LADDER)))
