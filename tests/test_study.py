@@ -45,6 +45,27 @@ def test_plan_adds_up_measured_speeds_and_states_the_error_bar():
     assert "speed not measured" in format_plan(unknown)
 
 
+def test_fit_shrinks_the_sizes_not_given_to_the_budget_and_keeps_the_others():
+    from ii_jax.cli.study.config import IMAGE_MODEL, LADDER, fit, format_plan
+
+    speeds = {m: {"items_per_s": 4.0, "load_s": 5.0, "dtype": "float32"} for m in (*LADDER, IMAGE_MODEL)}
+    full = plan(4500, 2500, 4500, speeds=speeds)["total_hours_estimate"]
+    assert full > 2.0
+    n, nl, ng = fit(2.0, 4500, 2500, 4500, speeds=speeds)
+    assert plan(n, nl, ng, speeds=speeds)["total_hours_estimate"] <= 2.0
+    assert plan(n + 30, int((n + 30) * 2500 / 4500), n + 30, speeds=speeds)["total_hours_estimate"] > 2.0
+    assert nl <= n and ng == n and abs(nl / n - 2500 / 4500) < 0.01  # one factor for all three
+    n2, nl2, ng2 = fit(2.0, 4500, 2500, 300, fixed={"n_large"}, speeds=speeds)
+    assert ng2 == 300 and n2 > n  # the fixed 1.5B size frees time for the others
+    assert fit(100.0, 4500, 2500, 4500, speeds=speeds) == (4500, 2500, 4500)  # fits as asked: unchanged
+    assert fit(1e-6, 4500, 2500, 4500, speeds=speeds) == (20, 20, 20)  # nothing fits: the smallest sizes
+    with pytest.raises(ValueError, match="positive"):
+        fit(0.0, 4500, 2500, speeds=speeds)
+    p = plan(n, nl, ng, speeds=speeds)
+    p["budget"] = {"hours": 2.0, "asked": [4500, 2500, 4500], "asked_hours_estimate": full, "sizes": [n, nl, ng]}
+    assert f"budget 2 h: the sizes asked for (N = 4500, 2500, 4500) take ~{full:.1f} h" in format_plan(p)
+
+
 def test_cached_results_round_trip_and_older_ones_are_recomputed(tmp_path):
     from types import SimpleNamespace
 

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                    help="extraction dtype (default auto: bfloat16 where the CPU or GPU multiplies it natively)")
     p.add_argument("--no-probe", action="store_true", help="plan from the last measured speeds, without probing")
+    p.add_argument("--hours", type=float, default=None,
+                   help="time budget: the sizes not given (--n, --n-lang, --n-large) shrink by one factor until the "
+                        "plan from the measured speeds fits in this many hours (default: no budget)")
     p.add_argument("--cache", default=None, help="model/data cache (default $II_JAX_CACHE or ~/.cache/ii-jax)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -114,6 +117,10 @@ class _Cfg:
                                  f"most --n {self.n}.")
         self.n_lang = min(args.n_lang or (200 if q else DEFAULT_N_LANG), self.n)
         self.n_large = min(args.n_large or self.n, self.n)
+        self.hours = getattr(args, "hours", None)
+        if self.hours is not None and not self.hours > 0:
+            raise ValueError(f"--hours must be positive (got {self.hours}).")
+        self.given = {k for k in ("n", "n_lang", "n_large") if getattr(args, k) is not None}
         self.dtype = args.dtype
         self.n_images = args.n_images or (120 if q else None)
         self.n_fashion = args.n_fashion or (200 if q else DEFAULT_N_FASHION)
@@ -195,6 +202,40 @@ def plan(n: int = DEFAULT_N, n_lang: int = DEFAULT_N_LANG, n_large: int | None =
                          f"each half); paired differences of two Δ's on the same items use the same splits"}
 
 
+def fit(hours: float, n: int, n_lang: int, n_large: int | None = None, *, fixed=(), **plan_kw) -> tuple[int, int, int]:
+    """The largest sizes ``(n, n_lang, n_large)`` whose :func:`plan` takes at most ``hours``: the sizes not in
+    ``fixed`` are multiplied by one factor in (0, 1] (none below 20, ``n_lang`` and ``n_large`` at most ``n``).
+
+    The plan's extraction grows linearly and its analysis quadratically with the sizes, so the estimate is monotone
+    in the factor and a bisection finds it. Sizes that fit as they are come back unchanged; where even the smallest
+    sizes do not fit, the smallest come back (the caller prints the plan, which says how long they take).
+
+    >>> fit(10.0, 4500, 2500, speeds={})  # no speed measured: nothing to shrink by
+    (4500, 2500, 4500)
+    """
+    n_large = n if n_large is None else n_large
+    if hours <= 0:
+        raise ValueError(f"hours must be positive (got {hours}).")
+
+    def sizes(f):
+        nn = n if "n" in fixed else max(20, int(n * f))
+        nl = n_lang if "n_lang" in fixed else max(20, int(n_lang * f))
+        ng = n_large if "n_large" in fixed else max(20, int(n_large * f))
+        return nn, min(nl, nn), min(ng, nn)
+
+    def fits(f):
+        est = plan(*sizes(f), **plan_kw)["total_hours_estimate"]
+        return est is None or est <= hours
+
+    if fits(1.0):
+        return sizes(1.0)
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return sizes(lo)
+
+
 def format_plan(pl: dict) -> str:
     """The plan as lines of text, printed before a run."""
     lines = [f"plan: ladder N = {pl['n']} (1.5B: {pl['n_large']}), language pairs and tokens N = {pl['n_lang']}"]
@@ -202,6 +243,12 @@ def format_plan(pl: dict) -> str:
         rate = f"{w['items_per_s']:.1f} items/s ({w['dtype']})" if w["items_per_s"] else "speed not measured"
         secs = f"{w['seconds'] / 60:.0f} min" if w["seconds"] is not None else "?"
         lines.append(f"  {m:24s} {w['stores']:2d} stores, {w['items']:6d} items at {rate}: {secs}")
+    b = pl.get("budget")
+    if b:
+        asked = b["asked_hours_estimate"]
+        lines.append(f"  budget {b['hours']:g} h: the sizes asked for (N = {b['asked'][0]}, {b['asked'][1]}, "
+                     f"{b['asked'][2]}) take " + ("an unknown time" if asked is None else f"~{asked:.1f} h")
+                     + " at these speeds" + ("; shrunk to fit" if b["sizes"] != b["asked"] else ", within it"))
     ext = pl["extraction_seconds"]
     lines.append(f"  extraction {'?' if ext is None else f'{ext / 60:.0f} min'} + analysis "
                  f"~{pl['analysis_seconds_estimate'] / 60:.0f} min = "

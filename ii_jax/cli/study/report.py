@@ -32,8 +32,9 @@ def _write(R, cfg, t0) -> int:
     pl = getattr(R, "plan", None) or plan(cfg.n, cfg.n_lang, cfg.n_large, speeds={}, languages=cfg.languages,
                                           ladder=cfg.ladder, lang_model=cfg.lang_model,
                                           n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
-    params = {"quick": cfg.quick, "n": cfg.n, "n_lang": cfg.n_lang, "n_large": cfg.n_large, "dtype": cfg.dtype, "n_images": cfg.n_images,
-              "n_fashion": cfg.n_fashion, "tokens": cfg.tokens, "tokens_stored": TOKENS_STORED, "drop_last": 2,
+    params = {"quick": cfg.quick, "n": cfg.n, "n_lang": cfg.n_lang, "n_large": cfg.n_large, "hours": cfg.hours,
+              "dtype": cfg.dtype, "n_images": cfg.n_images, "n_fashion": cfg.n_fashion, "tokens": cfg.tokens,
+              "tokens_stored": TOKENS_STORED, "drop_last": 2,
               "filter": "40-80 tokens on every side under every model's tokenizer (select + --ids)",
               "english_edition": ENGLISH, "ladder": cfg.ladder, "lang_model": cfg.lang_model,
               "languages": cfg.languages, "pairs": [list(p) for p in cfg.pairs], "token_langs": cfg.token_langs,

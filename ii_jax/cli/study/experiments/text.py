@@ -22,7 +22,7 @@ def open_stores(ctx) -> None:
     they share: its en and es stores restricted to them); a store that holds other items than the selected ones
     stops the run.
     """
-    from ii_jax.cli.study.config import format_plan, plan
+    from ii_jax.cli.study.config import fit, format_plan, plan
     from ii_jax.cli.study.runner import _log, _subset
     from ii_jax.store import open_store
 
@@ -30,11 +30,21 @@ def open_stores(ctx) -> None:
     if not cfg.only & TEXT_EXPERIMENTS:
         return
     ladder, text_models = models(cfg)
-    R.select(text_models)
     lm_langs = cfg.languages if cfg.only & {"languages", "window", "tokens", "baselines", "bid"} else ["en", "es"]
     speeds = R.probe(text_models + ([IMAGE_MODEL] if cfg.only & {"images", "caption"} else []))
-    R.plan = plan(cfg.n, cfg.n_lang, cfg.n_large, speeds=speeds, languages=lm_langs, ladder=ladder,
-                  lang_model=cfg.lang_model, n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
+    kw = dict(speeds=speeds, languages=lm_langs, ladder=ladder, lang_model=cfg.lang_model,
+              n_images=cfg.n_images or 390, n_fashion=cfg.n_fashion)
+    budget = None
+    if cfg.hours is not None:  # the sizes not given shrink to the budget, before the verses are drawn
+        asked = plan(cfg.n, cfg.n_lang, cfg.n_large, **kw)
+        sizes = fit(cfg.hours, cfg.n, cfg.n_lang, cfg.n_large, fixed=cfg.given, **kw)
+        budget = {"hours": cfg.hours, "asked": [cfg.n, cfg.n_lang, cfg.n_large],
+                  "asked_hours_estimate": asked["total_hours_estimate"], "sizes": list(sizes)}
+        cfg.n, cfg.n_lang, cfg.n_large = sizes
+    R.select(text_models)
+    R.plan = plan(cfg.n, cfg.n_lang, cfg.n_large, **kw)
+    if budget is not None:
+        R.plan["budget"] = budget
     _log(format_plan(R.plan))
     for m in ladder:
         if m == cfg.lang_model:
