@@ -106,6 +106,8 @@ def test_study_refuses_bad_options(capsys):
     assert "at least 20" in capsys.readouterr().err
     assert cli.main(["study", "-n", "500", "--n-lang", "600", "--out", "/nonexistent/x"]) == 2
     assert "--n-lang 600: these verses are a subset of the ladder's, so at most --n 500" in capsys.readouterr().err
+    assert cli.main(["study", "--hours", "0", "--out", "/nonexistent/x"]) == 2
+    assert "--hours must be positive (got 0.0)" in capsys.readouterr().err
 
 
 def _study_args(out, *extra):
