@@ -219,6 +219,9 @@ def main(argv=None) -> int:
 
     machine = _machine()
     print(machine)
+    if "bfloat16" in args.dtype and "native bf16: False" in machine:
+        print("bfloat16 is not native on this CPU: torch emulates its products, so expect it far slower than float32 "
+              "(--dtype auto picks float32 here); use a small --n for it")
     print(f"{'model':24s} {'dtype':9s} {'kind':8s} {'items':>5s} {'batch':>5s} {'tok/item':>8s} {'items/s':>8s} "
           f"{'GFLOP/s':>8s} {'peak':>7s} {'of peak':>7s} {'load s':>7s} {'peak RSS MB':>11s}")
     results = {"machine": machine, "speed": [], "agreement": []}

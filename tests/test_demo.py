@@ -49,3 +49,34 @@ def test_demo_refuses_bad_options(capsys):
     with pytest.raises(SystemExit):
         cli.main(["demo", "-n", "many"])
     assert "invalid int value" in capsys.readouterr().err
+
+
+def test_study_comparison_says_whether_the_demo_and_the_study_agree(tmp_path):
+    """The demo's sentence about the committed study: same layer, a layer inside the flat minimum, one outside."""
+    import numpy as np
+
+    from ii_jax.analyses import Profile, semantic_layers
+    from ii_jax.cli.demo import study_comparison
+
+    layers = np.arange(1, 7)
+    vals = np.array([0.9, 0.6, 0.42, 0.40, 0.55, 0.7])  # minimum at layer 4; layer 3 within 0.05 of it
+    prof = Profile(layers=layers, relative_depth=layers / 6, values=np.stack([vals, vals + 0.02], 1),
+                   std=np.full((6, 2), 0.01), null=np.ones((6, 2)), null_band=np.ones((6, 2, 2)),
+                   null_p=np.ones((6, 2)), n=500, params={})
+    sem = semantic_layers(prof)
+    assert sem.layer == 4 and sem.region == (3, 4)
+    assert study_comparison("m", prof, sem, tmp_path) is None  # no committed profile of this model
+
+    def committed(layer):
+        (tmp_path / "profile_m_en-es.json").write_text(json.dumps({"extra": {"semantic": {"layer": layer}},
+                                                                   "result": {"n": 1200}}))
+        return study_comparison("m", prof, sem, tmp_path)
+
+    assert committed(4) == "m: the committed study (N = 1200, other verses of the same Bible pair) finds the same " \
+                           "semantic layer, 4."
+    flat = committed(3)
+    assert "finds layer 3, this run layer 4" in flat and "+0.020 above the minimum" in flat
+    assert "inside this run's semantic region" in flat and "flat" in flat
+    far = committed(6)
+    assert "+0.300 above the minimum" in far and "disagree beyond a flat minimum" in far
+    assert "does not measure" in committed(9)

@@ -210,6 +210,8 @@ def run(args) -> int:
         summary.append(f"<b>{model}</b>: minimum Δ(en→es) = {prof.values[:, 0].min():.3f} "
                        f"(semantic layer {s.layer} of {prof.layers[-1]}, relative depth {s.relative_depth:.2f}; "
                        f"region {s.region[0]}–{s.region[1]}); shuffled null {np.nanmean(prof.null):.3f}")
+    agreement = [x for x in (study_comparison(m, p, semantic[m]) for m, p in profiles.items()) if x]
+    summary += agreement
     null_ok = all(abs(np.nanmean(p.null) - 1) < 0.1 for p in profiles.values())
     summary.append(f"Null check (shuffled pairing ≈ 1): <span class='{'ok' if null_ok else 'bad'}'>"
                    f"{'passed' if null_ok else 'FAILED'}</span>")
@@ -295,7 +297,8 @@ def run(args) -> int:
                 caption=f"Δ between English and Spanish verses, layer by layer (N = {cfg.n}); error bars: standard "
                         f"errors at N; grey: the shuffled null. Below: the paper's claims the demo can test, each "
                         f"verdict from its rule (click 'rule'): paired t-tests at level 0.05 after Holm's adjustment "
-                        f"across the rows; layers chosen on one half of the verses and tested on the other.")
+                        f"across the rows; layers chosen on one half of the verses and tested on the other."
+                        + "".join(" " + x for x in agreement))
     total = time.perf_counter() - t_start
     timings["total"] = total
     params = {"n": cfg.n, "dataset": BIBLE, "dtype": args.dtype, "n_images": cfg.n_images, "tokens": args.tokens,
@@ -305,13 +308,52 @@ def run(args) -> int:
               "caption_tokens": CAPTION_TOKENS, "stores": str(stores)}
     report = write_report(out, title="ii-jax demo: semantic information across layers", sections=sections,
                           summary=summary, params=params, timings=timings, lead=lead)
-    target = 120 if cfg.quick else 900
+    target = 120 if cfg.quick else 360
     print(f"ii-jax demo: done in {total / 60:.1f} min (target {target / 60:.0f} min); report: {report}")
     for line in summary:
         import re
 
         print("  " + re.sub("<[^>]+>", "", line))
     return 0
+
+
+#: The committed study's results (docs/study of a checkout of ii-jax): the demo compares its semantic layers to them.
+STUDY_DIR = Path(__file__).resolve().parents[2] / "docs" / "study"
+
+
+def study_comparison(model: str, prof, sem, study_dir: Path = STUDY_DIR) -> str | None:
+    """One sentence comparing this run's semantic layer of ``model`` (``sem``, from ``prof``) with the committed
+    study's for the same model and Bible pair (``study_dir/profile_MODEL_en-es.json``); ``None`` where the study has
+    no such profile (outside a checkout of ii-jax, or a model the study does not run).
+
+    The semantic layer is the argmin of Δ averaged over both directions in both runs. Where they differ, the sentence
+    gives Δ at the study's layer above this run's minimum with both standard errors, and whether that layer lies in
+    this run's semantic region (Δ within its tolerance of the minimum): a flat minimum, or a real disagreement.
+    """
+    import json
+
+    import numpy as np
+
+    path = Path(study_dir) / f"profile_{model}_en-es.json"
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    theirs, n_study = doc["extra"]["semantic"]["layer"], doc["result"]["n"]
+    where = f"the committed study (N = {n_study}, other verses of the same Bible pair)"
+    if theirs == sem.layer:
+        return f"{model}: {where} finds the same semantic layer, {theirs}."
+    layers = list(np.asarray(prof.layers))
+    if theirs not in layers:
+        return f"{model}: {where} finds layer {theirs}, which this run does not measure."
+    mean, se = np.asarray(prof.values).mean(axis=1), np.asarray(prof.std).mean(axis=1)
+    i, j = layers.index(theirs), layers.index(sem.layer)
+    flat = sem.region[0] <= theirs <= sem.region[1]
+    why = (f"inside this run's semantic region (within {sem.tolerance:g} of the minimum): the minimum is flat, and "
+           f"the two samples of verses pick different layers of it" if flat else
+           f"outside this run's semantic region (the layers around its minimum within {sem.tolerance:g} of it): "
+           f"the two runs disagree beyond a flat minimum")
+    return (f"{model}: {where} finds layer {theirs}, this run layer {sem.layer}; here Δ at layer {theirs} is "
+            f"{mean[i] - mean[j]:+.3f} above the minimum (standard errors {se[i]:.3f} and {se[j]:.3f} at N), {why}.")
 
 
 def _claims(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key, open_store) -> list:
