@@ -352,3 +352,19 @@ def test_token_weights_experiment_on_small_stores(tmp_path):
     assert int(ctx.lm_sem.layer) in {r[0] for r in rows}
     assert (tmp_path / "study" / section["figure"]).exists()
     assert len(list((tmp_path / "study" / "cache").glob("token_weights-*.json"))) == 1
+
+
+def test_baselines_read_the_signs_of_stores_and_of_in_memory_subsets():
+    """The overlap/CKA baseline reads an ArrayStore (the language pairs' subset of verses) as it reads a store."""
+    import numpy as np
+
+    from ii_jax.analyses import ArrayStore
+    from ii_jax.cli.study.experiments.baselines import _signs
+
+    rng = np.random.default_rng(0)
+    signs = rng.integers(0, 2, size=(30, 5, 64)).astype(bool)  # N, T, bits
+    packed = np.packbits(signs, axis=-1, bitorder="little").view(np.uint32)  # lsb-first uint32 words
+    src = ArrayStore([packed, packed[::-1].copy()], layers=[1, 2], relative_depth=[0.5, 1.0])
+    got = _signs(src, 1, tokens=3)
+    want = np.where(signs[:, -3:], 1.0, -1.0).reshape(30, -1)
+    np.testing.assert_array_equal(got, want)

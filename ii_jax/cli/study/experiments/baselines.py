@@ -10,9 +10,20 @@ import numpy as np
 from ii_jax import baselines
 from ii_jax.analyses import claims as C
 from ii_jax.analyses.cache import layer_distances
+from ii_jax.analyses.sources import _bits
 from ii_jax.binary import unpack_bits
 from ii_jax.cli.report import write_result
 from ii_jax.cli.study.runner import _hash
+
+
+def _signs(src, layer: int, tokens: int) -> np.ndarray:
+    """The last ``tokens`` tokens of ``layer`` of a store or an in-memory subset (:class:`ArrayStore`) as ±1 floats
+    ``[N, tokens * bits]``. A subset holds no bit count: its zero padding bits become constant columns, which the
+    centring of CKA removes.
+    """
+    b = np.asarray(_bits(src, layer))[:, -tokens:]
+    n_bits = getattr(src, "n_bits", None) or 32 * b.shape[-1]
+    return 2 * np.asarray(unpack_bits(b, n_bits), np.float32).reshape(len(src), -1) - 1
 
 
 def run(ctx) -> None:
@@ -28,9 +39,8 @@ def run(ctx) -> None:
             for layer in lm_prof.layers:
                 dx, dy = (layer_distances(s, int(layer), tokens=cfg.tokens) for s in en_es)
                 ov.append(float(baselines.mutual_knn_from_distances(dx, dy, k=10)))
-                fx, fy = (np.asarray(unpack_bits(np.asarray(s.bits(int(layer)))[:, -cfg.tokens:], s.n_bits),
-                                     np.float32).reshape(len(s), -1) for s in en_es)
-                ck.append(float(baselines.cka(2 * fx - 1, 2 * fy - 1)))
+                fx, fy = (_signs(s, int(layer), cfg.tokens) for s in en_es)
+                ck.append(float(baselines.cka(fx, fy)))
             return {"layers": lm_prof.layers.tolist(), "overlap": ov, "cka": ck}
 
         params = dict(a=str(en_es[0].path), b=str(en_es[1].path), tokens=cfg.tokens, k=10)
