@@ -18,7 +18,11 @@ def run(ctx) -> None:
     R, cfg = ctx.runner, ctx.cfg
     if "bid" not in cfg.only:
         return
-    en = ctx.en_es[0]
+    from ii_jax.store import open_store
+
+    # The English store itself (every ladder verse), not the language pairs' in-memory subset: BID reads one
+    # representation, so it needs no pairing and takes every verse there is.
+    en = open_store(R.text_store(cfg.lang_model, "en"))
     with R.step("BID per layer"):
         params = dict(src=str(en.path), tokens=[10, 20])
         path = R.cachedir / f"bid-{_hash(params)}.json"
@@ -30,6 +34,7 @@ def run(ctx) -> None:
             path.write_text(json.dumps(bid))
         write_result(R.out, f"bid_{cfg.lang_model}_en", bid)
     R.sections.append(dict(title="Binary intrinsic dimension per layer (Supp. H)", json=f"bid_{cfg.lang_model}_en.json",
+                           text=f"{cfg.lang_model}'s English store: all {len(en)} verses of the ladder.",
                            table=(["depth"] + [f"BID/bits, {k} tokens" for k in bid],
                                   [[float(d)] + [(v["d0"][i] or float("nan")) / v["n_bits"][i] for v in bid.values()]
                                    for i, d in enumerate(next(iter(bid.values()))["relative_depth"])])))
