@@ -75,6 +75,13 @@ def _write(R, cfg, t0) -> int:
     return 0
 
 
+def _dtype(doc: dict) -> str:
+    """The extraction dtype asked for and, for ``auto``, what the probes resolved it to (from the plan)."""
+    asked = doc["params"].get("dtype", "float32")
+    got = sorted({w["dtype"] for w in doc.get("plan", {}).get("per_model", {}).values() if w.get("dtype")})
+    return f"{', '.join(got)} ({asked})" if asked == "auto" and got else asked
+
+
 def _machine() -> str:
     import os
     import platform
@@ -110,7 +117,7 @@ def markdown(doc: dict, *, summary: str = "") -> str:
              f"{_machine()}; {doc['timings'].get('total', float('nan')) / 60:.0f} min in all. Settings: N = "
              f"{doc['params'].get('n')} en–es verse pairs per ladder model ({doc['params'].get('n_large')} for the "
              f"1.5B model), {doc['params'].get('n_lang', doc['params'].get('n'))} for the language pairs and token "
-             f"experiments, extracted in {doc['params'].get('dtype', 'float32')}; "
+             f"experiments, extracted in {_dtype(doc)}; "
              f"{doc['params'].get('rule')}.", "", summary, "", "## Claims", "",
              "| claim | where | measured | statistic | p (Holm) | verdict | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["claims"]:
