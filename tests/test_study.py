@@ -368,3 +368,7 @@ def test_baselines_read_the_signs_of_stores_and_of_in_memory_subsets():
     got = _signs(src, 1, tokens=3)
     want = np.where(signs[:, -3:], 1.0, -1.0).reshape(30, -1)
     np.testing.assert_array_equal(got, want)
+    narrow = ArrayStore([packed], n_bits=40)  # 40 bits per token: the last word's 24 padding bits are left out
+    np.testing.assert_array_equal(_signs(narrow, 0, tokens=2), np.where(signs[:, -2:, :40], 1.0, -1.0).reshape(30, -1))
+    with pytest.raises(ValueError, match="n_bits 70 does not fit 2 packed words"):
+        ArrayStore([packed], n_bits=70)

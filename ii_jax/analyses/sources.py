@@ -51,6 +51,8 @@ class ArrayStore:
       name: shown in messages and reports.
       embedding_layer: the index in ``layers`` of the embedding layer, left out of every layer analysis by default
         (as a shard store's manifest says); ``None`` (default): the arrays hold no embedding layer.
+      n_bits: the sign bits per token before packing, as a shard store's ``n_bits`` (default: every bit of the
+        ``W`` words, ``32 * W``); the rest of the last word is zero padding.
 
     Examples:
       >>> import numpy as np
@@ -68,6 +70,7 @@ class ArrayStore:
     labels: Sequence[Any] | None = None
     name: str = "arrays"
     embedding_layer: int | None = None
+    n_bits: int | None = None
 
     def __post_init__(self):
         self.bits = list(self.bits)
@@ -88,6 +91,12 @@ class ArrayStore:
             top = max(max(self.layers), 1)
             self.relative_depth = [x / top for x in self.layers]
         self.relative_depth = [float(x) for x in self.relative_depth]
+        words = int(np.shape(self.bits[0])[-1])
+        if self.n_bits is None:
+            self.n_bits = 32 * words
+        elif not 32 * (words - 1) < int(self.n_bits) <= 32 * words:
+            raise ValueError(f"ArrayStore: n_bits {self.n_bits} does not fit {words} packed words per token.")
+        self.n_bits = int(self.n_bits)
         n = np.shape(self.bits[0])[0]
         for field in ("item_ids", "labels"):
             v = getattr(self, field)

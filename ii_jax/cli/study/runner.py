@@ -256,4 +256,4 @@ def _subset(store, ids):
                       floats=[np.asarray(store.floats(la))[idx] for la in store.layers] if has_f else None,
                       layers=store.layers, relative_depth=store.relative_depth,
                       item_ids=[store.item_ids[i] for i in idx], name=f"{store.path}[{len(idx)}]",
-                      embedding_layer=store.embedding_layer)
+                      embedding_layer=store.embedding_layer, n_bits=store.n_bits)

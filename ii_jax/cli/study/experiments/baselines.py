@@ -18,12 +18,10 @@ from ii_jax.cli.study.runner import _hash
 
 def _signs(src, layer: int, tokens: int) -> np.ndarray:
     """The last ``tokens`` tokens of ``layer`` of a store or an in-memory subset (:class:`ArrayStore`) as ±1 floats
-    ``[N, tokens * bits]``. A subset holds no bit count: its zero padding bits become constant columns, which the
-    centring of CKA removes.
+    ``[N, tokens * n_bits]``.
     """
     b = np.asarray(_bits(src, layer))[:, -tokens:]
-    n_bits = getattr(src, "n_bits", None) or 32 * b.shape[-1]
-    return 2 * np.asarray(unpack_bits(b, n_bits), np.float32).reshape(len(src), -1) - 1
+    return 2 * np.asarray(unpack_bits(b, src.n_bits), np.float32).reshape(len(src), -1) - 1
 
 
 def run(ctx) -> None:
