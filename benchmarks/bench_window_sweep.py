@@ -60,7 +60,7 @@ def main(argv=None) -> int:
 
     # Warm-up on the first analysed layer at full size (the kernels compile per shape), so compilation is timed in
     # neither measurement.
-    small = [ArrayStore(s.bits[:2], embedding_layer=0) for s in (a, b)]
+    small = [ArrayStore([s.bits(la) for la in s.layers[:2]], embedding_layer=0) for s in (a, b)]
     window_sweep(*small, windows=windows, progress=False)
     layer_profile(*small, tokens=tokens, jackknife=None, null=False, progress=False)
 
@@ -89,11 +89,10 @@ def main(argv=None) -> int:
     # and mirrored for both spaces, and one pass of row statistics. Timed on one layer: the call with the largest
     # window alone, and with every window.
     from ii_jax.analyses import sweep as _sweep
-    from ii_jax.analyses.sources import _bits
 
     n_layers = len(prof.layers)
     if _sweep._fused("average"):
-        xa, xb = _bits(a, 1), _bits(b, 1)
+        xa, xb = a.bits(1), b.bits(1)
 
         def best(sizes, reps=7):
             _sweep._fused_layer(xa, xb, sizes, k=1, ties="average")

@@ -130,6 +130,26 @@ def test_profile_is_the_same_from_arrays(pair):
                                   analyses.layer_profile(arr_a, arr_b, **kw).values)
 
 
+def test_array_store_reads_like_a_shard_store(pair):
+    """An ArrayStore copied from a shard store answers the store's accessors with the same arrays, so BID (which
+    reads ``bits(layer)`` and ``n_bits``) gives the same profile from either."""
+    from ii_jax import bid_profile_store
+
+    a, _, _ = pair
+    arr = ArrayStore([np.asarray(a.bits(l)) for l in a.layers], layers=a.layers, relative_depth=a.relative_depth,
+                     embedding_layer=a.embedding_layer, n_bits=a.n_bits)
+    assert (arr.layers, arr.tokens, arr.n_bits, len(arr)) == (a.layers, a.tokens, a.n_bits, len(a))
+    for la in a.layers:
+        np.testing.assert_array_equal(arr.bits(la), np.asarray(a.bits(la)))
+    with pytest.raises(ValueError, match="layer 99 is not stored"):
+        arr.bits(99)
+    with pytest.raises(ValueError, match="no float activations"):
+        arr.floats(a.layers[0])
+    ours, theirs = (bid_profile_store(s, tokens=(2,))[2] for s in (arr, a))
+    np.testing.assert_array_equal(ours.d0, theirs.d0)
+    np.testing.assert_array_equal(ours.n_bits, theirs.n_bits)
+
+
 def test_representations(pair):
     a, b, _ = pair
     res = analyses.compare_representations(a, b, representations=("concat", "last", "mean", "float"), tokens=3,

@@ -41,7 +41,7 @@ def test_held_out_imbalance_is_the_brute_force_one():
     key = jax.random.key(2)
     tw = token_weights(a, b, tokens=3, layers=[1], repeats=2, epochs=5, key=key, progress=False)
     halves = resample.draw_subsets(key, 40, 20, 2)  # the same halves: the one subset drawer
-    bits = {s: np.asarray(unpack_bits(src.bits_of(1)[:, -3:], 64)) for s, src in (("a", a), ("b", b))}
+    bits = {s: np.asarray(unpack_bits(src.bits(1)[:, -3:], 64)) for s, src in (("a", a), ("b", b))}
     for r, train in enumerate(halves):
         test = np.setdiff1d(np.arange(40), train)
         da = ref.hamming_matrix(bits["a"][test].reshape(len(test), -1))

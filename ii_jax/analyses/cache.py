@@ -19,7 +19,7 @@ import numpy as np
 
 from ii_jax import imbalance as _imb
 from ii_jax import windows as _win
-from ii_jax.analyses.sources import _bits, as_source
+from ii_jax.analyses.sources import as_source
 
 __all__ = ["TokenDistances", "layer_distances"]
 
@@ -50,7 +50,7 @@ class TokenDistances:
     def __init__(self, src, layer: int, *, kernel: str | None = None):
         self.source = as_source(src)
         self.layer = layer
-        self.bits = _bits(self.source, layer)  # [N, T, W], possibly a memmap
+        self.bits = self.source.bits(layer)  # [N, T, W], possibly a memmap
         self.n, self.tokens = int(np.shape(self.bits)[0]), int(np.shape(self.bits)[1])
         self.kernel = kernel
         self._token: dict[int, np.ndarray] = {}

@@ -12,7 +12,7 @@ from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.profile import Profile
 from ii_jax.analyses.resampling import (_delta_stats, _jack_param, _null_count, _null_permutations, _pair_stats,
                                        _stacked)
-from ii_jax.analyses.sources import (ArrayStore, _bits, _check_paired, _depth, _labels, _layers, _name, as_source,
+from ii_jax.analyses.sources import (ArrayStore, _check_paired, _depth, _labels, _layers, _name, as_source,
                                      features)
 from ii_jax.store import same_class_pairs
 
@@ -142,7 +142,7 @@ def pairing_sources(src, *, labels: Sequence | None = None, seed: int = 0) -> tu
     ids = [str(i) for i in range(len(p))]
     lays = list(src.layers)
     emb = getattr(src, "embedding_layer", None)
-    return tuple(ArrayStore([np.asarray(_bits(src, la))[p[:, j]] for la in lays], layers=lays,
+    return tuple(ArrayStore([np.asarray(src.bits(la))[p[:, j]] for la in lays], layers=lays,
                             relative_depth=src.relative_depth, item_ids=ids, name=f"{_name(src)}[pair side {j}]",
                             embedding_layer=emb) for j in (0, 1))
 

@@ -6,7 +6,6 @@ A *source* is anything with ``layers``, ``relative_depth``, ``tokens``, ``len()`
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -39,9 +38,10 @@ class Source(Protocol):
     def __len__(self) -> int: ...
 
 
-@dataclasses.dataclass
 class ArrayStore:
-    """Per-layer arrays standing in for a shard store.
+    """Per-layer arrays standing in for a shard store, read through the same accessors (``bits(layer)``,
+    ``floats(layer)``, ``n_bits``, ``layers``, ...), so every analysis and :func:`ii_jax.bid.bid_profile_store` read
+    either.
 
     Args:
       bits: a sequence of packed ``uint32`` ``[N, T, W]`` arrays, one per layer (or one ``[L, N, T, W]`` array).
@@ -58,83 +58,81 @@ class ArrayStore:
       >>> import numpy as np
       >>> from ii_jax.analyses import ArrayStore
       >>> s = ArrayStore(np.zeros((3, 10, 4, 2), np.uint32))  # 3 layers, 10 items, 4 tokens, 2 words
-      >>> s.layers, s.relative_depth, s.tokens
-      ([0, 1, 2], [0.0, 0.5, 1.0], 4)
+      >>> s.layers, s.relative_depth, s.tokens, s.n_bits, s.bits(2).shape
+      ([0, 1, 2], [0.0, 0.5, 1.0], 4, 64, (10, 4, 2))
     """
 
-    bits: Sequence[Any]
-    floats: Sequence[Any] | None = None
-    layers: Sequence[int] | None = None
-    relative_depth: Sequence[float] | None = None
-    item_ids: Sequence[str] | None = None
-    labels: Sequence[Any] | None = None
-    name: str = "arrays"
-    embedding_layer: int | None = None
-    n_bits: int | None = None
-
-    def __post_init__(self):
-        self.bits = list(self.bits)
-        if not self.bits:
+    def __init__(self, bits: Sequence[Any], floats: Sequence[Any] | None = None, *,
+                 layers: Sequence[int] | None = None, relative_depth: Sequence[float] | None = None,
+                 item_ids: Sequence[str] | None = None, labels: Sequence[Any] | None = None, name: str = "arrays",
+                 embedding_layer: int | None = None, n_bits: int | None = None):
+        self._bits = list(bits)
+        if not self._bits:
             raise ValueError("ArrayStore needs at least one layer of bits.")
-        shapes = {np.shape(b) for b in self.bits}
+        shapes = {np.shape(b) for b in self._bits}
         if len(shapes) != 1 or len(next(iter(shapes))) != 3:
             raise ValueError(f"ArrayStore bits must be [N, T, W] arrays of one shape, got shapes {sorted(shapes)}.")
-        if self.floats is not None:
-            self.floats = list(self.floats)
-            if len(self.floats) != len(self.bits):
-                raise ValueError(f"ArrayStore has {len(self.bits)} layers of bits but {len(self.floats)} of floats.")
-        n_layers = len(self.bits)
-        self.layers = list(range(n_layers)) if self.layers is None else [int(x) for x in self.layers]
+        self._floats = None
+        if floats is not None:
+            self._floats = list(floats)
+            if len(self._floats) != len(self._bits):
+                raise ValueError(f"ArrayStore has {len(self._bits)} layers of bits but {len(self._floats)} of floats.")
+        n_layers = len(self._bits)
+        self.layers: list[int] = list(range(n_layers)) if layers is None else [int(x) for x in layers]
         if len(self.layers) != n_layers:
             raise ValueError(f"ArrayStore: {len(self.layers)} layer indices for {n_layers} layers.")
-        if self.relative_depth is None:
+        if relative_depth is None:
             top = max(max(self.layers), 1)
-            self.relative_depth = [x / top for x in self.layers]
-        self.relative_depth = [float(x) for x in self.relative_depth]
-        words = int(np.shape(self.bits[0])[-1])
-        if self.n_bits is None:
-            self.n_bits = 32 * words
-        elif not 32 * (words - 1) < int(self.n_bits) <= 32 * words:
-            raise ValueError(f"ArrayStore: n_bits {self.n_bits} does not fit {words} packed words per token.")
-        self.n_bits = int(self.n_bits)
-        n = np.shape(self.bits[0])[0]
-        for field in ("item_ids", "labels"):
-            v = getattr(self, field)
+            relative_depth = [x / top for x in self.layers]
+        self.relative_depth: list[float] = [float(x) for x in relative_depth]
+        words = int(np.shape(self._bits[0])[-1])
+        if n_bits is None:
+            n_bits = 32 * words
+        elif not 32 * (words - 1) < int(n_bits) <= 32 * words:
+            raise ValueError(f"ArrayStore: n_bits {n_bits} does not fit {words} packed words per token.")
+        self.n_bits = int(n_bits)
+        n = np.shape(self._bits[0])[0]
+        for field, v in (("item_ids", item_ids), ("labels", labels)):
             if v is not None and len(v) != n:
                 raise ValueError(f"ArrayStore: {len(v)} {field} for {n} items.")
-        if self.item_ids is not None:
-            self.item_ids = [str(x) for x in self.item_ids]
-        if self.embedding_layer is not None and int(self.embedding_layer) not in self.layers:
-            raise ValueError(f"ArrayStore: embedding_layer {self.embedding_layer} is not among the layers {self.layers}.")
-        self.path = self.name
+        self.item_ids = None if item_ids is None else [str(x) for x in item_ids]
+        self.labels = labels
+        if embedding_layer is not None and int(embedding_layer) not in self.layers:
+            raise ValueError(f"ArrayStore: embedding_layer {embedding_layer} is not among the layers {self.layers}.")
+        self.embedding_layer = embedding_layer
+        self.name = self.path = name
+
+    def __repr__(self) -> str:
+        return (f"ArrayStore({self.name!r}, N={len(self)}, layers={len(self.layers)}, T={self.tokens}, "
+                f"E={self.n_bits}, floats={self.has_floats})")
 
     @property
     def tokens(self) -> int:
         """Tokens stored per item (T)."""
-        return int(np.shape(self.bits[0])[1])
+        return int(np.shape(self._bits[0])[1])
 
     @property
     def has_floats(self) -> bool:
         """Whether float activations are held (for ``mean``/``float``)."""
-        return self.floats is not None
+        return self._floats is not None
 
     def __len__(self) -> int:
-        return int(np.shape(self.bits[0])[0])
+        return int(np.shape(self._bits[0])[0])
 
     def _index(self, layer: int) -> int:
         if layer not in self.layers:
             raise ValueError(f"{self.name}: layer {layer} is not stored; stored layers are {self.layers}.")
         return self.layers.index(layer)
 
-    def bits_of(self, layer: int):
+    def bits(self, layer: int):
         """Packed bits ``uint32`` ``[N, T, W]`` of ``layer``."""
-        return self.bits[self._index(layer)]
+        return self._bits[self._index(layer)]
 
-    def floats_of(self, layer: int):
+    def floats(self, layer: int):
         """Float activations ``[N, T, E]`` of ``layer``."""
-        if self.floats is None:
+        if self._floats is None:
             raise ValueError(f"{self.name}: no float activations (pass floats=... for 'mean'/'float').")
-        return self.floats[self._index(layer)]
+        return self._floats[self._index(layer)]
 
 
 def as_source(src):
@@ -150,14 +148,6 @@ def as_source(src):
     if hasattr(src, "manifest") and hasattr(src, "bits"):
         return src
     raise TypeError(f"expected a shard store folder, a Store or an ArrayStore, got {type(src).__name__}.")
-
-
-def _bits(src, layer):
-    return src.bits_of(layer) if isinstance(src, ArrayStore) else src.bits(layer)
-
-
-def _floats(src, layer):
-    return src.floats_of(layer) if isinstance(src, ArrayStore) else src.floats(layer)
 
 
 def _labels(src):
@@ -232,9 +222,9 @@ def features(src, layer: int, *, representation: str = "concat", tokens: int = 2
     if drop_last >= t:
         raise ValueError(f"drop_last={drop_last} leaves no token of the {t} stored per item.")
     if representation in ("concat", "last"):
-        bits = _bits(src, layer)[:, : t - drop_last, :]
+        bits = src.bits(layer)[:, : t - drop_last, :]
         return _win.last_tokens(bits, 1 if representation == "last" else tokens), "hamming"
-    floats = _floats(src, layer)[:, : t - drop_last, :]
+    floats = src.floats(layer)[:, : t - drop_last, :]
     if representation == "mean":
         return _bl.clip_and_normalize(_win.mean_tokens(floats, tokens)), "euclidean"
     return _win.float_window(floats, tokens), "euclidean"

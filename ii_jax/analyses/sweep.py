@@ -10,7 +10,7 @@ from ii_jax import distances as _dist
 from ii_jax.analyses._util import _progress
 from ii_jax.analyses.cache import TokenDistances
 from ii_jax.analyses.resampling import _CACHE_BYTES, _delta, _fits, _pair_stats
-from ii_jax.analyses.sources import _bits, _check_paired, _depth, _layers, _name, as_source, features
+from ii_jax.analyses.sources import _check_paired, _depth, _layers, _name, as_source, features
 from ii_jax.core import delta_from_stats
 
 __all__ = ["WindowSweep", "default_windows", "window_sweep"]
@@ -76,7 +76,7 @@ def window_sweep(a, b, *, windows: Sequence[int] | None = None, layers=None, k: 
     if _fits(len(a)) and _fused(ties):  # per layer: one native pass over the largest window
         sizes = sorted(rows)
         for li in _progress(range(len(lays)), "window sweep", progress):
-            for w, v in zip(sizes, _fused_layer(_bits(a, lays[li]), _bits(b, lays[li]), sizes, k=k, ties=ties),
+            for w, v in zip(sizes, _fused_layer(a.bits(lays[li]), b.bits(lays[li]), sizes, k=k, ties=ties),
                             strict=True):
                 vals[rows[w], li] = v
     elif _fits(len(a)):  # per layer: a running sum over tokens, Δ at each window, then the layer is dropped

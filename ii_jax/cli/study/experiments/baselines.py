@@ -10,7 +10,6 @@ import numpy as np
 from ii_jax import baselines
 from ii_jax.analyses import claims as C
 from ii_jax.analyses.cache import layer_distances
-from ii_jax.analyses.sources import _bits
 from ii_jax.binary import unpack_bits
 from ii_jax.cli.report import write_result
 from ii_jax.cli.study.runner import _hash
@@ -20,7 +19,7 @@ def _signs(src, layer: int, tokens: int) -> np.ndarray:
     """The last ``tokens`` tokens of ``layer`` of a store or an in-memory subset (:class:`ArrayStore`) as ±1 floats
     ``[N, tokens * n_bits]``.
     """
-    b = np.asarray(_bits(src, layer))[:, -tokens:]
+    b = np.asarray(src.bits(layer))[:, -tokens:]
     return 2 * np.asarray(unpack_bits(b, src.n_bits), np.float32).reshape(len(src), -1) - 1
 
 
