@@ -691,22 +691,41 @@ def _pick(v: np.ndarray, direction: str) -> float:
 
 
 def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, ties: str = "average",
-                     full=None) -> PairedDifference:
+                     full=None):
     """Any function of several Δ's over the same N points, with a paired jackknife error bar.
 
     Args:
       pairs: a sequence of P ``(dx, dy)`` pairs of ``[N, N]`` distance matrices, every one over the same N points
-        in the same order (e.g. two layers, two models or two language pairs on the same items).
-      statistic: ``f(delta) -> float`` where ``delta`` is float64 ``[P, 2]``: (Δ(X_p→Y_p), Δ(Y_p→X_p)) per pair.
+        in the same order (e.g. two layers, two models or two language pairs on the same items). A matrix that
+        appears in several pairs (the same object) is gathered once per subset.
+      statistic: ``f(delta) -> float`` where ``delta`` is float64 ``[P, 2]``: (Δ(X_p→Y_p), Δ(Y_p→X_p)) per pair;
+        or a sequence of such functions, all read from one pass of the jackknife (the Δ's of every subset are
+        computed once).
       jackknife: ``"auto"`` (:func:`default_jackknife`), ``"paper"``, a :class:`Jackknife` or ``(repeats, n_sub)``.
       key: PRNG key; the subsets are :func:`jackknife_subsets` of it, *shared by every pair*.
       k, ties: as :func:`ii_jax.information_imbalance` (``"random"`` is not supported).
       full: optional ``[P, 2]`` Δ's on all points already computed (saves one pass per pair).
 
     Returns:
-      :class:`PairedDifference`; ``parts`` holds ``statistic``'s input flattened to ``[2 P]``.
+      :class:`PairedDifference` (a list of them, one per function, where ``statistic`` is a sequence); ``parts``
+      holds ``statistic``'s input flattened to ``[2 P]``.
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from ii_jax.resample import paired_statistic
+      >>> x = np.random.default_rng(0).normal(size=(200, 4))
+      >>> d = lambda a: ((a[:, None] - a[None]) ** 2).sum(-1)
+      >>> pairs = [(d(x), d(x[:, :3])), (d(x), d(x[:, :1]))]
+      >>> gap, mean = paired_statistic(pairs, [lambda v: v[0, 0] - v[1, 0], lambda v: v[:, 0].mean()],
+      ...                              jackknife=(5, 80), key=jax.random.key(0))
+      >>> bool(gap.z < -2), bool(0 < mean.value < 1)
+      (True, True)
     """
     _check_ties(ties)
+    single = callable(statistic)
+    stats = [statistic] if single else list(statistic)
+    if not stats or not all(callable(f) for f in stats):
+        raise TypeError("statistic must be a function of the [P, 2] Δ's, or a non-empty sequence of them.")
     pairs = [tuple(d if isinstance(d, jax.Array) else np.asarray(d) for d in pair) for pair in pairs]
     if not pairs:
         raise ValueError("paired_statistic needs at least one (dx, dy) pair of distance matrices.")
@@ -719,21 +738,30 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
     subsets = jackknife_subsets(n, jack, key)
     if not k + 2 <= jack.n_sub:
         raise ValueError(f"n_sub must be at least k + 2 = {k + 2}, got {jack.n_sub}.")
-    whole, sub = _gatherer([m for pair in pairs for m in pair])
+    slot: dict[int, int] = {}  # id(matrix) -> its position among the distinct matrices
+    distinct = []
+    for m in (m for pair in pairs for m in pair):
+        if id(m) not in slot:
+            slot[id(m)] = len(distinct)
+            distinct.append(m)
+    where = [(slot[id(dx)], slot[id(dy)]) for dx, dy in pairs]
+    whole, sub = _gatherer(distinct)
     if full is None:
-        full = [_imb.imbalance_from_distances(whole[2 * p], whole[2 * p + 1], k=k, ties=ties)
-                for p in range(len(pairs))]
+        full = [_imb.imbalance_from_distances(whole[i], whole[j], k=k, ties=ties) for i, j in where]
     full = np.asarray(full, np.float64).reshape(len(pairs), 2)
     reps = np.zeros((len(subsets), len(pairs), 2))
     for r, s in enumerate(subsets):
         mats = sub(s)
-        for p in range(len(pairs)):
-            reps[r, p] = _imb.imbalance_from_distances(mats[2 * p], mats[2 * p + 1], k=k, ties=ties)
-    value = float(statistic(full))
-    replicas = np.array([float(statistic(v)) for v in reps])
-    std = float(standard_error(replicas, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar))
-    return PairedDifference(value, std, _z(value, std), full.ravel(), replicas, reps.reshape(len(subsets), -1), n,
-                            jack)
+        for p, (i, j) in enumerate(where):
+            reps[r, p] = _imb.imbalance_from_distances(mats[i], mats[j], k=k, ties=ties)
+    out = []
+    for f in stats:
+        value = float(f(full))
+        replicas = np.array([float(f(v)) for v in reps])
+        std = float(standard_error(replicas, n=n, n_sub=jack.n_sub, error_bar=jack.error_bar))
+        out.append(PairedDifference(value, std, _z(value, std), full.ravel(), replicas,
+                                    reps.reshape(len(subsets), -1), n, jack))
+    return out[0] if single else out
 
 
 def paired_difference(dx_a, dy_a, dx_b, dy_b, *, jackknife="auto", key, k: int = 1, ties: str = "average",

@@ -219,3 +219,24 @@ def test_qwen_coder_is_a_working_qwen2(name):
         body = lm.generate(**code, max_new_tokens=12, do_sample=False)[0, code["input_ids"].shape[1]:]
     assert model.tokenizer.decode(capital).startswith(" Paris")
     assert "if n" in model.tokenizer.decode(body) or "return" in model.tokenizer.decode(body)
+
+
+def test_a_gguf_file_is_parsed_once_per_build(tmp_path):
+    """transformers opens a GGUF file for the tokenizer, the config and the weights; within a build they share one
+    parse (each one walks the whole vocabulary), and outside it gguf.GGUFReader is the library's own again."""
+    gguf = pytest.importorskip("gguf")
+    path = tmp_path / "tiny.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_uint32("tiny.answer", 42)
+    w.add_tensor("weight", np.arange(8, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    original = gguf.GGUFReader
+    with assets._one_gguf_reader():
+        first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is again
+        np.testing.assert_array_equal(np.asarray(first.tensors[0].data), np.arange(8, dtype=np.float32))
+    assert gguf.GGUFReader is original
+    assert gguf.GGUFReader(path) is not gguf.GGUFReader(path)

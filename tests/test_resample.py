@@ -163,6 +163,29 @@ def test_direction_difference_matches_numpy(four_spaces):
     np.testing.assert_allclose([r.value, r.std], [value, std], atol=1e-12)
 
 
+def test_paired_statistic_reads_several_statistics_from_one_pass(four_spaces):
+    """A sequence of statistics gives each the NumPy oracle's value, error bar and replicas on the shared subsets;
+    a matrix shared by several pairs (one object, gathered once per subset) gives what separate copies give."""
+    from ii_jax.resample import jackknife_subsets, paired_statistic
+
+    (dxa, dya), (dxb, dyb) = four_spaces
+    shared = [(dxa, dya), (dxa, dyb)]  # dxa is one object in both pairs
+    copies = [(dxa, dya), (dxa.copy(), dyb)]
+    stats = [lambda v: v[0, 0] - v[1, 0], lambda v: v[:, 1].mean(), lambda v: v[1, 0]]
+    key, jk = jax.random.key(5), (4, 18)
+    many = paired_statistic(shared, stats, jackknife=jk, key=key)
+    assert isinstance(many, list) and len(many) == 3
+    subsets = jackknife_subsets(40, jk, key)
+    for r, f in zip(many, stats, strict=True):
+        value, std, reps = _np_paired(copies, subsets, f)
+        np.testing.assert_allclose([r.value, r.std], [value, std], atol=1e-12)
+        np.testing.assert_allclose(r.replicas, reps, atol=1e-12)
+        one = paired_statistic(copies, f, jackknife=jk, key=key)
+        np.testing.assert_array_equal(one.replicas, r.replicas)
+    with pytest.raises(TypeError, match="non-empty sequence"):
+        paired_statistic(shared, [], jackknife=jk, key=key)
+
+
 def test_paired_statistic_validates(four_spaces):
     from ii_jax.resample import paired_statistic
 

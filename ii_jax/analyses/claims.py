@@ -470,8 +470,8 @@ def inner_minimum(profile, a, b, *, jackknife="auto", key=None, name: str = "") 
 
     def test(idx, m, jk):
         mats = [_mats(a, b, la, profile.params, idx=idx) for la in (first, m, last)]
-        return [_rs.paired_statistic(mats, lambda d, i=i: float(d[i].mean() - d[1].mean()), jackknife=jk, key=key)
-                for i in (0, 2)]
+        return _rs.paired_statistic(mats, [lambda d, i=i: float(d[i].mean() - d[1].mean()) for i in (0, 2)],
+                                    jackknife=jk, key=key)
 
     (d_first, d_last), chosen = _crossfit(len(a), key, jackknife, choose, test)
     hf, ff = _sign(d_first, "positive")
@@ -602,9 +602,9 @@ def english_more_predictive(pairs: Mapping[tuple[str, str], tuple], *, english: 
 
     def test(idx, lays, jk):
         m = mats(idx, lays)
-        return [_rs.paired_statistic(m, lambda v: float(np.mean(sg * (v[:, 0] - v[:, 1]))), jackknife=jk, key=key)] + [
-            _rs.paired_statistic(m, lambda v, i=i: float(sg[i] * (v[i, 0] - v[i, 1])), jackknife=jk, key=key)
-            for i in range(len(keys))]
+        return _rs.paired_statistic(m, [lambda v: float(np.mean(sg * (v[:, 0] - v[:, 1])))]
+                                    + [lambda v, i=i: float(sg[i] * (v[i, 0] - v[i, 1])) for i in range(len(keys))],
+                                    jackknife=jk, key=key)
 
     (d, *each), chosen = _crossfit(len(pairs[keys[0]][1]), key, jackknife, choose, test)
     v = d.parts.reshape(-1, 2)
@@ -651,8 +651,7 @@ def more_tokens_saturate(sweep, a, b, *, jackknife="auto", key=None, saturation:
 
     def test(idx, c, jk):
         mats = [_mats(a, b, la, None, tokens=w[i], idx=idx) for la, i in zip(c, (lo, mid, hi), strict=True)]
-        return [_rs.paired_statistic(mats, fall, jackknife=jk, key=key),
-                _rs.paired_statistic(mats, late, jackknife=jk, key=key)]
+        return _rs.paired_statistic(mats, [fall, late], jackknife=jk, key=key)
 
     (d, s), chosen = _crossfit(len(a), key, jackknife, choose, test)
     hf, ff = _sign(d, "negative")
@@ -705,8 +704,7 @@ def token_distance_semantic(td, semantic, src=None, *, jackknife="auto", key=Non
         return lambda v: float(v[t:2 * t, 0].mean() - v[j * t:(j + 1) * t, 0].mean())
 
     key = _key(key)
-    d_first = _rs.paired_statistic(mats, stat(0), jackknife=jackknife, key=key)
-    d_last = _rs.paired_statistic(mats, stat(2), jackknife=jackknife, key=key)
+    d_first, d_last = _rs.paired_statistic(mats, [stat(0), stat(2)], jackknife=jackknife, key=key)
     hf, ff = _sign(d_first, "negative")
     hl, fl = _sign(d_last, "negative")
     nums.update(semantic_minus_first=d_first.value, semantic_minus_first_std=d_first.std,

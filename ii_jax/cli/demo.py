@@ -77,6 +77,13 @@ def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "extract.cli"] + cmd, env=env)
 
 
+def _tokenizer_threads(env: dict) -> dict:
+    """``env`` for a subprocess that only tokenises (``select``): the tokenizers' own threads on every core, unless
+    the caller's environment says otherwise (extractions keep them off: their cores run the forward passes).
+    """
+    return {**env, "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true")}
+
+
 def _run_cli(cmd: list[str], what: str, env: dict) -> None:
     _wait([(_spawn(cmd, env), cmd, what)])
 
@@ -90,15 +97,18 @@ def _wait(jobs) -> None:
                             f"ii-jax {' '.join(cmd)}")
 
 
-def _extract_pair(specs: list[tuple], args, env) -> list[Path]:
-    """Run up to two extractions side by side, each on half the cores: their start-up work (imports, model load,
-    tokenising the filter) overlaps, the forward passes share the machine. Only the first shows a progress bar.
+def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None) -> list[Path]:
+    """Run up to two extractions side by side: their start-up work (imports, model load, tokenising the filter)
+    overlaps, the forward passes share the machine. Only the first shows a progress bar.
 
-    ``specs``: ``(store, model, dataset, side, n, extra options)``. Complete stores are reused.
+    ``specs``: ``(store, model, dataset, side, n, extra options)``. Complete stores are reused. Each job gets half the
+    cores, except where ``light`` names the index of a job that is over in seconds (short captions beside images):
+    that one gets one thread and the other every core, rather than running on half of them once it is alone.
     """
-    threads = max(1, (os.cpu_count() or 2) // len(specs))
+    cores = os.cpu_count() or 2
     jobs = []
     for k, (store, model, dataset, side, n, extra) in enumerate(specs):
+        threads = max(1, cores // len(specs)) if light is None else (1 if k == light else cores)
         if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
             _log(f"reusing {store}")
             continue
@@ -171,7 +181,7 @@ def run(args) -> int:
         with step("select common verses"):
             _run_cli(["select", "--dataset", f"{BIBLE}=" + ",".join(models), "-n", str(cfg.n), "--seed",
                       str(args.seed), "--out", str(ids)] + (["--cache", args.cache] if args.cache else []),
-                     "selecting the common verses", env)
+                     "selecting the common verses", _tokenizer_threads(env))
     for model in models:
         with step(f"extract {BIBLE} through {model}"):
             text_stores[model] = tuple(_extract_pair(
@@ -185,7 +195,7 @@ def run(args) -> int:
             [(stores / f"{IMAGE_MODEL}-stamps-image-{tag}", IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
               ["--filter-model", CAPTION_MODEL] + cap_filter),
              (stores / f"{CAPTION_MODEL}-stamps-en-{tag}", CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
-              ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env)
+              ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env, light=1)
         cfg.img_store, cfg.cap_store = img_store, cap_store
 
     sections, summary, table = [], [], []

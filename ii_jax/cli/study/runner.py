@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ii_jax.cli.demo import _extract_pair, _run_cli  # the one subprocess route to extract
+from ii_jax.cli.demo import _extract_pair, _run_cli, _tokenizer_threads  # the one subprocess route to extract
 from ii_jax.cli.study.config import (CAPTION_MODEL, CAPTION_TOKENS, ENGLISH, FAMILY, IMAGE_MODEL, TOKENS_STORED,
                                      StudyError, _Cfg)
 
@@ -104,7 +104,7 @@ class _Runner:
                 cmd += ["--dataset", sp]
             if self.args.cache:
                 cmd += ["--cache", self.args.cache]
-            _run_cli(cmd, "selecting the common verses", self.env)
+            _run_cli(cmd, "selecting the common verses", _tokenizer_threads(self.env))
         return json.loads(path.read_text())["ids"]
 
     def select(self, text_models):
@@ -212,7 +212,8 @@ class _Runner:
             _extract_pair([(self.img_store, IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
                             ["--filter-model", CAPTION_MODEL] + cap_filter),
                            (self.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
-                            ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env)
+                            ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env,
+                          light=1)
         ftag = f"n{cfg.n_fashion}-s{cfg.seed}-{cfg.dtype}"
         self.fashion = [self.stores / f"{IMAGE_MODEL}-fashion-{side}-{ftag}" for side in ("a", "b")]
         with self.step(f"extract fashion-mnist through {IMAGE_MODEL}"):
