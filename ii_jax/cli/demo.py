@@ -97,33 +97,43 @@ def _wait(jobs) -> None:
                             f"ii-jax {' '.join(cmd)}")
 
 
-def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None) -> list[Path]:
-    """Run up to two extractions side by side: their start-up work (imports, model load, tokenising the filter)
-    overlaps, the forward passes share the machine. Only the first shows a progress bar.
+def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], progress: bool = True) -> list:
+    """Start one ``ii-jax extract`` subprocess per spec not extracted yet; returns the jobs for :func:`_wait`.
 
-    ``specs``: ``(store, model, dataset, side, n, extra options)``. Complete stores are reused. Each job gets half the
-    cores, except where ``light`` names the index of a job that is over in seconds (short captions beside images):
-    that one gets one thread and the other every core, rather than running on half of them once it is alone.
+    ``specs``: ``(store, model, dataset, side, n, extra options)``; ``threads``: torch threads of each. Complete
+    stores are reused. Only the first job shows a progress bar, and only with ``progress``.
     """
-    cores = os.cpu_count() or 2
     jobs = []
-    for k, (store, model, dataset, side, n, extra) in enumerate(specs):
-        threads = max(1, cores // len(specs)) if light is None else (1 if k == light else cores)
+    for k, ((store, model, dataset, side, n, extra), t) in enumerate(zip(specs, threads, strict=True)):
         if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
             _log(f"reusing {store}")
             continue
         cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
-               "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(threads),
+               "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(t),
                "--dtype", args.dtype] + extra
         if n:
             cmd += ["-n", str(n)]
         if args.cache:
             cmd += ["--cache", args.cache]
-        if args.no_progress or k > 0:
+        if args.no_progress or k > 0 or not progress:
             cmd += ["--no-progress"]
         _log(f"extracting {dataset}:{side} through {model} -> {store}")
         jobs.append((_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}"))
-    _wait(jobs)
+    return jobs
+
+
+def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None) -> list[Path]:
+    """Run up to two extractions side by side and wait for them: their start-up work (imports, model load,
+    tokenising the filter) overlaps, the forward passes share the machine.
+
+    ``specs``: as :func:`_start_extractions`. Each job gets half the cores, except where ``light`` names the index of
+    a job that is over in seconds (short captions beside images): that one gets one thread and the other every
+    core, rather than running on half of them once it is alone.
+    """
+    cores = os.cpu_count() or 2
+    threads = [max(1, cores // len(specs)) if light is None else (1 if k == light else cores)
+               for k in range(len(specs))]
+    _wait(_start_extractions(specs, args, env, threads=threads))
     return [spec[0] for spec in specs]
 
 
@@ -168,35 +178,48 @@ def run(args) -> int:
         return _Timer()
 
     models = list(dict.fromkeys(args.models))
-    with step("build offline model assets"):
-        needed = list(dict.fromkeys(models + [IMAGE_MODEL, CAPTION_MODEL]))
-        # the extraction layer decides which names are built-in (the engine never imports extract)
-        _run_cli(["assets", "build", "--only-builtin"] + needed + (["--cache", args.cache] if args.cache else []),
+    cache = ["--cache", args.cache] if args.cache else []
+    # the extraction layer decides which names are built-in (the engine never imports extract)
+    with step("build the image and caption models"):
+        _run_cli(["assets", "build", "--only-builtin", IMAGE_MODEL, CAPTION_MODEL] + cache,
                  "building the model assets", env)
-
+    cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
+    itag = f"n{cfg.n_images or 'all'}-s{args.seed}-{args.dtype}"
+    cfg.img_store = stores / f"{IMAGE_MODEL}-stamps-image-{itag}"
+    cfg.cap_store = stores / f"{CAPTION_MODEL}-stamps-en-{itag}"
+    # The stamps extract on one core while the other builds the text models (a GGUF file parsed on one core) and
+    # selects the verses; neither needs the other's results.
+    _log(f"extracting the stamps through {IMAGE_MODEL} and {CAPTION_MODEL} beside the next two steps")
+    stamps = _start_extractions(
+        [(cfg.img_store, IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
+          ["--filter-model", CAPTION_MODEL] + cap_filter),
+         (cfg.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
+          ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env, threads=[1, 1],
+        progress=False)
     text_stores = {}
     tag = f"n{cfg.n}-s{args.seed}-{args.dtype}"
     ids = stores / f"ids-{'-'.join(models)}-{tag}.json"
-    if not ids.exists():  # the verses of 40-80 tokens under every text model's tokenizer: one item set for all
-        with step("select common verses"):
-            _run_cli(["select", "--dataset", f"{BIBLE}=" + ",".join(models), "-n", str(cfg.n), "--seed",
-                      str(args.seed), "--out", str(ids)] + (["--cache", args.cache] if args.cache else []),
-                     "selecting the common verses", _tokenizer_threads(env))
+    try:
+        with step("build the text models (beside the stamps)"):
+            _run_cli(["assets", "build", "--only-builtin"] + models + cache, "building the model assets", env)
+        if not ids.exists():  # the verses of 40-80 tokens under every text model's tokenizer: one item set for all
+            with step("select common verses (beside the stamps)"):
+                _run_cli(["select", "--dataset", f"{BIBLE}=" + ",".join(models), "-n", str(cfg.n), "--seed",
+                          str(args.seed), "--out", str(ids)] + cache, "selecting the common verses",
+                         _tokenizer_threads(env))
+    except BaseException:
+        for proc, _, _ in stamps:
+            proc.terminate()
+        raise
+    with step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL} (what is left)"):
+        _wait(stamps)
     for model in models:
         with step(f"extract {BIBLE} through {model}"):
             text_stores[model] = tuple(_extract_pair(
                 [(stores / f"{model}-bible-{side}-{tag}", model, BIBLE, side, None,
                   ["--ids", str(ids), "--tokens", str(BIBLE_TOKENS), "--min-tokens", "40", "--max-tokens", "80"])
                  for side in ("en", "es")], args, env))
-    with step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL}"):
-        cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
-        tag = f"n{cfg.n_images or 'all'}-s{args.seed}-{args.dtype}"
-        img_store, cap_store = _extract_pair(
-            [(stores / f"{IMAGE_MODEL}-stamps-image-{tag}", IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
-              ["--filter-model", CAPTION_MODEL] + cap_filter),
-             (stores / f"{CAPTION_MODEL}-stamps-en-{tag}", CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
-              ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env, light=1)
-        cfg.img_store, cfg.cap_store = img_store, cap_store
+    img_store, cap_store = cfg.img_store, cfg.cap_store
 
     sections, summary, table = [], [], []
     profiles, semantic = {}, {}
