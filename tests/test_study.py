@@ -323,6 +323,10 @@ def test_markdown_renders_every_claim_with_its_p_values():
     assert "| — | not run |" in table[1] and "| ladder | 60.0 s | 60.0 s |" in md
     doc["measured"] = {"ladder": 900.0}  # a resumed run: the step's time when it did its work is kept
     assert "| ladder | 900.0 s | 60.0 s |" in markdown(doc) and "| total | 15.0 min | 2.0 min |" in markdown(doc)
+    doc["measured"] = {"probe smollm2-135m": 30.0, "select common verses": 90.0, "ladder": 900.0}  # earlier runs
+    md = markdown(doc)
+    assert "| probe smollm2-135m | 30.0 s | — |" in md and "| select common verses | 90.0 s | — |" in md
+    assert "| total | 17.0 min | 2.0 min |" in md
 
 
 def test_token_weights_experiment_on_small_stores(tmp_path):

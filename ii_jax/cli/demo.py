@@ -97,16 +97,18 @@ def _wait(jobs) -> None:
                             f"ii-jax {' '.join(cmd)}")
 
 
-def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], progress: bool = True) -> list:
+def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], progress: bool = True,
+                       log=_log) -> list:
     """Start one ``ii-jax extract`` subprocess per spec not extracted yet; returns the jobs for :func:`_wait`.
 
     ``specs``: ``(store, model, dataset, side, n, extra options)``; ``threads``: torch threads of each. Complete
-    stores are reused. Only the first job shows a progress bar, and only with ``progress``.
+    stores are reused. Only the first job shows a progress bar, and only with ``progress``. ``log(message)``
+    reports each job (the demo's prefix by default).
     """
     jobs = []
     for k, ((store, model, dataset, side, n, extra), t) in enumerate(zip(specs, threads, strict=True)):
         if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
-            _log(f"reusing {store}")
+            log(f"reusing {store}")
             continue
         cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
                "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(t),
@@ -117,23 +119,23 @@ def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], pro
             cmd += ["--cache", args.cache]
         if args.no_progress or k > 0 or not progress:
             cmd += ["--no-progress"]
-        _log(f"extracting {dataset}:{side} through {model} -> {store}")
+        log(f"extracting {dataset}:{side} through {model} -> {store}")
         jobs.append((_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}"))
     return jobs
 
 
-def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None) -> list[Path]:
+def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None, log=_log) -> list[Path]:
     """Run up to two extractions side by side and wait for them: their start-up work (imports, model load,
     tokenising the filter) overlaps, the forward passes share the machine.
 
-    ``specs``: as :func:`_start_extractions`. Each job gets half the cores, except where ``light`` names the index of
+    ``specs``, ``log``: as :func:`_start_extractions`. Each job gets half the cores, except where ``light`` names the index of
     a job that is over in seconds (short captions beside images): that one gets one thread and the other every
     core, rather than running on half of them once it is alone.
     """
     cores = os.cpu_count() or 2
     threads = [max(1, cores // len(specs)) if light is None else (1 if k == light else cores)
                for k in range(len(specs))]
-    _wait(_start_extractions(specs, args, env, threads=threads))
+    _wait(_start_extractions(specs, args, env, threads=threads, log=log))
     return [spec[0] for spec in specs]
 
 

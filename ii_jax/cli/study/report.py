@@ -64,7 +64,7 @@ def _write(R, cfg, t0) -> int:
                           summary=summary, params=params, timings=R.timings, lead=lead)
     doc = {"title": "ii-jax study", "claims": [to_json(dict(c._asdict())) for c in R.claims],
            "experiments": R.status, "timings": R.timings,
-           "measured": {k: v for k, v in R.measured.items() if k in R.timings}, "params": params, "plan": to_json(pl),
+           "measured": dict(R.measured), "params": params, "plan": to_json(pl),
            "library": {"ii-jax": ii_jax_version(), "jax": jax.__version__, "numpy": np.__version__},
            "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     atomic_write_text(R.out / "report.json", json.dumps(doc, indent=1, allow_nan=False))
@@ -126,10 +126,14 @@ def markdown(doc: dict, *, summary: str = "") -> str:
                                                            r["verdict"], r["note"])) + " |")
     lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", "",
               "Each step's wall time when it did its work (a resumed run reuses finished stores and cached analyses; "
-              "their time is the one measured when they were made), and its time in the run that wrote this report.",
+              "their time is the one measured when they were made, in whichever run made them), and its time in the "
+              "run that wrote this report (—: the step did not run in it).",
               "", "| step | when done | in this run |", "| --- | --- | --- |"]
     measured = doc.get("measured") or {}
-    lines += [f"| {k} | {measured.get(k, v):.1f} s | {v:.1f} s |" for k, v in doc["timings"].items() if k != "total"]
-    done = sum(measured.get(k, v) for k, v in doc["timings"].items() if k != "total")
+    now = {k: v for k, v in doc["timings"].items() if k != "total"}
+    steps = list(measured) + [k for k in now if k not in measured]
+    lines += [f"| {k} | {measured.get(k, now.get(k, float('nan'))):.1f} s | "
+              + (f"{now[k]:.1f} s" if k in now else "—") + " |" for k in steps]
+    done = sum(measured.get(k, now.get(k, 0.0)) for k in steps)
     lines += [f"| total | {done / 60:.1f} min | {doc['timings'].get('total', float('nan')) / 60:.1f} min |"]
     return "\n".join(lines) + "\n"

@@ -199,7 +199,7 @@ class _Runner:
         for i in range(0, len(specs), 2):
             todo = [s for s in specs[i:i + 2]]
             with self.step(f"extract {', '.join(s[3] for s in todo)} through {model}"):
-                _extract_pair(todo, self.args, self.env)
+                _extract_pair(todo, self.args, self.env, log=_log)
 
     def extract_images(self):
         """Extract the stamps (images and captions) and the Fashion-MNIST pairs."""
@@ -213,13 +213,13 @@ class _Runner:
                             ["--filter-model", CAPTION_MODEL] + cap_filter),
                            (self.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
                             ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env,
-                          light=1)
+                          light=1, log=_log)
         ftag = f"n{cfg.n_fashion}-s{cfg.seed}-{cfg.dtype}"
         self.fashion = [self.stores / f"{IMAGE_MODEL}-fashion-{side}-{ftag}" for side in ("a", "b")]
         with self.step(f"extract fashion-mnist through {IMAGE_MODEL}"):
             _extract_pair([(path, IMAGE_MODEL, "fashion-mnist", side, cfg.n_fashion, ["--min-tokens", "0",
                                                                                       "--max-tokens", "0"])
-                           for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env)
+                           for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env, log=_log)
 
 
 def _from_json(cls, doc):
