@@ -94,8 +94,11 @@ X64_TESTS := tests/test_baselines.py tests/test_synthetic.py tests/test_resample
 # `make test`: lint, every test but the heavy end-to-end runs and the slow grids, and the x64 pass (within about
 # 10 min on a fresh 2-core machine, installs included). `make test-heavy` runs the rest (the real demo, the study's
 # smoke run, the documentation in a browser, the calibration checks, the core's full option grid); CI runs both.
+# The suite runs on every core (pytest-xdist, at most 4 workers), one test file per worker at a time.
+PYTEST_WORKERS ?= -n auto --maxprocesses 4 --dist loadfile
+
 test: setup data lint
-	$(PY) -m pytest -q -m "not heavy and not slow" --durations=10
+	$(PY) -m pytest -q -m "not heavy and not slow" --durations=10 $(PYTEST_WORKERS)
 	$(MAKE) --no-print-directory test-x64
 
 # The heavy tests include the documentation: built (its `docs` extra) and opened in headless Chromium; the slow ones
@@ -110,7 +113,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test-x64: setup
-	JAX_ENABLE_X64=1 $(PY) -m pytest -q -m "not slow" -p no:randomly $(X64_TESTS)
+	JAX_ENABLE_X64=1 $(PY) -m pytest -q -m "not slow" -p no:randomly $(PYTEST_WORKERS) $(X64_TESTS)
 
 test-fast: setup data
 	$(PY) -m pytest -q -m "not slow"

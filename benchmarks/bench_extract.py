@@ -41,9 +41,10 @@ DEFAULTS = {  # model: (batch size, items)
 }
 
 
-def _peak_gflops(dtype, seconds: float = 0.5) -> float:
+def _peak_gflops(dtype, seconds: float = 1.0, runs: int = 5) -> float:
     """GFLOP/s of one linear layer in ``dtype``, ``F.linear`` of a (2048 x 1024) input by a (4096 x 1024) weight:
-    the best of repeated timed runs. The op every transformer layer runs, not ``a @ b``: where bfloat16 is emulated,
+    the best of at least ``runs`` timed runs over at least ``seconds`` (on a shared machine one run can be slowed
+    several-fold). The op every transformer layer runs, not ``a @ b``: where bfloat16 is emulated,
     torch's linear layer converts through a faster route than its plain product (on a 2-core AMD EPYC with AVX2 only:
     20 GFLOP/s against 1.9).
     """
@@ -54,10 +55,11 @@ def _peak_gflops(dtype, seconds: float = 0.5) -> float:
     flops = 2 * 2048 * 1024 * 4096
     for _ in range(3):
         torch.nn.functional.linear(x, w)
-    best, spent = float("inf"), 0.0
-    while spent < seconds or best == float("inf"):
+    best, spent, done = float("inf"), 0.0, 0
+    while spent < seconds or done < runs:
         t = time.perf_counter()
         torch.nn.functional.linear(x, w)
+        done += 1
         dt = time.perf_counter() - t
         best, spent = min(best, dt), spent + dt
     return flops / best / 1e9
