@@ -70,7 +70,8 @@ def versions() -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)  # the script's own options (--n) are not abbreviations of ours
     ap.add_argument("--name", default="", help="suffix of the record's file name (several records of one script)")
     ap.add_argument("--note", default="", help="one line shown with the record (e.g. 'machine shared')")
     ap.add_argument("--out", default=str(OUT), help=f"folder of the records (default {OUT.relative_to(ROOT)})")
