@@ -208,3 +208,19 @@ def test_site_renders_in_a_browser(site):
         assert all(f'id="claim-{i}"' in html for i in range(1, len(claims) + 1))
     finally:
         browser.quit()
+
+
+def test_results_page_states_what_the_study_took(tmp_path):
+    """The results page's header: the steps' time summed over the resumed runs (not the last run's wall time) and
+    every N the study ran."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+    import iijax_docs
+
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({
+        "claims": [], "written": "2026-12-07", "library": {"ii-jax": "0.1.0"},
+        "params": {"n": 1197, "n_large": 600, "n_lang": 665},
+        "timings": {"total": 1020.0, "claims": 1000.0}, "measured": {"extract": 5100.0, "claims": 1000.0}}))
+    head = iijax_docs.claims_markdown(report).splitlines()[0]
+    assert "its steps took 102 min over the runs that did them (the run that wrote it: 17 min)" in head
+    assert "N = 1197 verse pairs per text model (600 for the largest), 665 for the language pairs" in head

@@ -327,6 +327,11 @@ def test_markdown_renders_every_claim_with_its_p_values():
     md = markdown(doc)
     assert "| probe smollm2-135m | 30.0 s | — |" in md and "| select common verses | 90.0 s | — |" in md
     assert "| total | 17.0 min | 2.0 min |" in md
+    # the header says what the steps took over the resumed runs, not only the last run's wall time
+    from ii_jax.cli.study.report import duration_text
+
+    assert "its steps took 17 min over the runs that did them (the run that wrote it: 2 min)" in md
+    assert duration_text({"timings": {"total": 600.0, "a": 590.0}}) == "its steps took 10 min"
 
 
 def test_token_weights_experiment_on_small_stores(tmp_path):

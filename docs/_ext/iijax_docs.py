@@ -25,6 +25,7 @@ import types
 from pathlib import Path
 
 from ii_jax.analyses.claims import p_text
+from ii_jax.cli.study.report import duration_text
 
 EXCLUDED_PACKAGES = {"cli"}  # the command line is documented in the guides
 
@@ -259,12 +260,13 @@ def claims_markdown(report: Path) -> str:
     for c in claims:
         extra += [k for k, v in c.items() if k not in known and k not in extra and not isinstance(v, (dict, list))]
     details = [*CLAIM_DETAILS[:1], *[(k, k.replace("_", " ")) for k in extra], *CLAIM_DETAILS[1:]]
-    total = doc.get("timings", {}).get("total")
     lines = [f"Written {_md(doc.get('written', '?'))} by ii-jax {_md(lib.get('ii-jax', '?'))} (jax "
              f"{_md(lib.get('jax', '?'))}, numpy {_md(lib.get('numpy', '?'))})"
-             + (f" in {total / 60:.0f} min" if isinstance(total, (int, float)) else "")
+             + (f"; {_md(duration_text(doc))}" if doc.get("timings") else "")
              + f"; N = {_md(params.get('n', '?'))} verse pairs per text model"
              + (f" ({_md(params['n_large'])} for the largest)" if params.get("n_large") else "")
+             + (f", {_md(params['n_lang'])} for the language pairs and token experiments" if params.get("n_lang")
+                else "")
              + (f"; {_md(params['rule'])}" if params.get("rule") else "") + ".", "",
              "**" + " · ".join(f"{counts[v]} {_PLURAL.get(v, v) if counts[v] != 1 else v}"
                                for v in ("holds", "does not hold", "inconclusive", "not run") if v in counts) + "**", "",
