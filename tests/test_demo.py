@@ -79,4 +79,8 @@ def test_study_comparison_says_whether_the_demo_and_the_study_agree(tmp_path):
     assert "inside this run's semantic region" in flat and "flat" in flat
     far = committed(6)
     assert "+0.300 above the minimum" in far and "disagree beyond a flat minimum" in far
+    noisy = prof._replace(std=np.full((6, 2), 0.2), n=150)  # the same gap, under two standard errors of it
+    near = study_comparison("m", noisy, sem, tmp_path)
+    assert "+0.300 above the minimum" in near and "cannot tell the two layers apart" in near
+    assert "at N = 150" in near and "disagree" not in near
     assert "does not measure" in committed(9)

@@ -364,8 +364,10 @@ def study_comparison(model: str, prof, sem, study_dir: Path = STUDY_DIR) -> str 
     no such profile (outside a checkout of ii-jax, or a model the study does not run).
 
     The semantic layer is the argmin of Δ averaged over both directions in both runs. Where they differ, the sentence
-    gives Δ at the study's layer above this run's minimum with both standard errors, and whether that layer lies in
-    this run's semantic region (Δ within its tolerance of the minimum): a flat minimum, or a real disagreement.
+    gives Δ at the study's layer above this run's minimum with both standard errors, and says which of three it is:
+    that layer lies in this run's semantic region (Δ within its tolerance of the minimum: a flat minimum); it lies
+    outside but the gap is under two standard errors (``hypot`` of the two, an upper bound on the paired one: this N
+    cannot tell); or the gap is larger (a real disagreement).
     """
     import json
 
@@ -385,12 +387,20 @@ def study_comparison(model: str, prof, sem, study_dir: Path = STUDY_DIR) -> str 
     mean, se = np.asarray(prof.values).mean(axis=1), np.asarray(prof.std).mean(axis=1)
     i, j = layers.index(theirs), layers.index(sem.layer)
     flat = sem.region[0] <= theirs <= sem.region[1]
-    why = (f"inside this run's semantic region (within {sem.tolerance:g} of the minimum): the minimum is flat, and "
-           f"the two samples of verses pick different layers of it" if flat else
-           f"outside this run's semantic region (the layers around its minimum within {sem.tolerance:g} of it): "
-           f"the two runs disagree beyond a flat minimum")
+    gap, se_gap = mean[i] - mean[j], float(np.hypot(se[i], se[j]))  # unpaired: an upper bound on the paired SE
+    if flat:
+        why = (f"inside this run's semantic region (within {sem.tolerance:g} of the minimum): the minimum is flat, "
+               f"and the two samples of verses pick different layers of it")
+    elif gap < 2 * se_gap:
+        why = (f"outside this run's semantic region (the layers around its minimum within {sem.tolerance:g} of it), "
+               f"but by less than two standard errors of the gap ({se_gap:.3f}, unpaired): at N = {prof.n} this run "
+               f"cannot tell the two layers apart")
+    else:
+        why = (f"outside this run's semantic region (the layers around its minimum within {sem.tolerance:g} of it), "
+               f"by more than two standard errors of the gap ({se_gap:.3f}, unpaired): the two runs disagree beyond "
+               f"a flat minimum")
     return (f"{model}: {where} finds layer {theirs}, this run layer {sem.layer}; here Δ at layer {theirs} is "
-            f"{mean[i] - mean[j]:+.3f} above the minimum (standard errors {se[i]:.3f} and {se[j]:.3f} at N), {why}.")
+            f"{gap:+.3f} above the minimum (standard errors {se[i]:.3f} and {se[j]:.3f} at N), {why}.")
 
 
 def _claims(profiles, text_stores, sweeps, tds, semantic, causal, pairs, cm, cfg, args, key, open_store) -> list:
