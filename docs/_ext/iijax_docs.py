@@ -277,9 +277,10 @@ def claims_markdown(report: Path) -> str:
         for k, _ in CLAIM_COLUMNS:
             if k == "p":
                 cell = p_text(c.get("numbers"))
-            elif k == "verdict":
-                v = c.get("verdict", "")
-                cell = f"**{_md(v)}**" if v in ("holds", "does not hold") else _md(v)
+            elif k == "verdict":  # a badge, coloured as in the demo's report (custom.css)
+                v = str(c.get("verdict", ""))
+                slug = re.sub(r"[^a-z]+", "-", v.lower()).strip("-")
+                cell = f'<span class="ii-verdict ii-{slug}">{_md(v)}</span>' if slug else " "
             else:
                 cell = _md(c.get(k, ""))
             lines.append(f"  - {_cell(cell)}")
