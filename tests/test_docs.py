@@ -210,17 +210,21 @@ def test_site_renders_in_a_browser(site):
         browser.quit()
 
 
-def test_results_page_states_what_the_study_took(tmp_path):
+def test_results_page_states_what_the_study_took(tmp_path, monkeypatch):
     """The results page's header: the steps' time summed over the resumed runs (not the last run's wall time) and
-    every N the study ran."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+    every N the study ran; each verdict a badge."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
     import iijax_docs
 
     report = tmp_path / "report.json"
+    claim = {"id": "binary_float", "claim": "bits as good as floats", "where": "§3", "measured": "m",
+             "verdict": "does not hold", "numbers": {}}
     report.write_text(json.dumps({
-        "claims": [], "written": "2026-12-07", "library": {"ii-jax": "0.1.0"},
+        "claims": [claim], "written": "2026-12-07", "library": {"ii-jax": "0.1.0"},
         "params": {"n": 1197, "n_large": 600, "n_lang": 665},
         "timings": {"total": 1020.0, "claims": 1000.0}, "measured": {"extract": 5100.0, "claims": 1000.0}}))
-    head = iijax_docs.claims_markdown(report).splitlines()[0]
+    page = iijax_docs.claims_markdown(report)
+    head = page.splitlines()[0]
+    assert '<span class="ii-verdict ii-does-not-hold">does not hold</span>' in page
     assert "its steps took 102 min over the runs that did them (the run that wrote it: 17 min)" in head
     assert "N = 1197 verse pairs per text model (600 for the largest), 665 for the language pairs" in head
