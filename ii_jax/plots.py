@@ -14,7 +14,9 @@ import numpy as np
 __all__ = ["plot_profiles", "plot_cross_model", "plot_window_sweep", "plot_token_distance", "plot_asymmetry",
            "plot_image_pairs", "plot_bid_profile", "plot_token_weights", "save"]
 
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
+# ten distinct colours (matplotlib's tab10, reordered): ten language pairs get ten
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f", "#e377c2",
+           "#bcbd22")
 
 
 def _plt():
@@ -210,7 +212,7 @@ def plot_asymmetry(results: Mapping[str, object], *, title: str | None = None, a
         _errorbar(ax, r.relative_depth, r.asymmetry, r.asymmetry_std, color=_COLORS[c % len(_COLORS)], marker="o",
                   label=label or "asymmetry")
     ax.axhline(0.0, color="0.5", linewidth=0.6)
-    _finish(ax, "relative depth", "asymmetry A", title)
+    _finish(ax, "relative depth", "asymmetry A", title, outside=len(results) > 2)  # many: beside the data
     fig.tight_layout()
     return fig
 

@@ -288,7 +288,7 @@ def run(args) -> int:
         pick = sorted({lays[0], sem_layer, lays[-1]})
         plots.plot_token_distance(tds["en"], layers=pick, ax=axes[0], title=f"{causal}, English")
         plots.plot_asymmetry({f"{causal} {s}": r for s, r in tds.items()}, ax=axes[1],
-                             title="asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ")
+                             title="asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩ over τ")
         fig.tight_layout()
         plots.save(fig, out / "token_distance.png")
     sections.append(dict(title="3. Token distance and causal asymmetry (Fig. 3b–c, 10)", figure="token_distance.png",

@@ -31,7 +31,7 @@ def run(ctx) -> None:
                                                                   progress=ctx.progress), TokenDistance)
             write_result(R.out, f"token_distance_{lm}_{x}", tds[x])
         plots.save(plots.plot_asymmetry({f"{lm} {x}": t for x, t in tds.items()},
-                                        title="asymmetry 𝒜 = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩_τ"), R.out / "asymmetry.png")
+                                        title="asymmetry A = ⟨Δ(T→T−τ) − Δ(T−τ→T)⟩ over τ"), R.out / "asymmetry.png")
         R.claims.append(C.token_distance_semantic(tds["en"], lm_sem, ctx.lang_src["en"],
                                                   jackknife=ctx.jackknife(ctx.lang_src["en"]), key=ctx.key))
         R.claims.append(C.causal_asymmetry(tds["en"], lm_sem, others={x: t for x, t in tds.items() if x != "en"}))
