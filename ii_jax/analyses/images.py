@@ -12,7 +12,7 @@ from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.profile import Profile
 from ii_jax.analyses.resampling import (_delta_stats, _jack_param, _null_count, _null_permutations, _pair_stats,
                                        _stacked)
-from ii_jax.analyses.sources import (ArrayStore, _check_paired, _depth, _labels, _layers, _name, as_source,
+from ii_jax.analyses.sources import (ArrayStore, _check_paired, _depth, _layers, _name, as_source,
                                      features)
 from ii_jax.store import same_class_pairs
 
@@ -49,7 +49,7 @@ class ImagePairs(NamedTuple):
 
 def _pair_labels(src, labels):
     """The class labels that pair ``src``'s images: ``labels`` or the store's, one per item."""
-    labels = _labels(src) if labels is None else labels
+    labels = getattr(src, "labels", None) if labels is None else labels
     if labels is None:
         raise ValueError(f"{_name(src)}: image pairs need class labels (the store has none; pass labels=).")
     if len(labels) != len(src):

@@ -150,12 +150,6 @@ def as_source(src):
     raise TypeError(f"expected a shard store folder, a Store or an ArrayStore, got {type(src).__name__}.")
 
 
-def _labels(src):
-    if isinstance(src, ArrayStore):
-        return src.labels
-    return src.manifest.get("labels")
-
-
 def _name(src) -> str:
     return str(getattr(src, "path", "source"))
 

@@ -124,6 +124,19 @@ def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], pro
     return jobs
 
 
+def stamp_specs(stores: Path, n_images: int | None, seed: int, dtype: str) -> list[tuple]:
+    """The extraction specs (:func:`_start_extractions`) of the Tux Paint stamps: the photographs through
+    ``IMAGE_MODEL`` and their English captions (the last ``CAPTION_TOKENS`` tokens) through ``CAPTION_MODEL``, the
+    same items for both; stores named by ``n_images`` (``None``: all), ``seed`` and ``dtype`` under ``stores``.
+    """
+    cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
+    tag = f"n{n_images or 'all'}-s{seed}-{dtype}"
+    return [(stores / f"{IMAGE_MODEL}-stamps-image-{tag}", IMAGE_MODEL, "stamps:image-en", "image", n_images,
+             ["--filter-model", CAPTION_MODEL] + cap_filter),
+            (stores / f"{CAPTION_MODEL}-stamps-en-{tag}", CAPTION_MODEL, "stamps:image-en", "en", n_images,
+             ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)]
+
+
 def _extract_pair(specs: list[tuple], args, env, *, light: int | None = None, log=_log) -> list[Path]:
     """Run up to two extractions side by side and wait for them: their start-up work (imports, model load,
     tokenising the filter) overlaps, the forward passes share the machine.
@@ -185,19 +198,12 @@ def run(args) -> int:
     with step("build the image and caption models"):
         _run_cli(["assets", "build", "--only-builtin", IMAGE_MODEL, CAPTION_MODEL] + cache,
                  "building the model assets", env)
-    cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
-    itag = f"n{cfg.n_images or 'all'}-s{args.seed}-{args.dtype}"
-    cfg.img_store = stores / f"{IMAGE_MODEL}-stamps-image-{itag}"
-    cfg.cap_store = stores / f"{CAPTION_MODEL}-stamps-en-{itag}"
+    specs = stamp_specs(stores, cfg.n_images, args.seed, args.dtype)
+    img_store, cap_store = cfg.img_store, cfg.cap_store = specs[0][0], specs[1][0]
     # The stamps extract on one core while the other builds the text models (a GGUF file parsed on one core) and
     # selects the verses; neither needs the other's results.
     _log(f"extracting the stamps through {IMAGE_MODEL} and {CAPTION_MODEL} beside the next two steps")
-    stamps = _start_extractions(
-        [(cfg.img_store, IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
-          ["--filter-model", CAPTION_MODEL] + cap_filter),
-         (cfg.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
-          ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], args, env, threads=[1, 1],
-        progress=False)
+    stamps = _start_extractions(specs, args, env, threads=[1, 1], progress=False)
     text_stores = {}
     tag = f"n{cfg.n}-s{args.seed}-{args.dtype}"
     ids = stores / f"ids-{'-'.join(models)}-{tag}.json"
@@ -221,7 +227,6 @@ def run(args) -> int:
                 [(stores / f"{model}-bible-{side}-{tag}", model, BIBLE, side, None,
                   ["--ids", str(ids), "--tokens", str(BIBLE_TOKENS), "--min-tokens", "40", "--max-tokens", "80"])
                  for side in ("en", "es")], args, env))
-    img_store, cap_store = cfg.img_store, cfg.cap_store
 
     sections, summary, table = [], [], []
     profiles, semantic = {}, {}

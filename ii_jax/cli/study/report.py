@@ -119,7 +119,11 @@ def step_seconds(doc: dict) -> dict[str, float]:
 
 
 def duration_text(doc: dict) -> str:
-    """``"its steps took 102 min (the run that wrote this report: 17 min)"``, from a report ``doc``."""
+    """What a report ``doc``'s steps took in all (:func:`step_seconds`), and the last run's wall time where it differs.
+
+    >>> duration_text({"timings": {"total": 1020.0, "extract": 1000.0}, "measured": {"probe": 5100.0}})
+    'its steps took 102 min over the runs that did them (the run that wrote it: 17 min)'
+    """
     steps = sum(step_seconds(doc).values()) / 60
     last = doc.get("timings", {}).get("total")
     if isinstance(last, (int, float)) and abs(last / 60 - steps) >= 1:

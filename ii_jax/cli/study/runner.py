@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from ii_jax.cli.demo import _extract_pair, _run_cli, _tokenizer_threads  # the one subprocess route to extract
-from ii_jax.cli.study.config import (CAPTION_MODEL, CAPTION_TOKENS, ENGLISH, FAMILY, IMAGE_MODEL, TOKENS_STORED,
-                                     StudyError, _Cfg)
+from ii_jax.cli.demo import _extract_pair, _run_cli, _tokenizer_threads, stamp_specs  # the one route to extract
+from ii_jax.cli.study.config import CAPTION_MODEL, ENGLISH, FAMILY, IMAGE_MODEL, TOKENS_STORED, StudyError, _Cfg
 
 
 def _log(msg: str) -> None:
@@ -204,16 +203,10 @@ class _Runner:
     def extract_images(self):
         """Extract the stamps (images and captions) and the Fashion-MNIST pairs."""
         cfg = self.cfg
-        tag = f"n{cfg.n_images or 'all'}-s{cfg.seed}-{cfg.dtype}"
-        cap_filter = ["--min-tokens", str(CAPTION_TOKENS), "--max-tokens", "0"]
-        self.img_store = self.stores / f"{IMAGE_MODEL}-stamps-image-{tag}"
-        self.cap_store = self.stores / f"{CAPTION_MODEL}-stamps-en-{tag}"
+        specs = stamp_specs(self.stores, cfg.n_images, cfg.seed, cfg.dtype)
+        self.img_store, self.cap_store = specs[0][0], specs[1][0]
         with self.step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL}"):
-            _extract_pair([(self.img_store, IMAGE_MODEL, "stamps:image-en", "image", cfg.n_images,
-                            ["--filter-model", CAPTION_MODEL] + cap_filter),
-                           (self.cap_store, CAPTION_MODEL, "stamps:image-en", "en", cfg.n_images,
-                            ["--tokens", str(CAPTION_TOKENS), "--drop-last", "0"] + cap_filter)], self.args, self.env,
-                          light=1, log=_log)
+            _extract_pair(specs, self.args, self.env, light=1, log=_log)
         ftag = f"n{cfg.n_fashion}-s{cfg.seed}-{cfg.dtype}"
         self.fashion = [self.stores / f"{IMAGE_MODEL}-fashion-{side}-{ftag}" for side in ("a", "b")]
         with self.step(f"extract fashion-mnist through {IMAGE_MODEL}"):
