@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     ex.add_argument("--prefix", default="", help='text prepended to every text, e.g. "passage: " for e5')
     ex.add_argument("--overwrite", action="store_true", help="replace a different store in --out")
     ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ex.add_argument("--all-cores-when", default=None, metavar="FILE",
+                    help="once FILE exists, run on every core from the next batch (set by the demo and the study "
+                         "when the extraction beside this one has ended)")
     ex.add_argument("--cache", default=None, help="cache folder for built models and data")
     ex.add_argument("--no-progress", action="store_true", help="no progress bar")
     ex.add_argument("--ids", default=None, metavar="FILE",
@@ -189,7 +192,8 @@ def _extract(args) -> int:
                         max_tokens=args.max_tokens, filter_model=args.filter_model, seed=args.seed,
                         batch_size=args.batch_size, chunk_size=args.chunk_size, floats=args.floats,
                         prefix=args.prefix, overwrite=args.overwrite, cache=args.cache, shard=args.shard,
-                        device_map=device_map, ids=args.ids, dtype=args.dtype)
+                        device_map=device_map, ids=args.ids, dtype=args.dtype,
+                        all_cores_when=args.all_cores_when)
     try:
         path = extract_side(cfg, progress_bar=not args.no_progress, backend=backend)
     except (MissingDataError, assets.MissingPackageError) as err:

@@ -13,6 +13,7 @@ verifies that before any comparison.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,9 @@ class ExtractConfig:
       ids: a JSON file from ``ii-jax select`` (``{"ids": [...]}``) or a text file of one pair id a line: only these
         pairs are kept (in the dataset's order), before the token filter and ``n``. Every id must exist. Used to
         give every store of a study the same items (see :func:`select_common`).
+      all_cores_when: a file path: from the first forward batch after this file exists, torch runs on every core
+        this process may use (the demo and the study create it when the extraction running beside this one has
+        ended, so its cores are not left idle). ``None``: the thread count never changes.
     """
 
     model: str
@@ -92,6 +96,7 @@ class ExtractConfig:
     device_map: str | None = None
     ids: str | None = None
     dtype: str = "auto"
+    all_cores_when: str | None = None
 
 
 def _log(msg: str) -> None:
@@ -181,6 +186,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         header["model"]["device_map"] = cfg.device_map
     if backend is not None:
         header["model"]["backend"] = backend.describe()
+    gate = cores_gate(cfg.all_cores_when, log=lambda m: log(f"{cfg.dataset}:{cfg.side}: {m}"))
     if modality == "text":
         from extract.text import batches_by_length, text_states, tokenize_texts
 
@@ -196,7 +202,8 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         def compute(idx):
             if backend is not None:
                 return backend.states(loaded, tok, idx, layers=layers, batch_size=cfg.batch_size, ids=pairs.ids)
-            return text_states(loaded, tok, idx, batch_size=cfg.batch_size)
+            return _by_batch(lambda b: text_states(loaded, tok, b, batch_size=cfg.batch_size), idx,
+                             cfg.batch_size, gate)
     else:
         from extract.vision import n_tokens, vision_states
 
@@ -210,11 +217,48 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
                                                              if k != "clusters"}}
 
         def compute(idx):
-            return vision_states(loaded, items, idx, window=tokens, batch_size=cfg.batch_size, ids=pairs.ids)
+            return _by_batch(lambda b: vision_states(loaded, items, b, window=tokens, batch_size=cfg.batch_size,
+                                                     ids=pairs.ids), idx, cfg.batch_size, gate)
     chunks = [order[k:k + cfg.chunk_size] for k in range(0, len(order), cfg.chunk_size)]
     return write_extraction(cfg, header=header, item_ids=pairs.ids, chunks=chunks, compute=compute, layers=layers,
                             tokens=tokens, hidden=loaded.hidden_size, token_counts=counts, log=log,
                             progress_bar=progress_bar, desc=f"{cfg.model} {cfg.dataset}:{cfg.side}")
+
+
+def cores_gate(path, *, log: Callable[[str], None] = _log) -> Callable[[], None]:
+    """A function to call before each forward batch: the first call after the file ``path`` exists sets torch's
+    threads to every core this process may use (never fewer than it has). ``path=None``: it does nothing.
+    """
+    if path is None:
+        return lambda: None
+    opened = []
+
+    def gate():
+        if opened or not os.path.exists(path):
+            return
+        import torch
+
+        opened.append(True)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if cores > torch.get_num_threads():
+            log(f"the extraction beside this one has ended: {torch.get_num_threads()} -> {cores} threads")
+            torch.set_num_threads(cores)
+    return gate
+
+
+def _by_batch(compute: Callable[[np.ndarray], np.ndarray], idx, batch_size: int, gate: Callable[[], None]
+              ) -> np.ndarray:
+    """``compute(idx)`` as consecutive slices of ``batch_size`` items (the batches ``compute`` itself would form),
+    with ``gate()`` called before each."""
+    idx = np.asarray(idx)
+    if len(idx) <= batch_size:
+        gate()
+        return compute(idx)
+    parts = []
+    for start in range(0, len(idx), batch_size):
+        gate()
+        parts.append(compute(idx[start:start + batch_size]))
+    return np.concatenate(parts)
 
 
 def token_filter(min_tokens: int | None = None, max_tokens: int | None = DEFAULT_MAX_TOKENS

@@ -84,3 +84,20 @@ def test_study_comparison_says_whether_the_demo_and_the_study_agree(tmp_path):
     assert "+0.300 above the minimum" in near and "cannot tell the two layers apart" in near
     assert "at N = 150" in near and "disagree" not in near
     assert "does not measure" in committed(9)
+
+
+def test_wait_gives_every_core_to_the_last_job_running(tmp_path):
+    from ii_jax.cli import demo
+
+    def job(code, name, wake=None):
+        cmd = [sys.executable, "-c", code]
+        return demo._Job(subprocess.Popen(cmd), cmd, name, wake)
+
+    wake = tmp_path / "wake"
+    # the long job ends only once told to take every core (exit 1 if never told within 60 s)
+    waits = (f"import os, time\nt = time.time()\nwhile not os.path.exists({str(wake)!r}):\n"
+             f"    time.sleep(0.05)\n    if time.time() - t > 60: raise SystemExit(1)\n")
+    demo._wait([job("pass", "short", tmp_path / "other"), job(waits, "long", wake)], poll=0.05)
+    assert not wake.exists() and not (tmp_path / "other").exists()  # the files are cleaned up
+    with pytest.raises(demo.DemoError, match="^failing failed \\(exit 3\\)"):
+        demo._wait([job("raise SystemExit(3)", "failing"), job("pass", "fine")], poll=0.05)

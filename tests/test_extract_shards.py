@@ -333,3 +333,46 @@ def test_probe_times_a_model_and_names_an_empty_pool(tmp_path, tiny, capsys):
         probe_speed(str(model), dataset=f"tsv:{data}", n=4, batch_size=2)
     assert cli.main(["probe", "--model", str(model), "--dataset", f"tsv:{data}", "-n", "4"]) == 2
     assert "no item of 40-80 tokens" in capsys.readouterr().err
+
+
+def test_an_extraction_told_to_take_every_core_writes_the_same_store(tmp_path, tiny, monkeypatch):
+    import os
+
+    import torch
+
+    model, data = tiny
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        ref = extract_side(_cfg(model, data, tmp_path / "ref"), log=_quiet, progress_bar=False)
+        assert torch.get_num_threads() == 1
+        wake = tmp_path / "wake"
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+        said = []
+        missing = extract_side(_cfg(model, data, tmp_path / "missing", all_cores_when=str(wake)), log=said.append,
+                               progress_bar=False)
+        assert torch.get_num_threads() == 1 and not any("threads" in m for m in said)  # no file: nothing changes
+        wake.touch()
+        woken = extract_side(_cfg(model, data, tmp_path / "woken", all_cores_when=str(wake)), log=said.append,
+                             progress_bar=False)
+        assert torch.get_num_threads() == 3
+        assert sum("1 -> 3 threads" in m for m in said) == 1
+        assert _files(ref) == _files(missing)
+        # More threads may sum in another order: the float states can move in their last bits, the signs did not
+        a, b = shard_store.open_store(ref), shard_store.open_store(woken)
+        for la in a.layers:
+            np.testing.assert_array_equal(np.asarray(a.bits(la)), np.asarray(b.bits(la)))
+            np.testing.assert_allclose(np.asarray(a.floats(la), np.float32), np.asarray(b.floats(la), np.float32),
+                                       rtol=1e-2, atol=1e-3)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_by_batch_forms_the_same_batches_and_opens_the_gate_before_each():
+    calls, gates = [], []
+    out = P._by_batch(lambda b: (calls.append(list(b)), np.asarray(b)[:, None] * 2)[1], np.arange(7), 3,
+                      lambda: gates.append(len(calls)))
+    assert calls == [[0, 1, 2], [3, 4, 5], [6]] and gates == [0, 1, 2]
+    np.testing.assert_array_equal(out, np.arange(7)[:, None] * 2)
+    assert P._by_batch(lambda b: np.asarray(b), np.arange(2), 3, lambda: gates.append(-1)).tolist() == [0, 1]
+    assert gates[-1] == -1

@@ -19,8 +19,11 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["add_arguments", "run", "DemoError"]
 
@@ -84,35 +87,63 @@ def _tokenizer_threads(env: dict) -> dict:
     return {**env, "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "true")}
 
 
+class _Job(NamedTuple):
+    """A running ``ii-jax`` subprocess: ``cmd`` its arguments, ``what`` its name in messages, ``wake`` the file
+    that tells an extraction to take every core (``None``: not an extraction)."""
+
+    process: subprocess.Popen
+    cmd: list
+    what: str
+    wake: Path | None = None
+
+
 def _run_cli(cmd: list[str], what: str, env: dict) -> None:
-    _wait([(_spawn(cmd, env), cmd, what)])
+    _wait([_Job(_spawn(cmd, env), cmd, what)])
 
 
-def _wait(jobs) -> None:
-    """Wait for every ``(process, cmd, what)``; a failure raises :class:`DemoError` once all have ended."""
-    failed = [(p.wait(), cmd, what) for p, cmd, what in jobs]
-    for rc, cmd, what in failed:
+def _wait(jobs: list[_Job], *, poll: float = 0.5) -> None:
+    """Wait for every job. While one job alone is running, it is told to take every core (its ``wake`` file is
+    created): two extractions side by side rarely end together, and the one left (or the only one started, where
+    its partner's store was complete) would otherwise run on part of the machine while the caller waits. A failure
+    raises :class:`DemoError` once all have ended.
+    """
+    running = list(jobs)
+    try:
+        while running:
+            running = [j for j in running if j.process.poll() is None]
+            if len(running) == 1 and running[0].wake is not None and not running[0].wake.exists():
+                running[0].wake.touch()
+            if running:
+                time.sleep(poll)
+    finally:
+        for j in jobs:
+            if j.wake is not None:
+                j.wake.unlink(missing_ok=True)
+    for j in jobs:
+        rc = j.process.wait()
         if rc != 0:
-            raise DemoError(f"{what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
-                            f"ii-jax {' '.join(cmd)}")
+            raise DemoError(f"{j.what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
+                            f"ii-jax {' '.join(j.cmd)}")
 
 
 def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], progress: bool = True,
-                       log=_log) -> list:
+                       log=_log) -> list[_Job]:
     """Start one ``ii-jax extract`` subprocess per spec not extracted yet; returns the jobs for :func:`_wait`.
 
-    ``specs``: ``(store, model, dataset, side, n, extra options)``; ``threads``: torch threads of each. Complete
-    stores are reused. Only the first job shows a progress bar, and only with ``progress``. ``log(message)``
-    reports each job (the demo's prefix by default).
+    ``specs``: ``(store, model, dataset, side, n, extra options)``; ``threads``: torch threads of each (each job
+    takes every core once :func:`_wait` finds it the last one running). Complete stores are reused. Only the first
+    job shows a progress bar, and only with ``progress``. ``log(message)`` reports each job (the demo's prefix by
+    default).
     """
     jobs = []
     for k, ((store, model, dataset, side, n, extra), t) in enumerate(zip(specs, threads, strict=True)):
         if (store / "manifest.json").exists():  # complete (the manifest is written last); the name pins the plan
             log(f"reusing {store}")
             continue
+        wake = Path(tempfile.gettempdir()) / f"ii-jax-cores-{os.getpid()}-{uuid.uuid4().hex}"
         cmd = ["extract", "--model", model, "--dataset", dataset, "--side", side, "--out", str(store),
                "--seed", str(args.seed), "--batch-size", str(args.batch_size), "--threads", str(t),
-               "--dtype", args.dtype] + extra
+               "--dtype", args.dtype, "--all-cores-when", str(wake)] + extra
         if n:
             cmd += ["-n", str(n)]
         if args.cache:
@@ -120,7 +151,7 @@ def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], pro
         if args.no_progress or k > 0 or not progress:
             cmd += ["--no-progress"]
         log(f"extracting {dataset}:{side} through {model} -> {store}")
-        jobs.append((_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}"))
+        jobs.append(_Job(_spawn(cmd, env), cmd, f"extraction of {dataset}:{side} through {model}", wake))
     return jobs
 
 
