@@ -249,7 +249,8 @@ def cores_gate(path, *, log: Callable[[str], None] = _log) -> Callable[[], None]
 def _by_batch(compute: Callable[[np.ndarray], np.ndarray], idx, batch_size: int, gate: Callable[[], None]
               ) -> np.ndarray:
     """``compute(idx)`` as consecutive slices of ``batch_size`` items (the batches ``compute`` itself would form),
-    with ``gate()`` called before each."""
+    with ``gate()`` called before each.
+    """
     idx = np.asarray(idx)
     if len(idx) <= batch_size:
         gate()

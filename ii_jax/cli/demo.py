@@ -89,7 +89,8 @@ def _tokenizer_threads(env: dict) -> dict:
 
 class _Job(NamedTuple):
     """A running ``ii-jax`` subprocess: ``cmd`` its arguments, ``what`` its name in messages, ``wake`` the file
-    that tells an extraction to take every core (``None``: not an extraction)."""
+    that tells an extraction to take every core (``None``: not an extraction).
+    """
 
     process: subprocess.Popen
     cmd: list
