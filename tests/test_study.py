@@ -334,6 +334,23 @@ def test_markdown_renders_every_claim_with_its_p_values():
     assert duration_text({"timings": {"total": 600.0, "a": 590.0}}) == "its steps took 10 min"
 
 
+def test_extraction_is_compared_with_its_plan():
+    from ii_jax.cli.study.report import extraction_against_plan, markdown
+
+    doc = {"claims": [], "timings": {"total": 60.0, "extract it, fr through q": 60.0},
+           "measured": {"extract en, es through q": 1200.0, "extract stamps through img and cap": 90.0,
+                        "extract fashion-mnist through img": 30.0, "probe q": 20.0},
+           "params": {"n": 600}, "library": {}, "written": "",
+           "plan": {"per_model": {"q": {"items": 900, "seconds": 1000.0}, "img": {"items": 50, "seconds": 60.0},
+                                  "slow": {"items": 10, "seconds": None}}}}
+    assert extraction_against_plan(doc) == [("q", 900, 1000.0, 1260.0), ("img", 50, 60.0, 120.0),
+                                            ("slow", 10, None, None)]
+    md = markdown(doc)
+    assert "| q | 900 | 17 min | 21 min | 1.26 |" in md and "| img | 50 | 1 min | 2 min | 2.00 |" in md
+    assert "| slow | 10 | — | — | — |" in md
+    assert "Extraction: planned" not in markdown({**doc, "plan": {}})
+
+
 def test_token_weights_experiment_on_small_stores(tmp_path):
     """The DII token weights (beyond the paper) on small en/es stores: a report section marked beyond the paper,
     its spread across halves, the semantic layer among its layers, the result cached; no claim row."""

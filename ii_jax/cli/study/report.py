@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 
 from ii_jax.analyses.claims import p_text
@@ -58,8 +59,14 @@ def _write(R, cfg, t0) -> int:
                         "the legend); error bars: standard errors at N; grey: the shuffled null. Below: the paper's "
                         "claims, each verdict from its rule (click 'rule'); p-values with Holm's adjustment across "
                         "the rows.")
+    taken = [[m, items, f"{a / 60:.0f} min" if a else "—", f"{b / 60:.0f} min" if b is not None else "—",
+              f"{b / a:.2f}" if a and b else "—"]
+             for m, items, a, b in extraction_against_plan({"plan": to_json(pl), "timings": R.timings,
+                                                            "measured": R.measured})]
     sections.append(dict(title="Plan: N per model and the time estimated before the run (from measured speeds)",
-                         text="<pre>" + html.escape(format_plan(pl)) + "</pre>" + html.escape(pl["error_bar"])))
+                         text="<pre>" + html.escape(format_plan(pl)) + "</pre>" + html.escape(pl["error_bar"])
+                         + ". Below: each model's extraction as planned and as taken (over the runs that did it).",
+                         table=(["model", "items", "planned", "took", "took / planned"], taken)))
     report = write_report(R.out, title="ii-jax study: the paper's claims on offline models", sections=sections,
                           summary=summary, params=params, timings=R.timings, lead=lead)
     doc = {"title": "ii-jax study", "claims": [to_json(dict(c._asdict())) for c in R.claims],
@@ -131,6 +138,38 @@ def duration_text(doc: dict) -> str:
     return f"its steps took {steps:.0f} min"
 
 
+def extraction_against_plan(doc: dict) -> list[tuple[str, int, float | None, float | None]]:
+    """Per model of a report ``doc``'s plan: ``(model, items, planned seconds, seconds taken)``, the time taken being
+    the sum of its ``extract ... through MODEL`` steps (:func:`step_seconds`; the stamps' captions count with the
+    images, as in the plan). ``None``: no speed was measured to plan with, or no step of it ran.
+
+    >>> doc = {"plan": {"per_model": {"m": {"items": 90, "seconds": 600.0}}},
+    ...        "measured": {"extract en, es through m": 500.0, "extract it, fr through m": 160.0}}
+    >>> extraction_against_plan(doc)
+    [('m', 90, 600.0, 660.0)]
+    """
+    took: dict[str, float] = {}
+    for name, secs in step_seconds(doc).items():
+        m = re.match(r"extract .* through (\S+)", name)
+        if m:
+            took[m.group(1)] = took.get(m.group(1), 0.0) + secs
+    return [(m, int(w.get("items", 0)), w.get("seconds"), took.get(m))
+            for m, w in (doc.get("plan") or {}).get("per_model", {}).items()]
+
+
+def extraction_table(doc: dict) -> list[str]:
+    """:func:`extraction_against_plan` as Markdown lines: how far the plan printed before the run was off."""
+    rows = extraction_against_plan(doc)
+    if not rows:
+        return []
+    lines = ["| model | items | planned | took | took / planned |", "| --- | --- | --- | --- | --- |"]
+    for m, items, planned, took in rows:
+        ratio = f"{took / planned:.2f}" if planned and took else "—"
+        lines.append(f"| {m} | {items} | " + (f"{planned / 60:.0f} min" if planned else "—") + " | "
+                     + (f"{took / 60:.0f} min" if took is not None else "—") + f" | {ratio} |")
+    return lines
+
+
 def markdown(doc: dict, *, summary: str = "") -> str:
     """The report ``doc`` (as written to ``report.json``) as Markdown: where and how it was made, the claims table
     (with each row's p-value, Holm-adjusted in brackets) and the time per step. Nothing in it is typed by hand.
@@ -157,4 +196,9 @@ def markdown(doc: dict, *, summary: str = "") -> str:
     lines += [f"| {k} | {v:.1f} s | " + (f"{now[k]:.1f} s" if k in now else "—") + " |" for k, v in steps.items()]
     done = sum(steps.values())
     lines += [f"| total | {done / 60:.1f} min | {doc['timings'].get('total', float('nan')) / 60:.1f} min |"]
+    ext = extraction_table(doc)
+    if ext:
+        lines += ["", "## Extraction: planned and taken", "",
+                  "The plan printed before the run (from each model's few-second speed probe) against the time its "
+                  "extraction steps took. Other work on the machine during the run makes them take longer.", ""] + ext
     return "\n".join(lines) + "\n"
