@@ -72,6 +72,60 @@ def _native_stats(dx, dy, row_ids, **opts):
     return _native.block_stats(dx, dy, row_ids, **opts)
 
 
+def _host_native_rows(dx, dy, block: int, *, k: int, ties: str):
+    """``stats_fn`` for :func:`_run_blocks` computing every block of rows of two host ``[N, N]`` matrices by the
+    native kernel: each block is a NumPy view of the rows (the last one shorter), so nothing is padded or copied
+    into JAX first. ``None`` where the native kernel does not run (not built, ``ties="random"``, a dtype other
+    than int32/float32, arrays on an accelerator): the caller takes the general route.
+    """
+    if ties not in ("average", "min") or not _dist.native_available():
+        return None
+    if any(isinstance(d, jax.Array) and any(dev.platform != "cpu" for dev in d.devices()) for d in (dx, dy)):
+        return None
+    hx, hy = np.asarray(dx), np.asarray(dy)
+    if hx.dtype != hy.dtype or hx.dtype not in (np.dtype(np.int32), np.dtype(np.float32)):
+        return None
+    from ii_jax import _native
+
+    n = hx.shape[0]
+
+    def stats_fn(i0, row_ids):
+        i1 = min(i0 + block, n)
+        return _native.block_stats(hx[i0:i1], hy[i0:i1], np.arange(i0, i1, dtype=np.int32), n_valid=n, k=k,
+                                   ties=ties)
+
+    return stats_fn
+
+
+def _subset_matrices(mats, ties: str) -> list | None:
+    """The ``[N, N]`` matrices ``mats`` validated (:func:`_as_distance_matrix`) and uploaded once as CPU arrays, for
+    :func:`_subset_imbalance` on many subsets; ``None`` where the native subset kernel does not run (not built,
+    ``ties="random"``, a matrix on an accelerator).
+    """
+    if ties not in ("average", "min") or not _dist.native_available():
+        return None
+    from ii_jax import _native
+
+    if not _native.subset_available():
+        return None
+    if any(isinstance(m, jax.Array) and any(dev.platform != "cpu" for dev in m.devices()) for m in mats):
+        return None
+    return [jnp.asarray(_as_distance_matrix("d", m)) for m in mats]
+
+
+def _subset_imbalance(dx, dy, idx, *, k: int, ties: str) -> Imbalance | None:
+    """Δ of the sub-matrices ``dx[idx][:, idx]`` and ``dy[idx][:, idx]`` (both directions), read in place by the
+    native kernel from matrices of :func:`_subset_matrices`; ``None`` where the two differ in dtype (the caller
+    gathers them instead).
+    """
+    from ii_jax import _native
+
+    m = len(idx)
+    _check_options(m, k, ties, None)
+    st = _native.subset_stats(dx, dy, np.asarray(idx, np.int32), k=k, ties=ties)
+    return None if st is None else _values(np.asarray(st, np.int64), m, k)
+
+
 def _block_stats(dx, dy, row_ids, px, py, *, n_valid, k, ties, n_cand) -> np.ndarray:
     """Row statistics of one block, ``[2, 5, B]``: the native kernel where it runs, else the core's."""
     native = _native_stats(dx, dy, row_ids, n_valid=n_valid, k=k, ties=ties)
@@ -118,7 +172,7 @@ def _run_blocks(n: int, block: int, stats_fn, progress: bool | None, desc: str, 
             if ckpt is not None and ckpt.covered(i0, i1):
                 bar.update(i1 - i0)
                 continue
-            row_ids = jnp.arange(i0, i0 + block, dtype=jnp.int32)
+            row_ids = np.arange(i0, i0 + block, dtype=np.int32)
             s = np.asarray(stats_fn(i0, row_ids))
             out[:, :, i0:i1] = s[:, :, : i1 - i0]
             if ckpt is not None:
@@ -200,8 +254,9 @@ def _ordinal_ranks(d: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_distance_matrix(name: str, d) -> jax.Array:
-    """A validated ``[N, N]`` matrix in the kernels' dtype: ``int32`` strictly below the sentinel, or float32.
+def _as_distance_matrix(name: str, d) -> jax.Array | np.ndarray:
+    """A validated ``[N, N]`` matrix in the kernels' dtype: ``int32`` strictly below the sentinel, or float32
+    (an int32-range NumPy matrix stays a NumPy array).
 
     Only the order within rows matters, so anything the kernels cannot hold exactly (float64, float32
     subnormals, integers outside ``[INT32_MIN, INT32_MAX - 1]``, e.g. uint32 >= 2^31 or uint64) becomes per-row
@@ -221,8 +276,11 @@ def _as_distance_matrix(name: str, d) -> jax.Array:
         if arr.dtype.itemsize > 4 or bool(np.any((host != 0) & (np.abs(host) < np.finfo(np.float32).tiny))):
             return jnp.asarray(_ordinal_ranks(host))
         return jnp.asarray(arr).astype(jnp.float32)  # float16/bfloat16 -> float32 is exact
-    if arr.size and not (int(arr.min()) >= _INT32_MIN and int(arr.max()) < _INT_SENTINEL):
+    low_ok = arr.dtype == np.int32 or int(arr.min()) >= _INT32_MIN if arr.size else True  # int32: no pass needed
+    if arr.size and not (low_ok and int(arr.max()) < _INT_SENTINEL):
         return jnp.asarray(_ordinal_ranks(np.asarray(arr)))
+    if isinstance(arr, np.ndarray):  # host matrices stay on the host (the native kernel reads them in place)
+        return arr.astype(np.int32, copy=False)
     return jnp.asarray(arr).astype(jnp.int32)
 
 
@@ -299,6 +357,10 @@ def _distance_stats(dx, dy, *, k, ties, key, block_size, progress, _n_cand=None,
     px, py = _stats.priorities(n, ties, key)
     n_cand = int(_n_cand or _stats.n_candidates(n - 1, k))
     mesh = _par.resolve_mesh(mesh)
+    if mesh is None:
+        host = _host_native_rows(dx, dy, block, k=k, ties=ties)
+        if host is not None:  # the CPU's route: the native kernel on views of the rows, nothing padded or copied
+            return _run_blocks(n, block, host, progress, "II")
     if mesh is not None:
         fn = _par.row_sharded(_shard_distances, mesh, sharded=(True, True, True, False, False), out_axes=(-1,),
                               n_valid=n, k=k, ties=ties, n_cand=n_cand)

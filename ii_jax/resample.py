@@ -461,6 +461,31 @@ def _gatherer(mats, *, use: str = "subsets", on_device: bool | None = None):
     return dev, sub
 
 
+def _replica_deltas(mats, *, k: int, ties: str):
+    """``(whole, deltas)`` for many subsets of the points of the ``[N, N]`` matrices ``mats``: ``whole`` the
+    matrices as the kernels read them, ``deltas(idx, pairs)`` the Δ's (both directions) of each pair ``(i, j)`` of
+    matrices restricted to the points ``idx``. On the CPU the native kernel reads each subset's rows and columns in
+    place from the whole matrices (no sub-matrix is written out); elsewhere the sub-matrices are gathered
+    (:func:`_gatherer`) and handed to :func:`~ii_jax.imbalance.imbalance_from_distances`. The same values either
+    way.
+    """
+    native = _imb._subset_matrices(mats, ties)
+    whole, sub = (native, None) if native is not None else _gatherer(mats)
+
+    def deltas(idx, pairs):
+        out, gathered = [], None
+        for i, j in pairs:
+            d = None if native is None else _imb._subset_imbalance(whole[i], whole[j], idx, k=k, ties=ties)
+            if d is None:  # no native kernel, or a pair of two dtypes: the sub-matrices gathered
+                if gathered is None:
+                    gathered = (sub or _gatherer(mats)[1])(idx)
+                d = _imb.imbalance_from_distances(gathered[i], gathered[j], k=k, ties=ties)
+            out.append(tuple(d))
+        return out
+
+    return whole, deltas
+
+
 def resample_from_distances(dx, dy, *, key, repeats: int = DEFAULT_REPEATS, n_sub: int | None = None,
                             replace: bool = False, k: int = 1, ties: str = "average",
                             error_bar: str | None = None) -> Estimate:
@@ -500,8 +525,8 @@ def resample_from_distances(dx, dy, *, key, repeats: int = DEFAULT_REPEATS, n_su
         draws = [points[:, rng.integers(0, n, size=n_sub)].mean(axis=1) for _ in range(repeats)]
         return _estimate(draws, n=n, n_sub=n_sub, replace=True, error_bar=error_bar)
     jack = as_jackknife((repeats, n_sub, error_bar), n)
-    _, sub = _gatherer([dx, dy])
-    vals = [tuple(_imb.imbalance_from_distances(*sub(s), k=k, ties=ties)) for s in replica_subsets(jack, n, key)]
+    _, deltas = _replica_deltas([dx, dy], k=k, ties=ties)
+    vals = [deltas(s, [(0, 1)])[0] for s in replica_subsets(jack, n, key)]
     return _estimate(vals, n=n, n_sub=jack.n_sub, error_bar=error_bar)
 
 
@@ -745,15 +770,13 @@ def paired_statistic(pairs, statistic, *, jackknife="auto", key, k: int = 1, tie
             slot[id(m)] = len(distinct)
             distinct.append(m)
     where = [(slot[id(dx)], slot[id(dy)]) for dx, dy in pairs]
-    whole, sub = _gatherer(distinct)
+    whole, deltas = _replica_deltas(distinct, k=k, ties=ties)
     if full is None:
         full = [_imb.imbalance_from_distances(whole[i], whole[j], k=k, ties=ties) for i, j in where]
     full = np.asarray(full, np.float64).reshape(len(pairs), 2)
     reps = np.zeros((len(subsets), len(pairs), 2))
     for r, s in enumerate(subsets):
-        mats = sub(s)
-        for p, (i, j) in enumerate(where):
-            reps[r, p] = _imb.imbalance_from_distances(mats[i], mats[j], k=k, ties=ties)
+        reps[r] = deltas(s, where)
     out = []
     for f in stats:
         value = float(f(full))

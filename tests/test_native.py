@@ -129,6 +129,83 @@ def test_native_from_distances_matches_reference(rng, k):
     assert abs(got[0] - want[0]) < 1e-9 and abs(got[1] - want[1]) < 1e-9
 
 
+@needs_native
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.int64])
+@pytest.mark.parametrize("ties", ["average", "min"])
+def test_host_matrices_go_to_the_native_kernel_in_row_blocks_as_they_are(rng, monkeypatch, dtype, ties):
+    """Host matrices reach the native kernel as views of their rows (the last block shorter, nothing padded), and
+    the Imbalance is the reference's, for a block size that does not divide N."""
+    n = 40
+    dx = ref.hamming_matrix(rng.random((n, 5)) < 0.5).astype(dtype)
+    dy = ref.hamming_matrix(rng.random((n, 6)) < 0.5).astype(dtype)
+    seen, real = [], _native.block_stats
+    monkeypatch.setattr(_native, "block_stats", lambda a, b, ids, **kw: (seen.append((type(a), a.shape, ids[0])),
+                                                                          real(a, b, ids, **kw))[1])
+    got = imb.imbalance_from_distances(dx, dy, ties=ties, block_size=16)
+    want = ref.imbalance(dx, dy, 1, ties), ref.imbalance(dy, dx, 1, ties)
+    assert abs(got[0] - want[0]) < 1e-9 and abs(got[1] - want[1]) < 1e-9
+    assert [(t, sh, int(i)) for t, sh, i in seen] == [(np.ndarray, (16, n), 0), (np.ndarray, (16, n), 16),
+                                                       (np.ndarray, (8, n), 32)]
+    jax_got = imb.imbalance_from_distances(__import__("jax").numpy.asarray(dx), dy, ties=ties, block_size=16)
+    assert tuple(jax_got) == tuple(got)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [np.int32, np.float32])
+@pytest.mark.parametrize("ties", ["average", "min"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_native_subset_stats_equal_block_stats_of_the_gathered_sub_matrices(rng, dtype, ties, k):
+    n = 60
+    dx = ref.hamming_matrix(rng.random((n, 6)) < 0.5).astype(dtype)  # few bits: ties everywhere
+    dy = ref.hamming_matrix(rng.random((n, 9)) < 0.5).astype(dtype)
+    idx = rng.permutation(n)[:23]  # any order: the sub-matrix's rows and columns follow it
+    got = np.asarray(_native.subset_stats(dx, dy, idx, k=k, ties=ties))
+    sx, sy = dx[np.ix_(idx, idx)], dy[np.ix_(idx, idx)]
+    want = np.asarray(_native.block_stats(sx, sy, np.arange(len(idx), dtype=np.int32), n_valid=len(idx), k=k,
+                                          ties=ties))
+    np.testing.assert_array_equal(got, want)
+    d = imb._subset_imbalance(*imb._subset_matrices([dx, dy], ties), idx, k=k, ties=ties)
+    assert abs(d[0] - ref.imbalance(sx, sy, k, ties)) < 1e-9 and abs(d[1] - ref.imbalance(sy, sx, k, ties)) < 1e-9
+
+
+@needs_native
+def test_native_subset_stats_refuse_bad_operands():
+    import jax
+
+    d = np.zeros((8, 8), np.int32)
+    with pytest.raises(jax.errors.JaxRuntimeError, match="out of range"):
+        np.asarray(_native.subset_stats(d, d, np.array([0, 1, 2, 9]), k=1, ties="average"))
+    with pytest.raises(jax.errors.JaxRuntimeError, match="1 <= k < M - 1"):
+        np.asarray(_native.subset_stats(d, d, np.array([0, 1, 2]), k=2, ties="average"))
+    assert _native.subset_stats(d, d.astype(np.float32), np.arange(4), k=1, ties="average") is None
+    assert _native.subset_stats(d, d, np.arange(4), k=1, ties="random") is None
+
+
+@needs_native
+def test_jackknife_replicas_are_the_same_with_and_without_the_subset_kernel(rng, monkeypatch):
+    import jax
+
+    from ii_jax import resample
+
+    n = 90
+    dx = ref.hamming_matrix(rng.random((n, 8)) < 0.5)
+    dy = ref.hamming_matrix(rng.random((n, 12)) < 0.5).astype(np.float32)  # a pair of two dtypes: gathered
+    dz = ref.hamming_matrix(rng.random((n, 12)) < 0.5)
+    pairs = [(dx, dz), (dx, dy)]
+    key = jax.random.key(3)
+    calls, real = [], _native.subset_stats
+    monkeypatch.setattr(_native, "subset_stats", lambda *a, **kw: (calls.append(a[2].shape), real(*a, **kw))[1])
+    native = resample.paired_statistic(pairs, lambda v: v[0, 0] - v[1, 0], jackknife=(4, 40), key=key)
+    one = resample.resample_from_distances(dx, dz, repeats=4, n_sub=40, key=key)
+    # 4 subsets: the int32 pair read in place, the int32-float32 one tried, then gathered; 4 more for one pair
+    assert calls == [(40,)] * 12
+    monkeypatch.setattr(_native, "subset_available", lambda: False)
+    gathered = resample.paired_statistic(pairs, lambda v: v[0, 0] - v[1, 0], jackknife=(4, 40), key=key)
+    np.testing.assert_array_equal(native.part_replicas, gathered.part_replicas)
+    np.testing.assert_array_equal(one.values, resample.resample_from_distances(dx, dz, repeats=4, n_sub=40,
+                                                                               key=key).values)
+
+
 def _window_bounds(tokens, words, sizes, drop_last=0):
     end = (tokens - drop_last) * words
     return [end] + [end - s * words for s in sizes]

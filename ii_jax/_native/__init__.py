@@ -26,12 +26,13 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "isa", "hamming", "block_stats", "window_stats", "build", "library_path"]
+__all__ = ["available", "isa", "hamming", "block_stats", "subset_available", "subset_stats", "window_stats", "build", "library_path"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [os.path.join(HERE, f) for f in ("hamming.cc", "stats.cc", "window_stats.cc")]
 TARGET = "ii_jax_hamming"
 STATS_TARGET = "ii_jax_block_stats"
+SUBSET_TARGET = "ii_jax_subset_stats"
 WINDOW_TARGET = "ii_jax_window_stats"
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -63,6 +64,8 @@ def _load(path: str):
         jax.ffi.register_ffi_target(STATS_TARGET, jax.ffi.pycapsule(lib.IiJaxBlockStats), platform="cpu")
         if hasattr(lib, "IiJaxWindowStats"):  # a build older than window_stats.cc lacks it: the rest still runs
             jax.ffi.register_ffi_target(WINDOW_TARGET, jax.ffi.pycapsule(lib.IiJaxWindowStats), platform="cpu")
+        if hasattr(lib, "IiJaxSubsetStats"):  # likewise for an older stats.cc
+            jax.ffi.register_ffi_target(SUBSET_TARGET, jax.ffi.pycapsule(lib.IiJaxSubsetStats), platform="cpu")
     except (OSError, AttributeError, RuntimeError, ValueError) as e:  # stale or foreign build: fall back
         print(f"ii_jax: native Hamming kernel not used ({path}: {e})", file=sys.stderr)
         return None
@@ -153,6 +156,47 @@ def block_stats(dx, dy, row_ids, *, n_valid: int, k: int, ties: str, threads: in
         return None
     return _stats_call(dx, dy, jnp.asarray(row_ids, jnp.int32), n_valid=int(n_valid), k=int(k),
                        average=ties == "average", threads=int(threads))
+
+
+@functools.partial(__import__("jax").jit, static_argnames=("k", "average", "threads"))
+def _subset_call(dx, dy, idx, *, k, average, threads):
+    import jax
+    import jax.numpy as jnp
+
+    call = jax.ffi.ffi_call(SUBSET_TARGET, jax.ShapeDtypeStruct((2, 5, idx.shape[0]), jnp.int32),
+                            vmap_method="sequential")
+    return call(dx, dy, idx, k=np.int64(k), average=np.int64(average), threads=np.int64(threads))
+
+
+def subset_available() -> bool:
+    """Whether :func:`subset_stats` runs here (the library is available and was built with it)."""
+    return available() and hasattr(_load(library_path()), "IiJaxSubsetStats")
+
+
+def subset_stats(dx, dy, idx, *, k: int, ties: str, threads: int = 0):
+    """Both directions' row statistics of the sub-matrices ``dx[idx][:, idx]`` and ``dy[idx][:, idx]``, read in
+    place from the whole matrices (a jackknife subset: no sub-matrix is written out), or None where the native
+    kernel does not apply (as :func:`block_stats`, or a library built before this kernel).
+
+    Args:
+      dx, dy: ``[N, N]`` distances on the host (``int32`` or ``float32``, one dtype).
+      idx: ``[M]`` distinct point indices in ``[0, N)``: the subset, in the order of its rows and columns.
+      k, ties: as in :mod:`ii_jax.imbalance` (``"average"`` or ``"min"``).
+
+    Returns:
+      ``int32`` ``[2, 5, M]``: the statistics :func:`block_stats` gives for all rows of the sub-matrices.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if ties not in ("average", "min") or not subset_available():
+        return None
+    if dx.dtype != dy.dtype or np.dtype(dx.dtype) not in (np.dtype(np.int32), np.dtype(np.float32)):
+        return None
+    if any(isinstance(d, jax.Array) and d.platform() != "cpu" for d in (dx, dy)):
+        return None
+    return _subset_call(dx, dy, jnp.asarray(idx, jnp.int32), k=int(k), average=ties == "average",
+                        threads=int(threads))
 
 
 @functools.partial(__import__("jax").jit, static_argnames=("n_windows", "k", "average", "threads", "isa"))
