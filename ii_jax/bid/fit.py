@@ -122,13 +122,17 @@ def _kl64_derivatives(phi, r, p, mask, r_lo, r_hi):
     return jax.vmap(one)(phi, r, p, mask, r_lo, r_hi)
 
 
-def _polish(phi: np.ndarray, windows: Sequence[_Window], ok: np.ndarray) -> np.ndarray:
+def _polish(phi: np.ndarray, windows: Sequence[_Window], ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Damped Newton steps in float64 (scoped x64) from the float32 optimum ``phi`` ``[B, 2]``; rows where
     ``ok`` is False are left alone. A step is taken only when it lowers the float64 KL.
+
+    Returns ``(phi, kl)``: the polished ``phi`` and, per row, the float64 :func:`_kl64` there (NaN where not
+    polished), from the same batched, jitted evaluation as the steps (one compilation per bucketed shape, not one
+    per window).
     """
     rows = np.flatnonzero(ok)
     if rows.size == 0:
-        return phi
+        return phi, np.full(len(phi), np.nan)
     size = _bucket(max(len(windows[b].r) for b in rows))
     r = np.zeros((rows.size, size))
     pp = np.zeros_like(r)
@@ -170,7 +174,9 @@ def _polish(phi: np.ndarray, windows: Sequence[_Window], ok: np.ndarray) -> np.n
             active &= accept & (np.max(np.abs(damp[:, None] * step), axis=1) > 1e-13)
     out = np.array(phi, np.float64)
     out[rows] = x
-    return out
+    kl = np.full(len(out), np.nan)
+    kl[rows] = val
+    return out, kl
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -304,14 +310,12 @@ def _polished(windows, d0, d1, kl, ok):
     a, b = np.asarray(d0, np.float64), np.asarray(d1, np.float64)
     gaps = np.stack([a + (b - 1.0) * lo, a + (b - 1.0) * hi], axis=-1)
     ok = ok & np.all(gaps > 0, axis=1)
-    phi = _polish(np.log(np.where(gaps > 0, gaps, 1.0)), windows, ok)
+    phi, kl_polished = _polish(np.log(np.where(gaps > 0, gaps, 1.0)), windows, ok)
     g = np.exp(phi)
     slope = 1.0 + (g[:, 1] - g[:, 0]) / (hi - lo)
     new_d0, new_d1 = g[:, 0] - (slope - 1.0) * lo, slope
-    with x64_scope():
-        kl64 = np.array([float(_kl64(jnp.asarray(phi[i]), jnp.asarray(w.r), jnp.asarray(w.p), jnp.ones(len(w.r), bool),
-                                     w.r[0], w.r[-1])) + float(np.sum(w.p * np.log(w.p))) if ok[i] else 0.0
-                         for i, w in enumerate(windows)])
+    kl64 = np.array([kl_polished[i] + float(np.sum(w.p * np.log(w.p))) if ok[i] else 0.0
+                     for i, w in enumerate(windows)])
     return (np.where(ok, new_d0, d0).astype(np.float32), np.where(ok, new_d1, d1).astype(np.float32),
             np.where(ok, kl64, kl).astype(np.float32))
 
