@@ -260,3 +260,19 @@ def test_not_run_and_table():
     assert set(C.CLAIMS) >= {r for r in C.CLAIMS}  # every id has its claim, place and rule
     with pytest.raises(KeyError):
         C.not_run("no such claim", "")
+
+
+@pytest.mark.parametrize("representation", ["concat", "last", "mean"])
+@pytest.mark.parametrize("drop_last", [0, 1])
+def test_a_half_reads_the_same_distances_as_the_full_matrix_restricted_to_it(representation, drop_last):
+    """A cross-fitting half's matrices (computed from its own items for Hamming) equal the full matrices' entries
+    between its items."""
+    from ii_jax.analyses.cache import layer_distances
+
+    a, b = _pair((1.0, 0.5), floats=True)
+    idx, _ = C.halves(N, KEY)
+    params = {"tokens": 3, "representation": representation, "drop_last": drop_last}
+    got = C._mats(a, b, 1, params, idx=idx)
+    for src, d in zip((a, b), got, strict=True):
+        full = np.asarray(layer_distances(src, 1, representation=representation, tokens=3, drop_last=drop_last))
+        np.testing.assert_array_equal(d, full[np.ix_(idx, idx)])

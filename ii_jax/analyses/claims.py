@@ -22,10 +22,11 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import jax
 import numpy as np
 
+from ii_jax import imbalance as _imb
 from ii_jax import resample as _rs
 from ii_jax.analyses.cache import layer_distances
 from ii_jax.analyses.resampling import _delta
-from ii_jax.analyses.sources import _check_paired
+from ii_jax.analyses.sources import _check_paired, features
 
 __all__ = ["Claim", "CLAIMS", "not_run", "claims_table", "p_text", "shuffled_null", "inner_minimum", "larger_model_lower",
            "english_pairs_lower", "english_more_predictive", "more_tokens_saturate", "token_distance_semantic",
@@ -273,9 +274,14 @@ def _mats(a, b, layer, params: dict | None, *, tokens=None, representation=None,
     tokens = int(tokens if tokens is not None else p.get("tokens", 20))
     rep = representation or p.get("representation", "concat")
     skip = int(p.get("drop_last", p.get("skip_last", 0)) or 0)  # profiles written before the rename say skip_last
+    if idx is not None and rep in ("concat", "last"):
+        # A half's Hamming matrix from its own items' bits: a quarter of the full matrix's work, the same integers
+        return tuple(np.asarray(_imb.distance_matrix(np.asarray(x)[idx], metric=metric))
+                     for x, metric in (features(s, layer, representation=rep, tokens=tokens, drop_last=skip)
+                                       for s in (a, b)))
     dx = layer_distances(a, layer, representation=rep, tokens=tokens, drop_last=skip)
     dy = layer_distances(b, layer, representation=rep, tokens=tokens, drop_last=skip)
-    if idx is not None:
+    if idx is not None:  # float distances: gathered from the full matrix, so a half reads exactly its entries
         dx, dy = np.asarray(dx)[np.ix_(idx, idx)], np.asarray(dy)[np.ix_(idx, idx)]
     return dx, dy
 
