@@ -1,13 +1,15 @@
-"""Resampling from distance matrices: the jackknife sub-matrices d[s][:, s] gathered on the host or on the device.
+"""Resampling from distance matrices: each jackknife subset d[s][:, s] read in place, or gathered on the host or device.
 
     python benchmarks/bench_resample.py                       # N=1000, repeats=5, n_sub=400, int32 Hamming matrices
     python benchmarks/bench_resample.py --n 2000 --n-sub 800
 
-Host route: NumPy fancy indexing per subset, each sub-matrix then sent to the kernels. Device route: the two [N, N]
-matrices uploaded once, a jitted gather per subset (ii_jax.resample._gatherer). Both routes are timed in this one
-process, interleaved, on the same matrices, and give the same values (checked here). Prints the times and ratios
-(best and median of --trials); no thresholds. ii_jax.resample._HOST_GATHER names, per use ("subsets": jackknife and
-paired statistics), the backends on which the host route is the default. The shuffled null no longer gathers
+In-place route (the CPU's default where the native library is built): the native kernel reads each subset's rows
+and columns from the whole matrices (ii_jax._native.subset_stats). Host route: NumPy fancy indexing per subset, each
+sub-matrix then sent to the kernels. Device route: the two [N, N] matrices uploaded once, a jitted gather per subset
+(ii_jax.resample._gatherer). The routes are timed in this one process, interleaved, on the same matrices, and give
+the same values (checked here). Prints the times and each route's median over the in-place one's (best and median
+of --trials); no thresholds. Without the native subset kernel, ii_jax.resample._HOST_GATHER names, per use
+("subsets": jackknife and paired statistics), the backends on which the host route is the default. The shuffled null no longer gathers
 sub-matrices (ii_jax.null; benchmarks/bench_null.py times it).
 """
 from __future__ import annotations
@@ -37,15 +39,24 @@ def matrices(n: int, bits: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return distance_matrix(pack_bits_np(bx)), distance_matrix(pack_bits_np(by))
 
 
-def with_route(device: bool, fn):
-    """``fn()`` with every gather forced to the device (True) or the host (False)."""
-    saved = dict(rs._HOST_GATHER)
-    for use in rs._HOST_GATHER:
-        rs._HOST_GATHER[use] = () if device else (jax.default_backend(),)
+ROUTES = ("in place", "host gather", "device gather")
+
+
+def with_route(route: str, fn):
+    """``fn()`` on one route: ``"in place"`` (the native kernel reads each subset from the whole matrices, the
+    CPU's default where the library is built), or the sub-matrices gathered on the host or on the device."""
+    from ii_jax import _native
+
+    saved, saved_subset = dict(rs._HOST_GATHER), _native.subset_available
+    if route != "in place":
+        _native.subset_available = lambda: False
+        for use in rs._HOST_GATHER:
+            rs._HOST_GATHER[use] = () if route == "device gather" else (jax.default_backend(),)
     try:
         return fn()
     finally:
         rs._HOST_GATHER.update(saved)
+        _native.subset_available = saved_subset
 
 
 def main(argv=None) -> int:
@@ -59,50 +70,37 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     dx, dy = matrices(args.n, args.bits, args.seed)
-    assert dx.dtype == dy.dtype == np.int32
+    if not dx.dtype == dy.dtype == np.int32:
+        raise SystemExit("the Hamming matrices should be int32")
     key = jax.random.key(1)
+    from ii_jax import _native
+
     print(f"N={args.n} repeats={args.repeats} n_sub={args.n_sub} int32, backend={jax.default_backend()}, "
-          f"native row statistics={native_available()}")
-    print("default routes here: " + ", ".join(
-        f"{use} on the {'host' if jax.default_backend() in backends else 'device'}"
-        for use, backends in rs._HOST_GATHER.items()))
-    subsets = rs.draw_subsets(key, args.n, args.n_sub, args.repeats)
-
-    def gather_only(device: bool):
-        def run():
-            _, sub = rs._gatherer([dx, dy], on_device=device)
-            out = []
-            for s in subsets:  # what the kernels receive: device arrays (the host route's upload included)
-                out.append([jax.numpy.asarray(m) for m in sub(s)])
-            return jax.block_until_ready(out)
-        return run
-
+          f"native row statistics={native_available()}, native subsets={_native.subset_available()}")
     cases = {
-        "gather only": lambda device: gather_only(device),
-        "jackknife (resample_from_distances)": lambda device: lambda: with_route(device, lambda: rs.resample_from_distances(
-            dx, dy, n_sub=args.n_sub, repeats=args.repeats, key=key).values),
-        "paired_difference (2 pairs)": lambda device: lambda: with_route(device, lambda: np.asarray(rs.paired_difference(
-            dx, dy, dy, dx, jackknife=(args.repeats, args.n_sub), key=key).part_replicas)),
+        "jackknife (resample_from_distances)": lambda: rs.resample_from_distances(
+            dx, dy, n_sub=args.n_sub, repeats=args.repeats, key=key).values,
+        "paired_difference (2 pairs)": lambda: np.asarray(rs.paired_difference(
+            dx, dy, dy, dx, jackknife=(args.repeats, args.n_sub), key=key).part_replicas),
     }
-    for name, make in cases.items():
-        host, dev = make(False), make(True)
-        a, b = host(), dev()  # warm-up (compilation) and the values of both routes
-        if name != "gather only":
-            np.testing.assert_array_equal(a, b)
-        else:
-            for x, y in zip(a, b, strict=True):
-                for u, v in zip(x, y, strict=True):
-                    np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
-        times = {"host": [], "device": []}
+    routes = ROUTES if _native.subset_available() else ROUTES[1:]
+    for name, fn in cases.items():
+        first = [with_route(r, fn) for r in routes]  # warm-up (compilation) and the values of every route
+        for v in first[1:]:
+            np.testing.assert_array_equal(first[0], v)
+        times = {r: [] for r in routes}
         for _ in range(args.trials):
-            for route, fn in (("host", host), ("device", dev)):
+            for r in routes:
                 t0 = time.perf_counter()
-                fn()
-                times[route].append(time.perf_counter() - t0)
-        h, d = (np.array(times[r]) for r in ("host", "device"))
-        print(f"{name:38s} host best {h.min() * 1e3:8.2f} ms (median {np.median(h) * 1e3:8.2f})   device best "
-              f"{d.min() * 1e3:8.2f} ms (median {np.median(d) * 1e3:8.2f})   device/host {d.min() / h.min():.2f} "
-              f"(median {np.median(d) / np.median(h):.2f})   same values")
+                with_route(r, fn)
+                times[r].append(time.perf_counter() - t0)
+        base = np.array(times[routes[0]])
+        cells = []
+        for r in routes:
+            t = np.array(times[r])
+            cells.append(f"{r} best {t.min() * 1e3:8.1f} ms (median {np.median(t) * 1e3:8.1f}, "
+                         f"x{np.median(t) / np.median(base):.2f})")
+        print(f"{name}: " + ";  ".join(cells) + ";  same values")
     return 0
 
 
