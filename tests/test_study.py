@@ -351,7 +351,7 @@ def test_extraction_is_compared_with_its_plan():
     assert "Extraction: planned" not in markdown({**doc, "plan": {}})
 
 
-def test_token_weights_experiment_on_small_stores(tmp_path):
+def test_token_weights_experiment_on_small_stores(tmp_path, monkeypatch):
     """The DII token weights (beyond the paper) on small en/es stores: a report section marked beyond the paper,
     its spread across halves, the semantic layer among its layers, the result cached; no claim row."""
     from ii_jax.analyses import as_source
@@ -369,12 +369,14 @@ def test_token_weights_experiment_on_small_stores(tmp_path):
         ctx.lang_src[x] = as_source(_store(tmp_path / f"lm-{x}", ids, 10 + k, shared))
     languages.shared(ctx)
     assert ctx.lm_prof is not None and ctx.lm_sem is not None
+    monkeypatch.setattr(token_weights, "TRAIN_ITEMS", 20)  # fewer than half of the 60 verses: the cap holds
     token_weights.run(ctx)
     assert ctx.runner.status["token_weights"] == "run" and ctx.runner.claims == []
     (section,) = [s for s in ctx.runner.sections if "beyond the paper" in s["title"]]
     header, rows = section["table"]
     assert len(rows) == 2 * len(token_weights.layers_of(ctx)) and "spread" in header
-    assert "standard deviation across 5 random halves" in section["text"]
+    assert "standard deviation across 5 random training subsets" in section["text"]
+    assert "on 20 random verses of the N = 60" in section["text"] and "the other 40 verses" in section["text"]
     assert int(ctx.lm_sem.layer) in {r[0] for r in rows}
     assert (tmp_path / "study" / section["figure"]).exists()
     assert len(list((tmp_path / "study" / "cache").glob("token_weights-*.json"))) == 1

@@ -8,10 +8,10 @@ of its tokens' (:class:`~ii_jax.analyses.cache.TokenDistances`), so the weighted
 Euclidean distance of the ±1 bits with one weight per token, up to a factor 4 that λ absorbs. Sign bits only:
 no floats are needed.
 
-Each weighting is learnt on a random half of the items and judged on the other half by the exact Δ (ties
-"average"): Δ(A_w → B) with the learnt weights against Δ(A → B) with equal weights, on the same held-out items.
-``repeats`` random halves give ``repeats`` weightings; their spread is the spread of a weight across halves of
-the data (half-sample variability, not a standard error at N).
+Each weighting is learnt on a random training subset of the items (by default half of them) and judged on the
+other items by the exact Δ (ties "average"): Δ(A_w → B) with the learnt weights against Δ(A → B) with equal
+weights, on the same held-out items. ``repeats`` random subsets give ``repeats`` weightings; their spread is the
+spread of a weight across subsets of the data (subsample variability, not a standard error at N).
 """
 from __future__ import annotations
 
@@ -155,6 +155,6 @@ def token_weights(a, b, *, tokens: int = 20, layers=None, repeats: int = 5, n_su
     params = dict(analysis="token_weights", a=_name(a), b=_name(b), tokens=tokens, repeats=repeats, n_sub=n_sub,
                   k=k, ties=ties, drop_last=drop_last, include_embedding=include_embedding,
                   weights="share of the weighted Hamming distance, T w_t^2 / sum w^2 (1 = equal weights)",
-                  spread="std (ddof 1) across random halves", **train_kw)
+                  spread="std (ddof 1) across the random training subsets", **train_kw)
     return TokenWeights(np.array(lays), _depth(a, lays), offsets, weights, weights.mean(axis=2),
                         weights.std(axis=2, ddof=1), dii_v, learned, uniform, n, n_sub, params)
