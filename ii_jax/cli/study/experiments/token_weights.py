@@ -14,8 +14,9 @@ from ii_jax.cli.report import write_result
 
 REPEATS = 5  # random training subsets: the spread of each weight across them is the error bar
 EPOCHS = 100
-#: Verses a training subset holds at most: the full-batch DII costs ~N² per epoch, so at the default N (2500) half
-#: of the verses would take ~100 s per fit on a 2-core CPU (30 fits); 600 take ~15 s. The other verses judge it.
+#: Verses a training subset holds at most: the full-batch DII's cost grows faster than N² per epoch. On a 2-core CPU
+#: shared with an extraction, one fit on half of 2500 verses took ~110 s (30 fits: ~55 min), on 600 verses ~30 s,
+#: on 350 ~4 s. The other verses judge it.
 TRAIN_ITEMS = 600
 
 
