@@ -72,15 +72,18 @@ def _native_stats(dx, dy, row_ids, **opts):
     return _native.block_stats(dx, dy, row_ids, **opts)
 
 
+def _on_cpu(*arrays) -> bool:
+    """Whether none of ``arrays`` is a JAX array on an accelerator (NumPy arrays live on the host)."""
+    return not any(isinstance(a, jax.Array) and any(dev.platform != "cpu" for dev in a.devices()) for a in arrays)
+
+
 def _host_native_rows(dx, dy, block: int, *, k: int, ties: str):
     """``stats_fn`` for :func:`_run_blocks` computing every block of rows of two host ``[N, N]`` matrices by the
     native kernel: each block is a NumPy view of the rows (the last one shorter), so nothing is padded or copied
     into JAX first. ``None`` where the native kernel does not run (not built, ``ties="random"``, a dtype other
     than int32/float32, arrays on an accelerator): the caller takes the general route.
     """
-    if ties not in ("average", "min") or not _dist.native_available():
-        return None
-    if any(isinstance(d, jax.Array) and any(dev.platform != "cpu" for dev in d.devices()) for d in (dx, dy)):
+    if ties not in ("average", "min") or not _dist.native_available() or not _on_cpu(dx, dy):
         return None
     hx, hy = np.asarray(dx), np.asarray(dy)
     if hx.dtype != hy.dtype or hx.dtype not in (np.dtype(np.int32), np.dtype(np.float32)):
@@ -106,9 +109,7 @@ def _subset_matrices(mats, ties: str) -> list | None:
         return None
     from ii_jax import _native
 
-    if not _native.subset_available():
-        return None
-    if any(isinstance(m, jax.Array) and any(dev.platform != "cpu" for dev in m.devices()) for m in mats):
+    if not _native.subset_available() or not _on_cpu(*mats):
         return None
     return [jnp.asarray(_as_distance_matrix("d", m)) for m in mats]
 
@@ -276,9 +277,10 @@ def _as_distance_matrix(name: str, d) -> jax.Array | np.ndarray:
         if arr.dtype.itemsize > 4 or bool(np.any((host != 0) & (np.abs(host) < np.finfo(np.float32).tiny))):
             return jnp.asarray(_ordinal_ranks(host))
         return jnp.asarray(arr).astype(jnp.float32)  # float16/bfloat16 -> float32 is exact
-    low_ok = arr.dtype == np.int32 or int(arr.min()) >= _INT32_MIN if arr.size else True  # int32: no pass needed
-    if arr.size and not (low_ok and int(arr.max()) < _INT_SENTINEL):
-        return jnp.asarray(_ordinal_ranks(np.asarray(arr)))
+    if arr.size:
+        low_ok = arr.dtype == np.int32 or int(arr.min()) >= _INT32_MIN  # an int32 matrix needs no pass for it
+        if not (low_ok and int(arr.max()) < _INT_SENTINEL):
+            return jnp.asarray(_ordinal_ranks(np.asarray(arr)))
     if isinstance(arr, np.ndarray):  # host matrices stay on the host (the native kernel reads them in place)
         return arr.astype(np.int32, copy=False)
     return jnp.asarray(arr).astype(jnp.int32)

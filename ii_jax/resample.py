@@ -470,20 +470,19 @@ def _replica_deltas(mats, *, k: int, ties: str):
     way.
     """
     native = _imb._subset_matrices(mats, ties)
-    whole, sub = (native, None) if native is not None else _gatherer(mats)
+    full, sub = _gatherer(mats)  # on the CPU (where the native kernel runs) this only wraps the host arrays
 
     def deltas(idx, pairs):
         out, gathered = [], None
         for i, j in pairs:
-            d = None if native is None else _imb._subset_imbalance(whole[i], whole[j], idx, k=k, ties=ties)
+            d = None if native is None else _imb._subset_imbalance(native[i], native[j], idx, k=k, ties=ties)
             if d is None:  # no native kernel, or a pair of two dtypes: the sub-matrices gathered
-                if gathered is None:
-                    gathered = (sub or _gatherer(mats)[1])(idx)
+                gathered = sub(idx) if gathered is None else gathered
                 d = _imb.imbalance_from_distances(gathered[i], gathered[j], k=k, ties=ties)
             out.append(tuple(d))
         return out
 
-    return whole, deltas
+    return (full if native is None else native), deltas
 
 
 def resample_from_distances(dx, dy, *, key, repeats: int = DEFAULT_REPEATS, n_sub: int | None = None,
