@@ -186,7 +186,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
         header["model"]["device_map"] = cfg.device_map
     if backend is not None:
         header["model"]["backend"] = backend.describe()
-    gate = cores_gate(cfg.all_cores_when, log=lambda m: log(f"{cfg.dataset}:{cfg.side}: {m}"))
+    gate = _cores_gate(cfg.all_cores_when, log=lambda m: log(f"{cfg.dataset}:{cfg.side}: {m}"))
     if modality == "text":
         from extract.text import batches_by_length, text_states, tokenize_texts
 
@@ -225,7 +225,7 @@ def extract_side(cfg: ExtractConfig, *, log: Callable[[str], None] = _log, progr
                             progress_bar=progress_bar, desc=f"{cfg.model} {cfg.dataset}:{cfg.side}")
 
 
-def cores_gate(path, *, log: Callable[[str], None] = _log) -> Callable[[], None]:
+def _cores_gate(path, *, log: Callable[[str], None] = _log) -> Callable[[], None]:
     """A function to call before each forward batch: the first call after the file ``path`` exists sets torch's
     threads to every core this process may use (never fewer than it has). ``path=None``: it does nothing.
     """
