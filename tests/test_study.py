@@ -400,3 +400,42 @@ def test_baselines_read_the_signs_of_stores_and_of_in_memory_subsets():
     np.testing.assert_array_equal(_signs(narrow, 0, tokens=2), np.where(signs[:, -2:, :40], 1.0, -1.0).reshape(30, -1))
     with pytest.raises(ValueError, match="n_bits 70 does not fit 2 packed words"):
         ArrayStore([packed], n_bits=70)
+
+
+def test_a_step_resumed_over_runs_counts_the_time_of_the_stopped_ones(tmp_path, monkeypatch):
+    """A run stopped inside a step (here by SIGTERM, as `kill` stops a background study) keeps the step's time, and
+    the run that completes the step records both."""
+    import os
+    import signal
+
+    from ii_jax.cli.study import runner as R
+    from ii_jax.cli.study.config import _Cfg
+
+    clock = iter([100.0, 130.0, 500.0, 512.0, 600.0, 600.5])  # enter/exit of three steps
+    monkeypatch.setattr(R.time, "perf_counter", lambda: next(clock))
+    args = _study_args(tmp_path / "study")
+
+    def fresh():
+        return R._Runner(args, _Cfg(args))
+
+    first, before = fresh(), signal.getsignal(signal.SIGTERM)
+
+    def killed_inside_a_step():
+        with R.stop_on_signals(), first.step("extract en, es through m"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("SIGTERM did not stop the step")
+
+    with pytest.raises(SystemExit) as stopped:
+        killed_inside_a_step()
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+    second = fresh()
+    assert second.stopped == {"extract en, es through m": 30.0} and "extract en, es through m" not in second.measured
+    with second.step("extract en, es through m"):
+        pass
+    assert second.measured["extract en, es through m"] == 42.0 and second.timings["extract en, es through m"] == 12.0
+    third = fresh()
+    assert third.stopped == {} and third.measured["extract en, es through m"] == 42.0
+    with third.step("extract en, es through m"):  # reused: under a second, the recorded time stays
+        pass
+    assert fresh().measured["extract en, es through m"] == 42.0

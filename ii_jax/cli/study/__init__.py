@@ -31,7 +31,16 @@ __all__ = ["add_arguments", "run", "StudyError", "EXPERIMENTS", "REPORT_SCHEMA",
 
 
 def run(args) -> int:
-    """Run the study (``args`` from :func:`add_arguments`); returns the exit code."""
+    """Run the study (``args`` from :func:`add_arguments`); returns the exit code. SIGTERM and SIGHUP stop it like
+    Ctrl-C, keeping the time its current step had taken (:func:`~ii_jax.cli.study.runner.stop_on_signals`).
+    """
+    from ii_jax.cli.study.runner import stop_on_signals
+
+    with stop_on_signals():
+        return _run(args)
+
+
+def _run(args) -> int:
     from ii_jax.cli.study import experiments as E
     from ii_jax.cli.study.config import CAPTION_MODEL, IMAGE_MODEL, _Cfg
     from ii_jax.cli.study.context import Context

@@ -188,7 +188,8 @@ def markdown(doc: dict, *, summary: str = "") -> str:
                                                            r["verdict"], r["note"])) + " |")
     lines += ["", "The rule of every row is in `report.json` (`claims[].rule`).", "", "## Time per step", "",
               "Each step's wall time when it did its work (a resumed run reuses finished stores and cached analyses; "
-              "their time is the one measured when they were made, in whichever run made them), and its time in the "
+              "their time is the one measured when they were made, in whichever run made them, including the time "
+              "of runs stopped inside the step), and its time in the "
               "run that wrote this report (—: the step did not run in it).",
               "", "| step | when done | in this run |", "| --- | --- | --- |"]
     now = {k: v for k, v in doc["timings"].items() if k != "total"}

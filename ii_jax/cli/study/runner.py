@@ -46,6 +46,11 @@ class _Runner:
         self.measured_path = self.out / "timings.json"
         self.measured: dict[str, float] = (json.loads(self.measured_path.read_text())
                                            if self.measured_path.exists() else {})
+        # Seconds spent in a step by runs stopped inside it (killed, interrupted, failed): added to the step's time
+        # when a later run completes it, so a step resumed over several runs counts all of its work.
+        self.stopped_path = self.out / "timings.stopped.json"
+        self.stopped: dict[str, float] = (json.loads(self.stopped_path.read_text())
+                                          if self.stopped_path.exists() else {})
         self.status: dict[str, str] = {}
         self.sections: list[dict] = []
         self.summary: list[str] = []
@@ -53,7 +58,12 @@ class _Runner:
 
     # -- steps, caching -------------------------------------------------------------------------------------------
     def step(self, name):
-        """A context manager that logs step ``name`` and adds its wall time to ``timings[name]``."""
+        """A context manager that logs step ``name`` and adds its wall time to ``timings[name]``.
+
+        A step that completes records its time in ``timings.json`` (with the time of earlier runs stopped inside
+        it); a step left by an exception (a failure, Ctrl-C, or SIGTERM/SIGHUP, which :func:`stop_on_signals`
+        turns into one) adds its time to ``timings.stopped.json`` instead.
+        """
         runner = self
 
         class _Timer:
@@ -62,14 +72,21 @@ class _Runner:
                 self.t = time.perf_counter()
 
             def __exit__(self, *exc):
+                from ii_jax.store.files import atomic_write_text
+
                 dt = time.perf_counter() - self.t
                 runner.timings[name] = runner.timings.get(name, 0.0) + dt
-                if exc[0] is None and (dt >= 1.0 or name not in runner.measured):
-                    from ii_jax.store.files import atomic_write_text
-
-                    runner.measured[name] = dt
+                if exc[0] is not None:
+                    runner.stopped[name] = runner.stopped.get(name, 0.0) + dt
+                    atomic_write_text(runner.stopped_path, json.dumps(runner.stopped, indent=1))
+                    _log(f"{name}: stopped after {dt:.1f} s")
+                    return
+                earlier = runner.stopped.pop(name, 0.0)
+                if earlier or dt >= 1.0 or name not in runner.measured:
+                    runner.measured[name] = earlier + dt
                     atomic_write_text(runner.measured_path, json.dumps(runner.measured, indent=1))
-                _log(f"{name}: {dt:.1f} s")
+                    atomic_write_text(runner.stopped_path, json.dumps(runner.stopped, indent=1))
+                _log(f"{name}: {dt:.1f} s" + (f" (with {earlier:.1f} s of stopped runs)" if earlier else ""))
 
         return _Timer()
 
@@ -213,6 +230,35 @@ class _Runner:
             _extract_pair([(path, IMAGE_MODEL, "fashion-mnist", side, cfg.n_fashion, ["--min-tokens", "0",
                                                                                       "--max-tokens", "0"])
                            for path, side in zip(self.fashion, ("a", "b"), strict=True)], self.args, self.env, log=_log)
+
+
+def stop_on_signals():
+    """A context manager under which SIGTERM and SIGHUP raise ``SystemExit`` (exit 128 + the signal), so that a
+    killed run leaves its steps through their ``__exit__`` (their time kept, see :meth:`_Runner.step`); the
+    previous handlers come back after. Outside the main thread it changes nothing.
+    """
+    import contextlib
+    import signal
+    import threading
+
+    @contextlib.contextmanager
+    def scope():
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        sigs = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+
+        def stop(signum, frame):
+            raise SystemExit(128 + signum)
+
+        saved = {s: signal.signal(s, stop) for s in sigs}
+        try:
+            yield
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+
+    return scope()
 
 
 def _from_json(cls, doc):
