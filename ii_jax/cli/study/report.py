@@ -59,14 +59,11 @@ def _write(R, cfg, t0) -> int:
                         "the legend); error bars: standard errors at N; grey: the shuffled null. Below: the paper's "
                         "claims, each verdict from its rule (click 'rule'); p-values with Holm's adjustment across "
                         "the rows.")
-    taken = [[m, items, f"{a / 60:.0f} min" if a else "—", f"{b / 60:.0f} min" if b is not None else "—",
-              f"{b / a:.2f}" if a and b else "—"]
-             for m, items, a, b in extraction_against_plan({"plan": to_json(pl), "timings": R.timings,
-                                                            "measured": R.measured})]
+    taken = extraction_cells({"plan": to_json(pl), "timings": R.timings, "measured": R.measured})
     sections.append(dict(title="Plan: N per model and the time estimated before the run (from measured speeds)",
                          text="<pre>" + html.escape(format_plan(pl)) + "</pre>" + html.escape(pl["error_bar"])
                          + ". Below: each model's extraction as planned and as taken (over the runs that did it).",
-                         table=(["model", "items", "planned", "took", "took / planned"], taken)))
+                         table=taken))
     report = write_report(R.out, title="ii-jax study: the paper's claims on offline models", sections=sections,
                           summary=summary, params=params, timings=R.timings, lead=lead)
     doc = {"title": "ii-jax study", "claims": [to_json(dict(c._asdict())) for c in R.claims],
@@ -157,17 +154,24 @@ def extraction_against_plan(doc: dict) -> list[tuple[str, int, float | None, flo
             for m, w in (doc.get("plan") or {}).get("per_model", {}).items()]
 
 
+def extraction_cells(doc: dict) -> tuple[list[str], list[list]]:
+    """:func:`extraction_against_plan` as a table ``(header, rows)`` of display cells (minutes, their ratio; "—"
+    where unknown), shown in ``report.html`` and ``README.md``: how far the plan printed before the run was off.
+    """
+    rows = [[m, items, f"{planned / 60:.0f} min" if planned else "—",
+             f"{took / 60:.0f} min" if took is not None else "—",
+             f"{took / planned:.2f}" if planned and took else "—"]
+            for m, items, planned, took in extraction_against_plan(doc)]
+    return ["model", "items", "planned", "took", "took / planned"], rows
+
+
 def extraction_table(doc: dict) -> list[str]:
-    """:func:`extraction_against_plan` as Markdown lines: how far the plan printed before the run was off."""
-    rows = extraction_against_plan(doc)
+    """:func:`extraction_cells` as Markdown lines (none where the plan names no model)."""
+    header, rows = extraction_cells(doc)
     if not rows:
         return []
-    lines = ["| model | items | planned | took | took / planned |", "| --- | --- | --- | --- | --- |"]
-    for m, items, planned, took in rows:
-        ratio = f"{took / planned:.2f}" if planned and took else "—"
-        lines.append(f"| {m} | {items} | " + (f"{planned / 60:.0f} min" if planned else "—") + " | "
-                     + (f"{took / 60:.0f} min" if took is not None else "—") + f" | {ratio} |")
-    return lines
+    return (["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+            + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
 
 def markdown(doc: dict, *, summary: str = "") -> str:
