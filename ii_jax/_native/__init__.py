@@ -26,7 +26,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "isa", "hamming", "block_stats", "subset_available", "subset_stats", "window_stats", "build", "library_path"]
+__all__ = ["available", "isa", "hamming", "block_stats", "subset_available", "subset_stats", "window_stats", "build",
+           "library_path"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [os.path.join(HERE, f) for f in ("hamming.cc", "stats.cc", "window_stats.cc")]
@@ -132,6 +133,19 @@ def _stats_call(dx, dy, row_ids, *, n_valid, k, average, threads):
                 threads=np.int64(threads))
 
 
+def _stats_apply(ties: str, dx, dy, *others) -> bool:
+    """Whether the row-statistics kernels take these operands: ties ``"average"``/``"min"``, ``dx`` and ``dy`` of
+    one dtype, int32 or float32, and no JAX array on an accelerator.
+    """
+    import jax
+
+    if ties not in ("average", "min"):
+        return False
+    if dx.dtype != dy.dtype or np.dtype(dx.dtype) not in (np.dtype(np.int32), np.dtype(np.float32)):
+        return False
+    return not any(isinstance(d, jax.Array) and d.platform() != "cpu" for d in (dx, dy, *others))
+
+
 def block_stats(dx, dy, row_ids, *, n_valid: int, k: int, ties: str, threads: int = 0):
     """Both directions' row statistics for one block of distance rows, or None where the native kernel does not
     apply (not available, ``ties="random"``, a dtype other than int32/float32, or arrays not on the CPU).
@@ -145,14 +159,9 @@ def block_stats(dx, dy, row_ids, *, n_valid: int, k: int, ties: str, threads: in
     Returns:
       ``int32`` ``[2, 5, B]``, the statistics :func:`ii_jax.imbalance._block_stats` returns (X→Y, then Y→X).
     """
-    import jax
     import jax.numpy as jnp
 
-    if ties not in ("average", "min") or not available():
-        return None
-    if dx.dtype != dy.dtype or np.dtype(dx.dtype) not in (np.dtype(np.int32), np.dtype(np.float32)):
-        return None
-    if any(isinstance(d, jax.Array) and d.platform() != "cpu" for d in (dx, dy, row_ids)):
+    if not _stats_apply(ties, dx, dy, row_ids) or not available():
         return None
     return _stats_call(dx, dy, jnp.asarray(row_ids, jnp.int32), n_valid=int(n_valid), k=int(k),
                        average=ties == "average", threads=int(threads))
@@ -186,14 +195,9 @@ def subset_stats(dx, dy, idx, *, k: int, ties: str, threads: int = 0):
     Returns:
       ``int32`` ``[2, 5, M]``: the statistics :func:`block_stats` gives for all rows of the sub-matrices.
     """
-    import jax
     import jax.numpy as jnp
 
-    if ties not in ("average", "min") or not subset_available():
-        return None
-    if dx.dtype != dy.dtype or np.dtype(dx.dtype) not in (np.dtype(np.int32), np.dtype(np.float32)):
-        return None
-    if any(isinstance(d, jax.Array) and d.platform() != "cpu" for d in (dx, dy)):
+    if not _stats_apply(ties, dx, dy) or not subset_available():
         return None
     return _subset_call(dx, dy, jnp.asarray(idx, jnp.int32), k=int(k), average=ties == "average",
                         threads=int(threads))
