@@ -85,7 +85,8 @@ class _Runner:
                 if earlier or dt >= 1.0 or name not in runner.measured:
                     runner.measured[name] = earlier + dt
                     atomic_write_text(runner.measured_path, json.dumps(runner.measured, indent=1))
-                    atomic_write_text(runner.stopped_path, json.dumps(runner.stopped, indent=1))
+                    if earlier:  # now counted in timings.json
+                        atomic_write_text(runner.stopped_path, json.dumps(runner.stopped, indent=1))
                 _log(f"{name}: {dt:.1f} s" + (f" (with {earlier:.1f} s of stopped runs)" if earlier else ""))
 
         return _Timer()
