@@ -101,3 +101,27 @@ def test_wait_gives_every_core_to_the_last_job_running(tmp_path):
     assert not wake.exists() and not (tmp_path / "other").exists()  # the files are cleaned up
     with pytest.raises(demo.DemoError, match="^failing failed \\(exit 3\\)"):
         demo._wait([job("raise SystemExit(3)", "failing"), job("pass", "fine")], poll=0.05)
+
+
+def test_a_stopped_wait_takes_its_jobs_with_it(tmp_path):
+    """SIGTERM turns into SystemExit in the study (stop_on_signals); the extractions it waits on must stop too, or a
+    rerun would start a second writer on the same store."""
+    import signal
+
+    from ii_jax.cli import demo
+
+    cmd = [sys.executable, "-c", "import time; time.sleep(120)"]
+    jobs = [demo._Job(subprocess.Popen(cmd), cmd, f"sleeper {i}") for i in range(2)]
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(SystemExit):
+            demo._wait(jobs, poll=0.05)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [j.process.poll() for j in jobs] == [-signal.SIGTERM] * 2  # ended by the terminate, not still running

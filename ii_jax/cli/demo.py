@@ -116,6 +116,9 @@ def _wait(jobs: list[_Job], *, poll: float = 0.5) -> None:
                 running[0].wake.touch()
             if running:
                 time.sleep(poll)
+    except BaseException:  # Ctrl-C, SIGTERM (see stop_on_signals): no job goes on writing its store unattended
+        _stop(jobs)
+        raise
     finally:
         for j in jobs:
             if j.wake is not None:
@@ -125,6 +128,22 @@ def _wait(jobs: list[_Job], *, poll: float = 0.5) -> None:
         if rc != 0:
             raise DemoError(f"{j.what} failed (exit {rc}); rerun the demo to resume, or run by hand: "
                             f"ii-jax {' '.join(j.cmd)}")
+
+
+def _stop(jobs: list[_Job], *, grace: float = 30.0) -> None:
+    """Terminate the jobs still running and wait for them (killed after ``grace`` seconds): a run that is stopped
+    takes its subprocesses with it, so that a rerun never finds a second writer on the same store. An extraction
+    stopped this way loses at most its chunk in progress.
+    """
+    alive = [j for j in jobs if j.process.poll() is None]
+    for j in alive:
+        j.process.terminate()
+    for j in alive:
+        try:
+            j.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            j.process.kill()
+            j.process.wait()
 
 
 def _start_extractions(specs: list[tuple], args, env, *, threads: list[int], progress: bool = True,
@@ -248,8 +267,7 @@ def run(args) -> int:
                           str(args.seed), "--out", str(ids)] + cache, "selecting the common verses",
                          _tokenizer_threads(env))
     except BaseException:
-        for proc, _, _ in stamps:
-            proc.terminate()
+        _stop(stamps)
         raise
     with step(f"extract stamps through {IMAGE_MODEL} and {CAPTION_MODEL} (what is left)"):
         _wait(stamps)
