@@ -25,7 +25,7 @@ import types
 from pathlib import Path
 
 from ii_jax.analyses.claims import p_text
-from ii_jax.cli.study.report import duration_text
+from ii_jax.cli.study.report import duration_text, sizes_note
 
 EXCLUDED_PACKAGES = {"cli"}  # the command line is documented in the guides
 
@@ -267,7 +267,8 @@ def claims_markdown(report: Path) -> str:
              + (f" ({_md(params['n_large'])} for the largest)" if params.get("n_large") else "")
              + (f", {_md(params['n_lang'])} for the language pairs and token experiments" if params.get("n_lang")
                 else "")
-             + (f"; {_md(params['rule'])}" if params.get("rule") else "") + ".", "",
+             + (f"; {_md(params['rule'])}" if params.get("rule") else "") + "."
+             + (f" {_md(sizes_note(doc))}" if sizes_note(doc) else ""), "",
              "**" + " · ".join(f"{counts[v]} {_PLURAL.get(v, v) if counts[v] != 1 else v}"
                                for v in ("holds", "does not hold", "inconclusive", "not run") if v in counts) + "**", "",
              "```{list-table}", ":header-rows: 1", ":class: ii-claims", ":widths: 4 30 10 38 9 9", "",
