@@ -300,7 +300,8 @@ def comparison_markdown(report: Path, previous: Path) -> str:
     """The verdicts of the committed report beside those of earlier runs (``study/previous/*.json``, oldest first):
     one row per claim, each run's N and verdict, every value read from the files.
     """
-    runs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(previous.glob("*.json"))]
+    runs = sorted((json.loads(p.read_text(encoding="utf-8")) for p in previous.glob("*.json")),
+                  key=lambda doc: doc.get("written", ""))  # oldest first (file names need not sort by date)
     if not runs or not report.is_file():
         return "No earlier run is committed.\n"
     runs.append(json.loads(report.read_text(encoding="utf-8")))
