@@ -260,6 +260,7 @@ def claims_markdown(report: Path) -> str:
     for c in claims:
         extra += [k for k, v in c.items() if k not in known and k not in extra and not isinstance(v, (dict, list))]
     details = [*CLAIM_DETAILS[:1], *[(k, k.replace("_", " ")) for k in extra], *CLAIM_DETAILS[1:]]
+    note = sizes_note(doc)
     lines = [f"Written {_md(doc.get('written', '?'))} by ii-jax {_md(lib.get('ii-jax', '?'))} (jax "
              f"{_md(lib.get('jax', '?'))}, numpy {_md(lib.get('numpy', '?'))})"
              + (f"; {_md(duration_text(doc))}" if doc.get("timings") else "")
@@ -268,7 +269,7 @@ def claims_markdown(report: Path) -> str:
              + (f", {_md(params['n_lang'])} for the language pairs and token experiments" if params.get("n_lang")
                 else "")
              + (f"; {_md(params['rule'])}" if params.get("rule") else "") + "."
-             + (f" {_md(sizes_note(doc))}" if sizes_note(doc) else ""), "",
+             + (f" {_md(note)}" if note else ""), "",
              "**" + " · ".join(f"{counts[v]} {_PLURAL.get(v, v) if counts[v] != 1 else v}"
                                for v in ("holds", "does not hold", "inconclusive", "not run") if v in counts) + "**", "",
              "```{list-table}", ":header-rows: 1", ":class: ii-claims", ":widths: 4 30 10 38 9 9", "",

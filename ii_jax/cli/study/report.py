@@ -207,13 +207,14 @@ def markdown(doc: dict, *, summary: str = "") -> str:
     """The report ``doc`` (as written to ``report.json``) as Markdown: where and how it was made, the claims table
     (with each row's p-value, Holm-adjusted in brackets) and the time per step. Nothing in it is typed by hand.
     """
+    note = sizes_note(doc)
     lines = ["# The study, reproduced offline: the report of `ii-jax study`", "",
              f"Written {doc['written']} by ii-jax {doc['library'].get('ii-jax', '?')} at commit `{_commit()}` on "
              f"{_machine()}; {duration_text(doc)}. Settings: N = "
              f"{doc['params'].get('n')} en–es verse pairs per ladder model ({doc['params'].get('n_large')} for the "
              f"1.5B model), {doc['params'].get('n_lang', doc['params'].get('n'))} for the language pairs and token "
              f"experiments, extracted in {_dtype(doc)}; "
-             f"{doc['params'].get('rule')}." + (f" {sizes_note(doc)}" if sizes_note(doc) else ""), "", summary, "",
+             f"{doc['params'].get('rule')}." + (f" {note}" if note else ""), "", summary, "",
              "## Claims", "",
              "| claim | where | measured | statistic | p (Holm) | verdict | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["claims"]:
